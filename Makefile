@@ -1,0 +1,44 @@
+# Every target runs with Node.js 24: .ci/node.sh fetches it from the npm registry when the machine's is older.
+SHELL := /bin/bash
+NODE_BIN := $(shell bash .ci/node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+
+.PHONY: install check typecheck lint format test test-unit test-integration servers testenv bench clean
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json
+
+check: install typecheck lint ## typecheck + lint + formatting
+	npx prettier --check .
+
+typecheck: install
+	npx tsc --noEmit -p tsconfig.json
+
+lint: install
+	npm run -s lint
+
+format: install
+	npx prettier --write .
+
+test: check test-unit test-integration ## everything CI runs
+
+test-unit: install
+	npm run -s test:unit
+
+servers: ## build (or reuse cached) etcd, kube-apiserver, kube-controller-manager
+	bash test/env/build-servers.sh >/dev/null
+
+test-integration: install servers
+	npm run -s test:integration
+
+testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it)
+	node test/env/cli.ts
+
+bench: install
+	@echo "no benchmarks yet"
+
+clean:
+	rm -rf node_modules dist .dev

@@ -1,0 +1,34 @@
+/**
+ * What the test environment (test/env/global-setup.ts) hands to integration tests through vitest's
+ * provide/inject: `const env = inject('testEnv')`.
+ */
+export interface TestEnv {
+  /** Directory of this run: data dirs, certificates, kubeconfigs and server logs. */
+  readonly workDir: string;
+  /** Directory holding one `<server>.log` per server. */
+  readonly logDir: string;
+  readonly kubernetes: {
+    /** https://127.0.0.1:<port> */
+    readonly server: string;
+    /** Kubeconfig with the cluster-admin token (user "test-admin" in group system:masters). */
+    readonly kubeconfigPath: string;
+    readonly adminToken: string;
+    /** Token of user "limited-user" (group "limited"): authenticated, but bound to no role at all. */
+    readonly limitedToken: string;
+    /** PEM of the CA that signed the apiserver's serving certificate. */
+    readonly caFile: string;
+  };
+  readonly postgres: {
+    /** Superuser URL to database "postgres"; tests create their own databases or schemas through it. */
+    readonly url: string;
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    testEnv: TestEnv;
+  }
+}

@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// Integration tests: real servers (etcd, kube-apiserver, kube-controller-manager, PostgreSQL, ...) started
+// once per run on loopback by test/env/global-setup.ts and torn down afterwards, even when tests fail.
+export default defineConfig({
+  root: fileURLToPath(new URL('..', import.meta.url)),
+  test: {
+    include: ['test/integration/**/*.test.ts', 'test/env/**/*.test.ts'],
+    environment: 'node',
+    globalSetup: ['test/env/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // The servers are shared: files run one after another so a slow apiserver is not hammered by many.
+    fileParallelism: false,
+  },
+});
