@@ -10,6 +10,8 @@
 export const errorReasons = {
   validation: 400,
   bad_request: 400,
+  malformed_body: 400,
+  unsupported_event_type: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

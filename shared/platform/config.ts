@@ -1,0 +1,135 @@
+/**
+ * Configuration is read once, from the environment, by one pure function per function:
+ * `loadConfig(env)`, built here from the platform's settings plus the function's own zod shape.
+ * A missing or bad setting throws a ConfigError that names every offending variable, and the function
+ * refuses to start.
+ */
+import { z } from 'zod';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(`invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
+    this.problems = problems;
+  }
+}
+
+/** "true"/"false"/"1"/"0"/"yes"/"no"/"on"/"off", case-insensitive. */
+export const envBoolean = z.stringbool();
+
+const MIN_TOKEN_LENGTH = 16;
+
+/** Comma-separated list, so that a token can be rotated by serving the old and the new one for a while. */
+const tokenList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== ''),
+  )
+  .refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
+    message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
+  });
+
+const platformShape = {
+  /** Token(s) accepted on HTTP requests. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
+  API_TOKEN: tokenList.optional(),
+  VERIFICATION_TOKEN: tokenList.optional(),
+  ADMIN_API_KEY: tokenList.optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** Accept CloudEvents without a token (only for cluster-local services reached by the Broker/PingSource). */
+  TRUST_UNAUTHENTICATED_EVENTS: envBoolean.default(false),
+  /** How long one invocation may work before it must stop and hand over (Knative allows at most 600 s). */
+  REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Seconds to finish in-flight requests after SIGTERM. */
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(25),
+} satisfies z.ZodRawShape;
+
+export interface PlatformConfig {
+  readonly apiTokens: readonly string[];
+  readonly logLevel: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  readonly trustUnauthenticatedEvents: boolean;
+  readonly requestTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+function parseEnv<S extends z.ZodRawShape>(shape: S, env: Env): z.infer<z.ZodObject<S>> {
+  const result = z.object(shape).safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? '(environment)'),
+      message: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message,
+    })),
+  );
+}
+
+/** The settings every function shares. Pure: reads only `env`. */
+export function loadPlatformConfig(env: Env): PlatformConfig {
+  const e = parseEnv(platformShape, env);
+  const apiTokens = [...(e.API_TOKEN ?? []), ...(e.VERIFICATION_TOKEN ?? []), ...(e.ADMIN_API_KEY ?? [])];
+  if (apiTokens.length === 0) {
+    throw new ConfigError([
+      {
+        variable: 'API_TOKEN',
+        message: 'required (or VERIFICATION_TOKEN / ADMIN_API_KEY): refusing to serve without authentication',
+      },
+    ]);
+  }
+  return {
+    apiTokens,
+    logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    trustUnauthenticatedEvents: e.TRUST_UNAUTHENTICATED_EVENTS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+  };
+}
+
+/**
+ * Builds a function's `loadConfig(env)`: the platform settings plus the function's own variables
+ * (`shape`, keyed by variable name) turned into its typed settings by `build`. Problems in both parts are
+ * reported together.
+ */
+export function defineConfig<S extends z.ZodRawShape, C>(
+  shape: S,
+  build: (vars: z.infer<z.ZodObject<S>>) => C,
+): (env: Env) => PlatformConfig & C {
+  return (env) => {
+    const problems: ConfigProblem[] = [];
+    let platform: PlatformConfig | undefined;
+    let own: C | undefined;
+    try {
+      platform = loadPlatformConfig(env);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+    }
+    try {
+      own = build(parseEnv(shape, env));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+    }
+    if (platform === undefined || own === undefined) throw new ConfigError(problems);
+    return { ...platform, ...own };
+  };
+}

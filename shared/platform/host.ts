@@ -1,0 +1,209 @@
+/**
+ * The function host: turns a FunctionSpec into one HTTP handler for the functions framework. Every request
+ * goes through the same steps:
+ *   health/metrics endpoints -> authentication -> trigger decoding (JSON | CloudEvent | PingSource)
+ *   -> operation lookup -> zod validation -> operation -> JSON answer, or RFC 9457 problem+json on error;
+ * with a request id, one structured log line per request and Prometheus metrics per operation and outcome.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import type { z } from 'zod';
+import { tokenAuthenticator } from './auth.ts';
+import { tooLarge } from './body.ts';
+import type { PlatformConfig } from './config.ts';
+import { PlatformError, toPlatformError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts';
+import type { FunctionSpec, InvocationContext } from './operation.ts';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
+import { requestIdOf } from './request-id.ts';
+import { allowedMethods, matchEvent, matchHttp, type Match } from './routing.ts';
+import { decodeTrigger, isCloudEventRequest, type Trigger } from './trigger.ts';
+
+export interface HostDependencies {
+  readonly config: PlatformConfig;
+  readonly log: Logger;
+  readonly metrics: FunctionMetrics;
+  /** Readiness of the function's dependencies (database, ...); GET /readyz answers 503 when it throws. */
+  readonly ready?: () => Promise<void>;
+  /** Aborted when the instance shuts down: running operations see it through ctx.signal. */
+  readonly shutdown?: AbortSignal;
+}
+
+export type HttpHandler = (req: Request, res: Response) => Promise<void>;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Keeps a caller-supplied label printable and short before it reaches logs and the audit log. */
+function label(value: string | undefined): string | undefined {
+  const cleaned = value
+    ?.replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, 128);
+  return cleaned === '' ? undefined : cleaned;
+}
+
+function queryInput(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof query !== 'object' || query === null) return out;
+  for (const [key, value] of Object.entries(query)) {
+    if (typeof value === 'string') out[key] = value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The operation's input: query < body < path parameters for HTTP; the event data for events. */
+function assembleInput(trigger: Trigger, match: Match, query: unknown): unknown {
+  const body = trigger.kind === 'http' ? trigger.body : trigger.data;
+  if (body !== undefined && !isPlainObject(body)) {
+    throw new PlatformError({
+      reason: 'validation',
+      message: `${trigger.kind === 'http' ? 'request body' : 'CloudEvent data'} must be a JSON object`,
+    });
+  }
+  return trigger.kind === 'http' ? { ...queryInput(query), ...body, ...match.params } : { ...body };
+}
+
+function validate<T>(schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+  throw new PlatformError({
+    reason: 'validation',
+    message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+    issues,
+  });
+}
+
+export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpHandler {
+  const authenticate = tokenAuthenticator(deps.config.apiTokens);
+  const { config, metrics } = deps;
+
+  return async (req, res) => {
+    const started = performance.now();
+    const requestId = requestIdOf(req.headers);
+    const log = deps.log.child({ requestId });
+    res.setHeader('X-Request-ID', requestId);
+    const path = req.path;
+    let trigger: TriggerKind = isCloudEventRequest(req.headers) ? 'cloudevent' : 'http';
+    let operationName = 'unknown';
+    let eventType: string | undefined;
+    let status = 500;
+
+    try {
+      if (req.method === 'GET' && path === '/healthz') {
+        status = 200;
+        res.status(200).json({ status: 'ok' });
+        return;
+      }
+      if (req.method === 'GET' && path === '/readyz') {
+        await deps.ready?.();
+        status = 200;
+        res.status(200).json({ status: 'ready' });
+        return;
+      }
+      if (req.method === 'GET' && path === '/metrics') {
+        status = 200;
+        res
+          .status(200)
+          .type(metrics.registry.contentType)
+          .send(await metrics.registry.metrics());
+        return;
+      }
+
+      const tokenIndex = authenticate(req.headers);
+      if (tokenIndex === undefined && !(trigger === 'cloudevent' && config.trustUnauthenticatedEvents)) {
+        throw new PlatformError({
+          reason: 'unauthorized',
+          message:
+            header(req.headers, 'authorization') === undefined &&
+            header(req.headers, 'x-admin-key') === undefined
+              ? 'missing token: send Authorization: Bearer <token> or X-Admin-Key'
+              : 'invalid token',
+        });
+      }
+
+      // The body was read (bounded) by the server's guard or by the framework's parser; check the bound
+      // here too, for the case where the framework's own parser (1 GiB limit) read it.
+      const rawBody: Buffer = req.rawBody ?? Buffer.alloc(0);
+      if (rawBody.length > config.maxBodyBytes) throw tooLarge(config.maxBodyBytes);
+      const decoded = decodeTrigger(req.headers, rawBody);
+      trigger = decoded.kind;
+      const match = decoded.kind === 'http' ? matchHttp(spec, req.method, path) : matchEvent(spec, decoded);
+      operationName = match.operation.name;
+      if (decoded.kind !== 'http') eventType = decoded.event.type;
+      const input = validate(match.operation.input, assembleInput(decoded, match, req.query));
+
+      const gone = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort(new Error('client closed the connection'));
+      });
+      const actorLabel = label(header(req.headers, 'x-actor'));
+      const caller =
+        tokenIndex !== undefined
+          ? `token#${tokenIndex}`
+          : decoded.kind === 'http'
+            ? 'anonymous'
+            : decoded.event.source;
+      const idempotencyKey = label(header(req.headers, 'idempotency-key'));
+      const ctx: InvocationContext = {
+        requestId,
+        log: log.child({ operation: operationName }),
+        trigger,
+        actor: actorLabel === undefined ? caller : `${actorLabel} via ${caller}`,
+        ...(decoded.kind === 'http' ? {} : { event: decoded.event }),
+        deadline: Date.now() + Math.max(config.requestTimeoutMs * 0.9, config.requestTimeoutMs - 30_000),
+        signal: deps.shutdown === undefined ? gone.signal : AbortSignal.any([gone.signal, deps.shutdown]),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      };
+      const result = await match.operation.run(input, ctx);
+      status = match.operation.successStatus ?? 200;
+      res.status(status).json(result ?? {});
+    } catch (error) {
+      const failure = toPlatformError(error);
+      status = failure.status;
+      if (failure.reason === 'unauthorized')
+        res.setHeader('WWW-Authenticate', 'Bearer realm="tenant-lifecycle"');
+      if (failure.reason === 'method_not_allowed')
+        res.setHeader('Allow', allowedMethods(spec, path).join(', '));
+      const fields = { reason: failure.reason, retryable: failure.retryable, upstream: failure.upstream };
+      if (status >= 500) log.error({ ...fields, err: failure.cause ?? failure }, failure.message);
+      else log.warn(fields, failure.message);
+      if (!res.headersSent)
+        res
+          .status(status)
+          .type(PROBLEM_CONTENT_TYPE)
+          .send(JSON.stringify(toProblem(failure, requestId)));
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      const outcome = outcomeOf(status);
+      if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
+        metrics.observe({ operation: operationName, trigger, outcome }, seconds);
+        log.info(
+          {
+            method: req.method,
+            path,
+            trigger,
+            operation: operationName,
+            eventType,
+            status,
+            outcome,
+            durationMs: Math.round(seconds * 1000),
+          },
+          'request completed',
+        );
+      }
+    }
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * An operation is one thing a function does (provision a tenant, reset namespaces, ...), reachable by any of
+ * its triggers: HTTP routes, CloudEvent types, and the Knative PingSource schedule. The same zod schema
+ * validates the JSON body, the CloudEvent data and the PingSource data.
+ */
+import type { z } from 'zod';
+import type { Logger } from './logger.ts';
+import type { EventAttributes, TriggerKind } from './trigger.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRoute {
+  readonly method: HttpMethod;
+  /** Literal segments and `:name` parameters, e.g. `/limits/:namespace`. */
+  readonly path: string;
+}
+
+export interface InvocationContext {
+  readonly requestId: string;
+  readonly log: Logger;
+  readonly trigger: TriggerKind;
+  /** Who asked: `token#<n>` (which configured token) or the CloudEvent source, plus X-Actor when sent. */
+  readonly actor: string;
+  /** The CloudEvent's attributes when an event triggered the call. */
+  readonly event?: EventAttributes;
+  /** Epoch ms by which the work must have answered (the platform's request timeout, minus a margin). */
+  readonly deadline: number;
+  /** Aborted when the caller goes away or the instance shuts down. */
+  readonly signal: AbortSignal;
+  /** The Idempotency-Key header, when sent. */
+  readonly idempotencyKey?: string;
+}
+
+export interface Operation<I = unknown, O = unknown> {
+  readonly name: string;
+  readonly input: z.ZodType<I>;
+  readonly http?: readonly HttpRoute[];
+  /** CloudEvent types that invoke this operation. */
+  readonly events?: readonly string[];
+  /** Whether a Knative PingSource event (dev.knative.sources.ping) invokes this operation. */
+  readonly ping?: boolean;
+  /** HTTP status of a successful answer; defaults to 200. */
+  readonly successStatus?: number;
+  readonly run: (input: I, ctx: InvocationContext) => Promise<O>;
+}
+
+/** Keeps `I` and `O` checked inside the definition while the function holds a list of mixed operations. */
+export function operation<I, O>(spec: Operation<I, O>): Operation {
+  return spec as unknown as Operation;
+}
+
+export interface FunctionSpec {
+  /** The function's name: Knative Service, FUNCTION_TARGET, metric and log label. */
+  readonly name: string;
+  readonly operations: readonly Operation[];
+}
