@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: install check typecheck lint format test test-unit test-integration servers testenv bench clean
+.PHONY: install check typecheck lint format test test-unit test-integration servers testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -36,6 +36,8 @@ test-integration: install servers
 
 testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it)
 	node test/env/cli.ts
+
+dev: testenv ## the local stack (the functions join as they land)
 
 bench: install
 	@echo "no benchmarks yet"
