@@ -46,7 +46,7 @@ const platformShape = {
   VERIFICATION_TOKEN: tokenList.optional(),
   ADMIN_API_KEY: tokenList.optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -76,23 +76,32 @@ function parseEnv<S extends z.ZodRawShape>(shape: S, env: Env): z.infer<z.ZodObj
   throw new ConfigError(
     result.error.issues.map((issue) => ({
       variable: String(issue.path[0] ?? '(environment)'),
-      message: issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message,
+      message: env[String(issue.path[0])] === undefined ? 'required' : issue.message,
     })),
   );
 }
 
 /** The settings every function shares. Pure: reads only `env`. */
 export function loadPlatformConfig(env: Env): PlatformConfig {
-  const e = parseEnv(platformShape, env);
-  const apiTokens = [...(e.API_TOKEN ?? []), ...(e.VERIFICATION_TOKEN ?? []), ...(e.ADMIN_API_KEY ?? [])];
-  if (apiTokens.length === 0) {
-    throw new ConfigError([
-      {
-        variable: 'API_TOKEN',
-        message: 'required (or VERIFICATION_TOKEN / ADMIN_API_KEY): refusing to serve without authentication',
-      },
-    ]);
+  const tokenVariables = ['API_TOKEN', 'VERIFICATION_TOKEN', 'ADMIN_API_KEY'] as const;
+  const noToken: ConfigProblem[] = tokenVariables.every((name) => !env[name]?.trim())
+    ? [
+        {
+          variable: 'API_TOKEN',
+          message:
+            'required (or VERIFICATION_TOKEN / ADMIN_API_KEY): refusing to serve without authentication',
+        },
+      ]
+    : [];
+  let e: z.infer<z.ZodObject<typeof platformShape>>;
+  try {
+    e = parseEnv(platformShape, env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError([...noToken, ...error.problems]);
+    throw error;
   }
+  if (noToken.length > 0) throw new ConfigError(noToken);
+  const apiTokens = [...(e.API_TOKEN ?? []), ...(e.VERIFICATION_TOKEN ?? []), ...(e.ADMIN_API_KEY ?? [])];
   return {
     apiTokens,
     logLevel: e.LOG_LEVEL,

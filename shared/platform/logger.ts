@@ -33,6 +33,7 @@ export function createLogger(options: {
       redact: { paths: redactedPaths, censor: '[redacted]' },
       serializers: { err: pino.stdSerializers.errWithCause },
     },
-    options.destination ?? pino.destination({ sync: false }),
+    // Synchronous writes: a line logged just before a crash or exit is not lost.
+    options.destination ?? pino.destination(1),
   );
 }

@@ -117,12 +117,16 @@ export async function startFunction<C extends PlatformConfig>(
           resolve();
         }),
       );
-      server.closeIdleConnections();
+      // Keep-alive connections become idle as their last response ends; close them as they do.
+      const sweep = setInterval(() => {
+        server.closeIdleConnections();
+      }, 50);
       const grace = setTimeout(() => {
         shutdown.abort(new Error('instance shutting down'));
         server.closeAllConnections();
       }, config.shutdownGraceMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(grace);
       await lifecycle.close?.();
       log.info('stopped');

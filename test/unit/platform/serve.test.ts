@@ -1,0 +1,70 @@
+/** serve() as a real process: start-up refusal on bad config, and graceful shutdown on SIGTERM. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const fixture = fileURLToPath(new URL('./fixtures/slow-function.ts', import.meta.url));
+const TOKEN = 'serve-test-token-0123456789';
+const children: ChildProcess[] = [];
+
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+} {
+  const child = spawn(process.execPath, [fixture], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: 'pipe',
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return { child, stdout: () => out, stderr: () => err };
+}
+
+async function waitForPort(stdout: () => string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = /"port":(\d+)/.exec(stdout())?.[1];
+    if (port !== undefined) return Number(port);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`function did not start; output: ${stdout()}`);
+}
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+describe('serve', () => {
+  it('refuses to start without a token, naming the variable and not printing values', async () => {
+    const proc = start({ PORT: '0', LOG_LEVEL: 'info', MAX_BODY_BYTES: 'lots' });
+    const [code] = (await once(proc.child, 'exit')) as [number];
+    expect(code).toBe(1);
+    const line = JSON.parse(proc.stderr().trim()) as { level: string; msg: string };
+    expect(line.level).toBe('fatal');
+    expect(line.msg).toMatch(/API_TOKEN/);
+    expect(line.msg).toMatch(/MAX_BODY_BYTES/);
+    expect(line.msg).not.toContain('lots');
+  });
+
+  it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
+    const proc = start({ PORT: '0', API_TOKEN: TOKEN, SHUTDOWN_GRACE_SECONDS: '5' });
+    const port = await waitForPort(proc.stdout);
+    const inFlight = fetch(`http://127.0.0.1:${port}/wait`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ms: 700 }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proc.child.kill('SIGTERM');
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ waited: 700 });
+    const [code] = (await once(proc.child, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect(proc.stdout()).toMatch(/"msg":"stopped"/);
+  });
+});
