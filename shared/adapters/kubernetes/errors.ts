@@ -19,7 +19,7 @@ export function parseStatus(body: unknown): KubernetesStatus {
   if (typeof body !== 'string' || body === '') return {};
   try {
     const parsed = JSON.parse(body) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed) : {};
+    return typeof parsed === 'object' && parsed !== null ? parsed : {};
   } catch {
     return {};
   }
