@@ -9,6 +9,7 @@ export default defineConfig({
     include: ['test/integration/**/*.test.ts', 'test/env/**/*.test.ts'],
     environment: 'node',
     globalSetup: ['test/env/global-setup.ts'],
+    setupFiles: ['test/env/log-tail-on-failure.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // The servers are shared: files run one after another so a slow apiserver is not hammered by many.

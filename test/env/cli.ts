@@ -1,0 +1,41 @@
+/**
+ * `make testenv` / `make dev`: starts the test environment and keeps it running until Ctrl-C (or SIGTERM),
+ * printing how to reach each server and writing the same to .dev/testenv.json for scripts.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describeStartup, startTestEnv } from './environment.ts';
+
+const devDir = fileURLToPath(new URL('../../.dev/', import.meta.url));
+const running = await startTestEnv();
+const { env } = running;
+await mkdir(devDir, { recursive: true });
+const infoFile = `${devDir}testenv.json`;
+await writeFile(infoFile, JSON.stringify(env, null, 2), { mode: 0o600 });
+console.log(describeStartup(running));
+console.log(`
+  export KUBECONFIG=${env.kubernetes.kubeconfigPath}
+  export DATABASE_URL=${env.postgres.url}
+
+  apiserver   ${env.kubernetes.server}   (admin token in the kubeconfig; an unprivileged token in ${infoFile})
+  postgres    ${env.postgres.url}
+  logs        ${env.logDir}
+  details     ${infoFile}
+
+Ctrl-C stops everything.`);
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  console.log('stopping the test environment ...');
+  running.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

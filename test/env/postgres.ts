@@ -1,0 +1,108 @@
+/**
+ * A throwaway PostgreSQL cluster (Debian's packages) in the work dir, on a free loopback port, tuned for
+ * tests (no fsync). PostgreSQL refuses to run as root: when we are root it runs as the `postgres` system
+ * user that the Debian package creates, through spawn's uid/gid (no su/sudo wrapper between us and it, so
+ * signals reach it directly).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chmod, chown, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './ports.ts';
+import { run, startProcess, type ServerProcess } from './process.ts';
+
+export interface PostgresServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly process: ServerProcess;
+}
+
+/** TL_PG_BINDIR, else the newest /usr/lib/postgresql/<v>/bin. */
+export function postgresBinDir(): string {
+  const fromEnv = process.env.TL_PG_BINDIR;
+  if (fromEnv) return fromEnv;
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (newest === undefined)
+    throw new Error('PostgreSQL not found: install the Debian package postgresql, or set TL_PG_BINDIR');
+  return join(root, newest, 'bin');
+}
+
+function systemUser(name: string): { uid: number; gid: number } {
+  const id = (flag: string): number => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    throw new Error(
+      `running as root and no "${name}" user exists to run PostgreSQL (the Debian package creates it)`,
+    );
+  }
+}
+
+export async function startPostgres(options: {
+  readonly workDir: string;
+  readonly logDir: string;
+}): Promise<PostgresServer> {
+  const bin = postgresBinDir();
+  const dir = join(options.workDir, 'postgres');
+  const data = join(dir, 'data');
+  const socketDir = join(dir, 'socket');
+  await mkdir(socketDir, { recursive: true });
+  const user = process.getuid?.() === 0 ? systemUser('postgres') : undefined;
+  if (user !== undefined) {
+    // The work dir is root's; let the postgres user traverse it and own its own folder.
+    await chmod(options.workDir, 0o755);
+    await chown(dir, user.uid, user.gid);
+    await chown(socketDir, user.uid, user.gid);
+  }
+  const runAs = user === undefined ? {} : { user };
+  await run(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    runAs,
+  );
+
+  const port = await freePort();
+  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const server = await startProcess({
+    name: 'postgres',
+    command: join(bin, 'postgres'),
+    args: [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-h',
+      '127.0.0.1',
+      '-k',
+      socketDir,
+      '-c',
+      'fsync=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'max_connections=200',
+    ],
+    logDir: options.logDir,
+    ...runAs,
+    ready: async () => {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return true;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  });
+  return { url, host: '127.0.0.1', port, user: 'postgres', process: server };
+}
