@@ -1,0 +1,66 @@
+/**
+ * The platform store: what needs transactions lives in one PostgreSQL database (audit log, idempotency
+ * keys, and later usage counters). The schema is migrated on first use, once per instance; a failed
+ * migration is retried by the next call instead of being remembered.
+ */
+import type pg from 'pg';
+import { escapeIdentifier } from 'pg';
+import { postgresError } from '../../adapters/postgres/errors.ts';
+import { listAudit, recordAudit, type AuditEntry, type AuditPage, type AuditQuery } from './audit.ts';
+import {
+  runIdempotent,
+  type IdempotentRequest,
+  type IdempotentResult,
+  type StoredAnswer,
+} from './idempotency.ts';
+import { migrate } from './migrations.ts';
+
+export const DEFAULT_SCHEMA = 'tenant_lifecycle';
+
+export class PlatformStore {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  private readonly quoted: string;
+  private ready: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool, schema: string = DEFAULT_SCHEMA) {
+    this.pool = pool;
+    this.schema = schema;
+    this.quoted = escapeIdentifier(schema);
+  }
+
+  /** Migrates once per instance; concurrent callers share the same attempt. */
+  async ensureSchema(): Promise<void> {
+    this.ready ??= migrate(this.pool, this.schema).then(
+      () => undefined,
+      (error: unknown) => {
+        this.ready = undefined;
+        throw postgresError(error, 'migrate the platform store');
+      },
+    );
+    return this.ready;
+  }
+
+  async recordAudit(entry: AuditEntry): Promise<string> {
+    await this.ensureSchema();
+    return recordAudit(this.pool, this.quoted, entry).catch((error: unknown) => {
+      throw postgresError(error, 'record audit entry');
+    });
+  }
+
+  async listAudit(query: AuditQuery = {}): Promise<AuditPage> {
+    await this.ensureSchema();
+    return listAudit(this.pool, this.quoted, query).catch((error: unknown) => {
+      throw postgresError(error, 'list audit entries');
+    });
+  }
+
+  async runIdempotent(
+    request: IdempotentRequest,
+    fn: () => Promise<StoredAnswer>,
+  ): Promise<IdempotentResult> {
+    await this.ensureSchema();
+    // Converts its own database errors; the errors of `fn` pass through unchanged.
+    return runIdempotent(this.pool, this.quoted, request, fn);
+  }
+}
