@@ -18,6 +18,8 @@ import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts'
 import type { FunctionSpec, InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
+import { hashRequest } from './request-hash.ts';
+import type { PlatformStore } from './store/store.ts';
 import { allowedMethods, matchEvent, matchHttp, type Match } from './routing.ts';
 import { decodeTrigger, isCloudEventRequest, type Trigger } from './trigger.ts';
 
@@ -29,7 +31,11 @@ export interface HostDependencies {
   readonly ready?: () => Promise<void>;
   /** Aborted when the instance shuts down: running operations see it through ctx.signal. */
   readonly shutdown?: AbortSignal;
+  /** Where idempotent operations keep their answers (the platform store). */
+  readonly idempotency?: IdempotencyStore;
 }
+
+export type IdempotencyStore = Pick<PlatformStore, 'runIdempotent'>;
 
 export type HttpHandler = (req: Request, res: Response) => Promise<void>;
 
@@ -88,6 +94,12 @@ function validate<T>(schema: z.ZodType<T>, input: unknown): T {
 
 export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpHandler {
   const authenticate = tokenAuthenticator(deps.config.apiTokens);
+  const needsStore = spec.operations.filter((op) => op.idempotent === true).map((op) => op.name);
+  if (needsStore.length > 0 && deps.idempotency === undefined) {
+    throw new Error(
+      `${spec.name}: operations ${needsStore.join(', ')} are idempotent but no platform store is configured`,
+    );
+  }
   const { config, metrics } = deps;
 
   return async (req, res) => {
@@ -167,9 +179,25 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         signal: deps.shutdown === undefined ? gone.signal : AbortSignal.any([gone.signal, deps.shutdown]),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       };
-      const result = await match.operation.run(input, ctx);
-      status = match.operation.successStatus ?? 200;
-      res.status(status).json(result ?? {});
+      const { operation } = match;
+      const runOnce = async () => ({
+        status: operation.successStatus ?? 200,
+        body: (await operation.run(input, ctx)) ?? {},
+      });
+      const answer =
+        operation.idempotent === true && idempotencyKey !== undefined && deps.idempotency !== undefined
+          ? await deps.idempotency.runIdempotent(
+              {
+                scope: `${spec.name}:${operation.name}`,
+                key: idempotencyKey,
+                requestHash: hashRequest(input),
+              },
+              runOnce,
+            )
+          : { ...(await runOnce()), replayed: false };
+      if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      status = answer.status;
+      res.status(status).json(answer.body);
     } catch (error) {
       const failure = toPlatformError(error);
       status = failure.status;

@@ -39,6 +39,11 @@ export interface Operation<I = unknown, O = unknown> {
   readonly events?: readonly string[];
   /** Whether a Knative PingSource event (dev.knative.sources.ping) invokes this operation. */
   readonly ping?: boolean;
+  /**
+   * Honour the Idempotency-Key header: a replay gets the stored answer, a concurrent duplicate 409. Needs
+   * the platform store (the function refuses to start without one).
+   */
+  readonly idempotent?: boolean;
   /** HTTP status of a successful answer; defaults to 200. */
   readonly successStatus?: number;
   readonly run: (input: I, ctx: InvocationContext) => Promise<O>;

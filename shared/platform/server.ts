@@ -13,7 +13,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { readBody } from './body.ts';
 import { requestIdOf } from './request-id.ts';
 import { ConfigError, type Env, type PlatformConfig } from './config.ts';
-import { createHandler } from './host.ts';
+import { createHandler, type IdempotencyStore } from './host.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { FunctionSpec } from './operation.ts';
@@ -77,6 +77,15 @@ export interface ServeOptions<C extends PlatformConfig> {
   ) => Promise<{ ready?: () => Promise<void>; close?: () => Promise<void> }>;
 }
 
+export interface FunctionLifecycle {
+  /** Readiness of dependencies, served at /readyz. */
+  readonly ready?: () => Promise<void>;
+  /** Releases dependencies (pools) after the last request on shutdown. */
+  readonly close?: () => Promise<void>;
+  /** The platform store, for operations marked idempotent. */
+  readonly idempotency?: IdempotencyStore;
+}
+
 export interface RunningFunction {
   readonly server: http.Server;
   readonly url: string;
@@ -93,7 +102,7 @@ export async function startFunction<C extends PlatformConfig>(
     level: config.logLevel,
     ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
   });
-  const lifecycle = (await options.setup?.(config, log)) ?? {};
+  const lifecycle: FunctionLifecycle = (await options.setup?.(config, log)) ?? {};
   const shutdown = new AbortController();
   const handler = createHandler(options.spec, {
     config,
@@ -101,6 +110,7 @@ export async function startFunction<C extends PlatformConfig>(
     metrics: createMetrics(options.spec.name),
     shutdown: shutdown.signal,
     ...(lifecycle.ready === undefined ? {} : { ready: lifecycle.ready }),
+    ...(lifecycle.idempotency === undefined ? {} : { idempotency: lifecycle.idempotency }),
   });
   functions.http(options.spec.name, handler);
   const server = http.createServer(bodyGuard(frameworkApp(options.spec.name), config.maxBodyBytes, log));

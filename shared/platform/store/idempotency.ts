@@ -12,7 +12,6 @@
  * the other blocks on the unique index until the first commits, then inserts nothing and reads the
  * committed row. Deleting a stale row locks it, so two takeovers serialise the same way.
  */
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { PlatformError } from '../errors.ts';
 import { postgresError } from '../../adapters/postgres/errors.ts';
@@ -37,22 +36,6 @@ export interface StoredAnswer {
 export interface IdempotentResult extends StoredAnswer {
   /** True when this is the stored answer of an earlier request. */
   readonly replayed: boolean;
-}
-
-/** sha256 of the request's canonical JSON (object keys sorted), so key order does not matter. */
-export function hashRequest(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
 interface KeyRow {

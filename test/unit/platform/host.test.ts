@@ -341,3 +341,26 @@ describe('health, metrics and logs', () => {
     );
   });
 });
+
+describe('start-up checks', () => {
+  it('refuses to build a handler for idempotent operations without a platform store', async () => {
+    await expect(
+      startFunction({
+        spec: {
+          name: 'needs-store',
+          operations: [
+            operation({
+              name: 'create',
+              input: z.object({}),
+              idempotent: true,
+              run: () => Promise.resolve({}),
+            }),
+          ],
+        },
+        loadConfig: defineConfig({}, () => ({})),
+        env: { API_TOKEN: TOKEN, LOG_LEVEL: 'silent' },
+        port: 0,
+      }),
+    ).rejects.toThrow(/create are idempotent but no platform store/);
+  });
+});

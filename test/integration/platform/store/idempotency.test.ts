@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
 import { PlatformError } from '../../../../shared/platform/errors.ts';
-import { hashRequest } from '../../../../shared/platform/store/idempotency.ts';
+import { hashRequest } from '../../../../shared/platform/request-hash.ts';
 import { PlatformStore } from '../../../../shared/platform/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
 import '../../../env/provided.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashRequest } from '../../../../shared/platform/store/idempotency.ts';
+import { hashRequest } from '../../../shared/platform/request-hash.ts';
 
 describe('hashRequest', () => {
   it('does not depend on key order, and does on values', () => {
