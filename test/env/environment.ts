@@ -1,6 +1,6 @@
 /**
- * Starts the whole test environment in a fresh temp dir: PostgreSQL in parallel with the Kubernetes control
- * plane (etcd -> kube-apiserver -> kube-controller-manager). On a start failure everything that started is
+ * Starts the whole test environment in a fresh temp dir: PostgreSQL and Keycloak in parallel with the
+ * Kubernetes control plane (etcd -> kube-apiserver -> kube-controller-manager). On a start failure everything that started is
  * stopped and the error carries the failing server's log tail; the work dir is kept for inspection.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverBinaries } from './binaries.ts';
 import { startControlPlane, type ControlPlane } from './kubernetes.ts';
+import { startKeycloak, type KeycloakServer } from './keycloak.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
 import type { ServerProcess } from './process.ts';
 import type { TestEnv } from './provided.ts';
@@ -28,20 +29,22 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
   await mkdir(logDir);
   const binaries = await serverBinaries();
 
-  const [kube, pgResult] = await Promise.allSettled([
+  const [kube, pgResult, kcResult] = await Promise.allSettled([
     startControlPlane({ workDir, logDir, ...binaries }),
     startPostgres({ workDir, logDir }),
+    startKeycloak({ workDir, logDir }),
   ]);
   const processes = [
     ...(kube.status === 'fulfilled' ? kube.value.processes : []),
     ...(pgResult.status === 'fulfilled' ? [pgResult.value.process] : []),
+    ...(kcResult.status === 'fulfilled' ? [kcResult.value.process] : []),
   ];
   const stopAll = async (): Promise<void> => {
     for (const p of [...processes].reverse()) await p.stop();
   };
-  if (kube.status === 'rejected' || pgResult.status === 'rejected') {
+  if (kube.status === 'rejected' || pgResult.status === 'rejected' || kcResult.status === 'rejected') {
     await stopAll();
-    const failures = [kube, pgResult]
+    const failures = [kube, pgResult, kcResult]
       .filter((r) => r.status === 'rejected')
       .map((r) => (r.reason as Error).message);
     throw new Error(
@@ -50,6 +53,7 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
   }
   const k: ControlPlane = kube.value;
   const p: PostgresServer = pgResult.value;
+  const kc: KeycloakServer = kcResult.value;
   const env: TestEnv = {
     workDir,
     logDir,
@@ -60,6 +64,7 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
       limitedToken: k.limitedToken,
       caFile: k.caFile,
     },
+    keycloak: { url: kc.url, adminUser: kc.adminUser, adminPassword: kc.adminPassword },
     postgres: { url: p.url, host: p.host, port: p.port, user: p.user },
   };
   await writeFile(join(workDir, 'testenv.json'), JSON.stringify(env, null, 2), { mode: 0o600 });

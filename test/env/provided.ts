@@ -18,6 +18,13 @@ export interface TestEnv {
     /** PEM of the CA that signed the apiserver's serving certificate. */
     readonly caFile: string;
   };
+  readonly keycloak: {
+    /** http://127.0.0.1:<port> */
+    readonly url: string;
+    /** Bootstrap admin of the master realm; tests create their own realms with it. */
+    readonly adminUser: string;
+    readonly adminPassword: string;
+  };
   readonly postgres: {
     /** Superuser URL to database "postgres"; tests create their own databases or schemas through it. */
     readonly url: string;
