@@ -1,10 +1,13 @@
 /**
  * The PostgreSQL connection pool of a function instance. Every pool gets an 'error' listener: without one,
  * an idle connection dropped by the server (restart, failover, idle timeout) crashes the process.
+ * Server-side limits (statement_timeout, idle_in_transaction_session_timeout) are sent as startup options,
+ * so a stuck query or a transaction left open by a bug cannot hold locks for long.
  */
 import pg from 'pg';
 import { postgresError } from './errors.ts';
 
+/** What the pool logs through; a pino logger fits. */
 export interface PoolLogger {
   warn(fields: object, message: string): void;
 }
@@ -16,7 +19,12 @@ export interface PoolOptions {
   readonly applicationName?: string;
   /** Server-side limit for one statement; default 30 s. */
   readonly statementTimeoutMs?: number;
+  /** Server-side limit for a transaction left idle (open, no query running); default 60 s. */
+  readonly idleInTransactionTimeoutMs?: number;
+  /** How long to wait for a connection (new or from the pool); default 10 s. */
   readonly connectionTimeoutMs?: number;
+  /** How long an unused connection stays open; default 30 s (instances scale to zero). */
+  readonly idleTimeoutMs?: number;
   readonly log: PoolLogger;
 }
 
@@ -24,12 +32,13 @@ export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 5,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'tenant-lifecycle',
     statement_timeout: options.statementTimeoutMs ?? 30_000,
-    idle_in_transaction_session_timeout: 60_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
   });
+  // The error carries no connection string; `postgresError` keeps pg's error as `cause` for the log.
   pool.on('error', (error) => {
     options.log.warn(
       { err: postgresError(error, 'idle connection') },
@@ -39,7 +48,10 @@ export function createPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
-/** Runs `fn` in a transaction on one connection: COMMIT on success, ROLLBACK on failure, always released. */
+/**
+ * Runs `fn` in a transaction on one connection: COMMIT on success, ROLLBACK on failure, always released.
+ * A connection that broke on the way (killed by the server, network gone) is destroyed, not reused.
+ */
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
@@ -47,20 +59,31 @@ export async function withTransaction<T>(
   const client = await pool.connect().catch((error: unknown) => {
     throw postgresError(error, 'connect');
   });
-  let broken = false;
+  // An object, not a `let`: the listener below sets it, which control-flow analysis cannot see.
+  const connection = { broken: false };
+  // pg-pool removes its own 'error' listener while a client is checked out, and a connection that ends
+  // then emits 'error' on the client: without this listener that is an uncaught exception, which ends the
+  // process. The running query (or the next one) fails with the same error, so `fn` still sees it.
+  const onError = (): void => {
+    connection.broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true; // the connection is gone: do not return it to the pool
+    if (!connection.broken) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        connection.broken = true; // the connection is gone: do not return it to the pool
+      }
     }
     throw error;
   } finally {
-    client.release(broken);
+    client.removeListener('error', onError);
+    client.release(connection.broken);
   }
 }

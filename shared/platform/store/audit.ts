@@ -4,6 +4,7 @@
  * rows are being added.
  */
 import type pg from 'pg';
+import { PlatformError } from '../errors.ts';
 
 export type AuditOutcome = 'success' | 'failure' | 'dry_run' | 'partial';
 
@@ -13,7 +14,12 @@ export interface AuditEntry {
   readonly target: string;
   readonly outcome: AuditOutcome;
   readonly requestId?: string;
-  /** Facts about the call. Callers must not pass secrets; keys that look secret are redacted anyway. */
+  /**
+   * Facts about the call (names, counts, plan, dry-run diff). Callers must NOT put secrets here:
+   * passwords, tokens, keys or Secret data. As a second line of defence, values under keys that look secret
+   * (see `isSecretKey`) are replaced by "[redacted]" before they are stored, but a secret under an innocent
+   * key name (or inside a string) would be stored as it is.
+   */
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
@@ -28,15 +34,41 @@ export interface AuditPage {
   readonly nextCursor?: string;
 }
 
-const SECRET_KEY = /password|passwd|token|secret|credential|api[-_]?key|private[-_]?key/i;
+/** Any key containing one of these is secret, wherever it appears: `adminPassword`, `client_secret`. */
+const SECRET_PART = /password|passwd|passphrase|token|secret|credential|private[-_]?key|api[-_]?key/i;
 
-/** Replaces the value of every key that looks secret, at any depth. */
+/**
+ * Whether a details key looks like it holds a secret: it contains one of SECRET_PART, or "key" is one of
+ * its words or its ending (`key`, `accessKey`, `ssh_key`, `SSHKey`, `signingkeys`). A bare substring test
+ * for "key" would also hide `keycloakUser` and `keycloakGroup`, which this project logs everywhere.
+ */
+export function isSecretKey(name: string): boolean {
+  if (SECRET_PART.test(name)) return true;
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  const last = words.at(-1) ?? '';
+  return words.includes('key') || words.includes('keys') || /keys?$/.test(last);
+}
+
+/**
+ * The JSON of `value` with the value of every secret-looking key (see `isSecretKey`), at any depth,
+ * replaced by "[redacted]". Runs through JSON.stringify, so a Date becomes its ISO string (as it would be
+ * stored anyway) and `toJSON` methods are honoured before redaction.
+ */
+export function redactedJson(value: unknown): string {
+  // Typed as string, but undefined for a function or a toJSON() answering undefined.
+  const json = JSON.stringify(value ?? {}, (name, member: unknown) =>
+    name !== '' && isSecretKey(name) ? '[redacted]' : member,
+  ) as string | undefined;
+  return json ?? '{}';
+}
+
+/** `value` with every secret-looking key redacted, at any depth, as plain JSON values. */
 export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : redactSecrets(v)]),
-  );
+  return JSON.parse(redactedJson(value));
 }
 
 export async function recordAudit(
@@ -53,7 +85,7 @@ export async function recordAudit(
       entry.target,
       entry.outcome,
       entry.requestId ?? null,
-      JSON.stringify(redactSecrets(entry.details ?? {})),
+      redactedJson(entry.details ?? {}),
     ],
   );
   return rows[0]?.id ?? '';
@@ -62,9 +94,21 @@ export async function recordAudit(
 export interface AuditQuery {
   /** Page size, 1..500; default 50. */
   readonly limit?: number;
+  /** The `nextCursor` of the previous page: only entries older than it. */
   readonly before?: string;
   readonly target?: string;
   readonly operation?: string;
+}
+
+/** A cursor is an audit_log id: a positive bigint, as a string. */
+const CURSOR = /^[1-9][0-9]{0,18}$/;
+
+function invalid(path: string, message: string): PlatformError {
+  return new PlatformError({
+    reason: 'validation',
+    message: `invalid audit query: ${path} ${message}`,
+    issues: [{ path, message }],
+  });
 }
 
 interface AuditRow {
@@ -79,7 +123,11 @@ interface AuditRow {
 }
 
 export async function listAudit(db: pg.Pool, schema: string, query: AuditQuery = {}): Promise<AuditPage> {
-  const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+  const limit = query.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+    throw invalid('limit', 'must be an integer from 1 to 500');
+  if (query.before !== undefined && !CURSOR.test(query.before))
+    throw invalid('before', 'must be a cursor returned as nextCursor');
   const conditions: string[] = [];
   const params: unknown[] = [];
   const where = (sql: string, value: unknown): void => {

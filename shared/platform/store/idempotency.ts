@@ -8,10 +8,19 @@
  *   claim older than the stale timeout (its instance died) may be taken over.
  *
  * Why claiming is race-free: the claim is one INSERT ... ON CONFLICT DO NOTHING on the primary key, in a
- * transaction that first deletes an expired or stale row for that key. Of two concurrent claims, one inserts;
- * the other blocks on the unique index until the first commits, then inserts nothing and reads the
- * committed row. Deleting a stale row locks it, so two takeovers serialise the same way.
+ * READ COMMITTED transaction that first deletes an expired or stale row for that key. Of two concurrent
+ * claims, one inserts; the other's INSERT blocks on the primary key's unique index until the first commits,
+ * then inserts nothing (DO NOTHING), and its following SELECT, a new statement with a new snapshot, reads
+ * the committed row: 'running' gives 409. If the first rolls back instead, the second inserts. Deleting an
+ * expired or stale row locks it, so of two takeovers the second waits, finds the row gone (its DELETE
+ * re-checks the row after the wait) and then conflicts with the first's new row exactly as above.
+ * So at most one request holds a live claim per (scope, key), and only the holder runs `fn`.
+ *
+ * Each claim carries a random token. Completing and releasing match on it, so a run that outlived the stale
+ * timeout (and was taken over) cannot overwrite or delete the claim of the request that took over. Keep the
+ * stale timeout above the longest run: Knative stops a request after 600 s at most, the default is 15 min.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { PlatformError } from '../errors.ts';
 import { postgresError } from '../../adapters/postgres/errors.ts';
@@ -45,9 +54,10 @@ interface KeyRow {
   response: unknown;
 }
 
-type Claim = { claimed: true } | { claimed: false; row: KeyRow | undefined };
+type Claim = { claimed: true; token: string } | { claimed: false; row: KeyRow | undefined };
 
 async function claim(pool: pg.Pool, schema: string, request: IdempotentRequest): Promise<Claim> {
+  const token = randomUUID();
   const ttl = request.ttlSeconds ?? 86_400;
   const stale = request.staleAfterSeconds ?? 900;
   return withTransaction(pool, async (client) => {
@@ -58,12 +68,12 @@ async function claim(pool: pg.Pool, schema: string, request: IdempotentRequest):
       [request.scope, request.key, stale],
     );
     const inserted = await client.query(
-      `INSERT INTO ${schema}.idempotency_keys (scope, key, request_hash, state, expires_at)
-       VALUES ($1, $2, $3, 'running', now() + make_interval(secs => $4))
+      `INSERT INTO ${schema}.idempotency_keys (scope, key, request_hash, state, claim, expires_at)
+       VALUES ($1, $2, $3, 'running', $4, now() + make_interval(secs => $5))
        ON CONFLICT (scope, key) DO NOTHING`,
-      [request.scope, request.key, request.requestHash, ttl],
+      [request.scope, request.key, request.requestHash, token, ttl],
     );
-    if (inserted.rowCount === 1) return { claimed: true };
+    if (inserted.rowCount === 1) return { claimed: true, token };
     const { rows } = await client.query<KeyRow>(
       `SELECT state, request_hash, status_code, response FROM ${schema}.idempotency_keys WHERE scope = $1 AND key = $2`,
       [request.scope, request.key],
@@ -115,21 +125,23 @@ export async function runIdempotent(
     answer = await fn();
   } catch (error) {
     await pool
-      .query(`DELETE FROM ${schema}.idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'running'`, [
-        request.scope,
-        request.key,
-      ])
+      .query(
+        `DELETE FROM ${schema}.idempotency_keys
+          WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'running'`,
+        [request.scope, request.key, claimed.token],
+      )
       .catch(() => undefined); // the stale timeout releases it if this fails too
     throw error;
   }
   // If storing fails, the work is done but not recorded: the claim stays 'running' until it is stale, so a
-  // retry gets 409 meanwhile rather than running the work twice.
+  // retry gets 409 meanwhile rather than running the work twice. If the claim was taken over meanwhile
+  // (this run outlived the stale timeout), nothing is updated: the row belongs to the other request.
   await pool
     .query(
       `UPDATE ${schema}.idempotency_keys
-          SET state = 'completed', status_code = $3, response = $4, updated_at = now()
-        WHERE scope = $1 AND key = $2`,
-      [request.scope, request.key, answer.status, JSON.stringify(answer.body ?? null)],
+          SET state = 'completed', status_code = $4, response = $5, updated_at = now()
+        WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'running'`,
+      [request.scope, request.key, claimed.token, answer.status, JSON.stringify(answer.body ?? null)],
     )
     .catch((error: unknown) => {
       throw postgresError(error, 'store idempotent response');

@@ -47,16 +47,38 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX idempotency_keys_expires_idx ON {schema}.idempotency_keys (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'idempotency claim token',
+    // Which claim owns a row: a run that outlived the stale timeout must not complete or release the
+    // claim of the request that took it over.
+    sql: `ALTER TABLE {schema}.idempotency_keys ADD COLUMN claim uuid;`,
+  },
 ];
 
-/** The lock key: a fixed 64-bit number derived from a name, the same in every instance. */
-const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended('tenant-lifecycle:migrations', 0))`;
+/** The schema the platform store lives in unless configured otherwise. */
+export const DEFAULT_SCHEMA = 'tenant_lifecycle';
 
-/** Applies the missing migrations; answers the versions applied by this call. */
-export async function migrate(pool: pg.Pool, schema: string): Promise<number[]> {
+/**
+ * The advisory lock key of migrations: a fixed 64-bit number, the same in every instance and release
+ * (the first 8 bytes of sha256("tenant-lifecycle:migrations"), as a signed bigint). It is one key for all
+ * schemas: migrations are rare, and serialising them all is simpler than deriving a key per schema.
+ */
+export const MIGRATION_LOCK_KEY = '8070254039441670736';
+
+/**
+ * Applies the missing migrations; answers the versions applied by this call (empty: nothing to do).
+ *
+ * Concurrency: everything runs in one transaction that first takes pg_advisory_xact_lock. A second instance
+ * blocks on the lock until the first commits (or rolls back: the lock is released either way, also when
+ * the connection dies), then reads schema_migrations afresh (READ COMMITTED: each statement sees what was
+ * committed before it started) and finds nothing to do. A failing migration rolls back all of it,
+ * including its schema_migrations row, so the next attempt starts from the same state.
+ */
+export async function migrate(pool: pg.Pool, schema: string = DEFAULT_SCHEMA): Promise<number[]> {
   const quoted = escapeIdentifier(schema);
   return withTransaction(pool, async (client) => {
-    await client.query(LOCK_SQL);
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (

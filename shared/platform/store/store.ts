@@ -13,9 +13,9 @@ import {
   type IdempotentResult,
   type StoredAnswer,
 } from './idempotency.ts';
-import { migrate } from './migrations.ts';
+import { DEFAULT_SCHEMA, migrate } from './migrations.ts';
 
-export const DEFAULT_SCHEMA = 'tenant_lifecycle';
+export { DEFAULT_SCHEMA };
 
 export class PlatformStore {
   readonly pool: pg.Pool;

@@ -54,6 +54,59 @@ describe('audit log', () => {
   it('filters by target and operation', async () => {
     const page = await store.listAudit({ target: 'tenant-1', operation: 'deprovision' });
     expect(page.items.map((e) => e.requestId)).toEqual(['req-1']);
+    expect(page.nextCursor).toBeUndefined();
+    const provisions = await store.listAudit({ operation: 'provision' });
+    expect(provisions.items.map((e) => e.requestId)).toEqual(['req-6', 'req-4', 'req-2', 'req-0']);
+  });
+
+  it('pages through a filtered list with cursors', async () => {
+    // tenant-0 has req-6, req-3, req-0.
+    const first = await store.listAudit({ target: 'tenant-0', limit: 2 });
+    expect(first.items.map((e) => e.requestId)).toEqual(['req-6', 'req-3']);
+    expect(first.nextCursor).toBe(first.items[1]?.id);
+    const second = await store.listAudit({ target: 'tenant-0', limit: 2, before: first.nextCursor ?? '' });
+    expect(second.items.map((e) => e.requestId)).toEqual(['req-0']);
+    expect(second.nextCursor).toBeUndefined();
+  });
+
+  it('ends without a cursor when the last page is exactly full', async () => {
+    const page = await store.listAudit({ target: 'tenant-0', limit: 3 });
+    expect(page.items).toHaveLength(3);
+    expect(page.nextCursor).toBeUndefined();
+  });
+
+  it('keeps its place while newer entries are added', async () => {
+    const first = await store.listAudit({ limit: 2 });
+    await store.recordAudit({ actor: 'token#9', operation: 'provision', target: 'late', outcome: 'dry_run' });
+    const second = await store.listAudit({ limit: 2, before: first.nextCursor ?? '' });
+    expect(second.items.map((e) => e.requestId)).toEqual(['req-4', 'req-3']);
+    const [late] = (await store.listAudit({ target: 'late' })).items;
+    expect(late).toMatchObject({ outcome: 'dry_run', details: {} });
+    expect(late?.requestId).toBeUndefined();
+  });
+
+  it('refuses a malformed cursor or limit as a validation error, not a database error', async () => {
+    for (const query of [
+      { before: 'abc' },
+      { before: '-1' },
+      { before: '1; DROP' },
+      { limit: 0 },
+      { limit: 501 },
+      { limit: 2.5 },
+    ]) {
+      await expect(store.listAudit(query)).rejects.toMatchObject({ reason: 'validation', status: 400 });
+    }
+  });
+
+  it('refuses an outcome the table does not know', async () => {
+    await expect(
+      store.recordAudit({
+        actor: 'a',
+        operation: 'o',
+        target: 't',
+        outcome: 'maybe' as unknown as 'success',
+      }),
+    ).rejects.toMatchObject({ reason: 'internal', upstream: 'postgres' });
   });
 
   it('redacts secret-looking detail keys at any depth', async () => {
@@ -62,13 +115,26 @@ describe('audit log', () => {
       operation: 'rotate-password',
       target: 'tenant-x',
       outcome: 'success',
-      details: { username: 'alice', password: 'p4ss', nested: { apiToken: 't0k', keep: 1 } },
+      details: {
+        username: 'alice',
+        password: 'p4ss',
+        nested: { apiToken: 't0k', keep: 1 },
+        keycloakUser: 'alice',
+        accessKey: 'AKIA',
+      },
     });
     const [entry] = (await store.listAudit({ target: 'tenant-x' })).items;
     expect(entry?.details).toEqual({
       username: 'alice',
       password: '[redacted]',
       nested: { apiToken: '[redacted]', keep: 1 },
+      keycloakUser: 'alice',
+      accessKey: '[redacted]',
     });
+    // Nothing secret reached the table at all.
+    const raw = await store.pool.query<{ details: string }>(
+      `SELECT details::text FROM tenant_lifecycle.audit_log WHERE target = 'tenant-x'`,
+    );
+    expect(raw.rows[0]?.details).not.toMatch(/p4ss|t0k|AKIA/);
   });
 });

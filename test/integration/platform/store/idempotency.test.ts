@@ -145,5 +145,165 @@ describe('idempotency keys', () => {
       Promise.resolve({ status: 200, body: 'taken' }),
     );
     expect(takeover).toEqual({ status: 200, body: 'taken', replayed: false });
+    const replay = await store.runIdempotent({ scope: 'test', key: stale, requestHash }, () =>
+      Promise.reject(new Error('must not run')),
+    );
+    expect(replay).toEqual({ status: 200, body: 'taken', replayed: true });
+  });
+
+  it('stores the answer with its TTL and the request hash', async () => {
+    const k = key();
+    await store.runIdempotent({ scope: 'ttl', key: k, requestHash, ttlSeconds: 3600 }, () =>
+      Promise.resolve({ status: 202, body: { accepted: true } }),
+    );
+    const { rows } = await store.pool.query<{
+      state: string;
+      status_code: number;
+      response: unknown;
+      request_hash: string;
+      ttl: number;
+    }>(
+      `SELECT state, status_code, response, request_hash,
+              round(extract(epoch FROM expires_at - created_at))::int AS ttl
+         FROM tenant_lifecycle.idempotency_keys WHERE scope = 'ttl' AND key = $1`,
+      [k],
+    );
+    expect(rows).toEqual([
+      {
+        state: 'completed',
+        status_code: 202,
+        response: { accepted: true },
+        request_hash: requestHash,
+        ttl: 3600,
+      },
+    ]);
+    const other = key();
+    await store.runIdempotent({ scope: 'ttl', key: other, requestHash }, () =>
+      Promise.resolve({ status: 200, body: null }),
+    );
+    const defaults = await store.pool.query<{ ttl: number }>(
+      `SELECT round(extract(epoch FROM expires_at - created_at))::int AS ttl
+         FROM tenant_lifecycle.idempotency_keys WHERE scope = 'ttl' AND key = $1`,
+      [other],
+    );
+    expect(defaults.rows[0]?.ttl).toBe(86_400);
+  });
+
+  it('does not let a run that outlived the stale timeout complete or release the claim that took over', async () => {
+    const k = key();
+    const otherHash = hashRequest({ username: 'bob' });
+    let release: (fail: boolean) => void = () => undefined;
+    const gate = new Promise<boolean>((resolve) => (release = resolve));
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const slowRun = store.runIdempotent(
+      { scope: 'stale', key: k, requestHash, staleAfterSeconds: 60 },
+      async () => {
+        entered();
+        if (await gate) throw new Error('late failure');
+        return { status: 200, body: 'late' };
+      },
+    );
+    await inside;
+    // The first instance looks dead: its claim is older than the stale timeout.
+    await store.pool.query(
+      `UPDATE tenant_lifecycle.idempotency_keys SET updated_at = now() - interval '2 minutes' WHERE key = $1`,
+      [k],
+    );
+    let takeoverGate: () => void = () => undefined;
+    const takeoverWaits = new Promise<void>((resolve) => (takeoverGate = resolve));
+    let takeoverEntered: () => void = () => undefined;
+    const takeoverInside = new Promise<void>((resolve) => (takeoverEntered = resolve));
+    const takeover = store.runIdempotent(
+      { scope: 'stale', key: k, requestHash: otherHash, staleAfterSeconds: 60 },
+      async () => {
+        takeoverEntered();
+        await takeoverWaits;
+        return { status: 201, body: 'taken over' };
+      },
+    );
+    await takeoverInside;
+    // The late run fails now: its release must not delete the claim of the request that took over.
+    release(true);
+    await expect(slowRun).rejects.toThrow('late failure');
+    const during = await store.pool.query<{ state: string; request_hash: string }>(
+      `SELECT state, request_hash FROM tenant_lifecycle.idempotency_keys WHERE key = $1`,
+      [k],
+    );
+    expect(during.rows).toEqual([{ state: 'running', request_hash: otherHash }]);
+    takeoverGate();
+    expect(await takeover).toEqual({ status: 201, body: 'taken over', replayed: false });
+    // The original request now gets 422: the key belongs to the other request.
+    await expect(
+      store.runIdempotent({ scope: 'stale', key: k, requestHash }, () =>
+        Promise.resolve({ status: 200, body: 'x' }),
+      ),
+    ).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('does not let a late success overwrite the answer of the claim that took over', async () => {
+    const k = key();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const slowRun = store.runIdempotent(
+      { scope: 'stale', key: k, requestHash, staleAfterSeconds: 60 },
+      async () => {
+        entered();
+        await gate;
+        return { status: 200, body: 'late' };
+      },
+    );
+    await inside;
+    await store.pool.query(
+      `UPDATE tenant_lifecycle.idempotency_keys SET updated_at = now() - interval '2 minutes' WHERE key = $1`,
+      [k],
+    );
+    const takeover = await store.runIdempotent(
+      { scope: 'stale', key: k, requestHash, staleAfterSeconds: 60 },
+      () => Promise.resolve({ status: 201, body: 'taken over' }),
+    );
+    expect(takeover).toEqual({ status: 201, body: 'taken over', replayed: false });
+    release();
+    // The late run did its work and says so to its own caller, but the stored answer stays the takeover's.
+    expect(await slowRun).toEqual({ status: 200, body: 'late', replayed: false });
+    const replay = await store.runIdempotent({ scope: 'stale', key: k, requestHash }, () =>
+      Promise.reject(new Error('must not run')),
+    );
+    expect(replay).toEqual({ status: 201, body: 'taken over', replayed: true });
+  });
+
+  it('keeps the running claim of a live request: no takeover before the stale timeout', async () => {
+    const k = key();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let runs = 0;
+    const first = store.runIdempotent({ scope: 'live', key: k, requestHash }, async () => {
+      runs++;
+      entered();
+      await gate;
+      return { status: 200, body: 'first' };
+    });
+    await inside;
+    await store.pool.query(
+      `UPDATE tenant_lifecycle.idempotency_keys SET updated_at = now() - interval '14 minutes' WHERE key = $1`,
+      [k],
+    );
+    await expect(
+      store.runIdempotent({ scope: 'live', key: k, requestHash }, () => {
+        runs++;
+        return Promise.resolve({ status: 200, body: 'second' });
+      }),
+    ).rejects.toMatchObject({
+      status: 409,
+      retryable: true,
+      message: 'a request with this Idempotency-Key is in progress',
+    });
+    release();
+    expect(await first).toEqual({ status: 200, body: 'first', replayed: false });
+    expect(runs).toBe(1);
   });
 });
