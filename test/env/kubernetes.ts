@@ -191,6 +191,8 @@ export async function startControlPlane(options: {
         '--allow-privileged=true',
         '--disable-admission-plugins=ServiceAccount',
         '--profiling=false',
+        // The "kubernetes" Service cannot point at a loopback address; nothing here needs it.
+        '--endpoint-reconciler-type=none',
       ],
       logDir: options.logDir,
       ready: async () => (await httpsGet(`${server}/readyz`, ca, adminToken)).status === 200,

@@ -1,0 +1,27 @@
+/**
+ * Bounded retries with exponential backoff and jitter for calls to external systems (p-retry). Only
+ * PlatformErrors marked retryable are retried (429, 5xx, network failures); a 4xx answer is final, since
+ * asking again cannot change it.
+ */
+import pRetry from 'p-retry';
+import { PlatformError } from '../platform/errors.ts';
+
+export interface RetryPolicy {
+  /** Retries after the first attempt; default 2. */
+  readonly retries?: number;
+  readonly minDelayMs?: number;
+  readonly maxDelayMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export async function withRetry<T>(attempt: () => Promise<T>, policy: RetryPolicy = {}): Promise<T> {
+  return pRetry(attempt, {
+    retries: policy.retries ?? 2,
+    minTimeout: policy.minDelayMs ?? 200,
+    maxTimeout: policy.maxDelayMs ?? 2_000,
+    factor: 2,
+    randomize: true,
+    ...(policy.signal === undefined ? {} : { signal: policy.signal }),
+    shouldRetry: ({ error }) => error instanceof PlatformError && error.retryable,
+  });
+}
