@@ -6,7 +6,9 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { serverBinaries } from './binaries.ts';
+import { startGrafanaContractServer } from './grafana-contract-server.ts';
 import { startControlPlane, type ControlPlane } from './kubernetes.ts';
 import { startKeycloak, type KeycloakServer } from './keycloak.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
@@ -51,6 +53,9 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
       `test environment failed to start (work dir kept: ${workDir}):\n${failures.join('\n\n')}`,
     );
   }
+  // Grafana: see test/env/grafana-contract-server.ts for why this one is a fake of its HTTP contract.
+  const grafanaAdmin = { adminUser: 'admin', adminPassword: randomBytes(12).toString('hex') };
+  const grafana = await startGrafanaContractServer(grafanaAdmin);
   const k: ControlPlane = kube.value;
   const p: PostgresServer = pgResult.value;
   const kc: KeycloakServer = kcResult.value;
@@ -64,6 +69,7 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
       limitedToken: k.limitedToken,
       caFile: k.caFile,
     },
+    grafana: { url: grafana.url, ...grafanaAdmin, kind: 'contract-fake' },
     keycloak: { url: kc.url, adminUser: kc.adminUser, adminPassword: kc.adminPassword },
     postgres: { url: p.url, host: p.host, port: p.port, user: p.user },
   };
@@ -73,6 +79,7 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
     processes,
     readyMs: Date.now() - startedAt,
     stop: async () => {
+      await grafana.stop();
       await stopAll();
       if (process.env.TL_KEEP_TESTENV !== '1') await rm(workDir, { recursive: true, force: true });
     },

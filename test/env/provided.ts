@@ -25,6 +25,13 @@ export interface TestEnv {
     readonly adminUser: string;
     readonly adminPassword: string;
   };
+  readonly grafana: {
+    readonly url: string;
+    readonly adminUser: string;
+    readonly adminPassword: string;
+    /** 'contract-fake': Grafana's documented HTTP API served by test/env/grafana-contract-server.ts. */
+    readonly kind: 'contract-fake';
+  };
   readonly postgres: {
     /** Superuser URL to database "postgres"; tests create their own databases or schemas through it. */
     readonly url: string;
