@@ -28,8 +28,9 @@ test: check test-unit test-integration ## everything CI runs
 test-unit: install
 	npm run -s test:unit
 
-servers: ## build (or reuse cached) etcd, kube-apiserver, kube-controller-manager
+servers: ## build (or reuse cached) etcd, kube-apiserver, kube-controller-manager; download Keycloak
 	bash test/env/build-servers.sh >/dev/null
+	node --input-type=module -e "await (await import('./test/env/keycloak.ts')).keycloakHome()"
 
 test-integration: install servers
 	npm run -s test:integration

@@ -19,6 +19,8 @@ console.log(`
 
   apiserver   ${env.kubernetes.server}   (admin token in the kubeconfig; an unprivileged token in ${infoFile})
   postgres    ${env.postgres.url}
+  keycloak    ${env.keycloak.url}   (admin: ${env.keycloak.adminUser}, password in ${infoFile})
+  grafana     ${env.grafana.url}   (a fake of Grafana's HTTP API; admin: ${env.grafana.adminUser})
   logs        ${env.logDir}
   details     ${infoFile}
 
