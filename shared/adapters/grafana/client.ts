@@ -7,8 +7,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { PlatformError } from '../../platform/errors.ts';
-import { errorCode } from '../network-errors.ts';
-import { withRetry, type RetryPolicy } from '../retry.ts';
+import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../retry.ts';
 import { grafanaError, grafanaStatusError } from './errors.ts';
 
 export type OrgRole = 'Viewer' | 'Editor' | 'Admin' | 'None';
@@ -91,16 +90,7 @@ export class GrafanaAdmin {
       if (statusCode === 404 && notFound === 'undefined') return undefined;
       if (statusCode >= 400) {
         const failure = grafanaStatusError(statusCode, parsed, action);
-        // A throttled POST was not processed; other failed POSTs may have been, so they are final.
-        if (method === 'POST' && failure.reason !== 'rate_limited' && failure.retryable) {
-          throw new PlatformError({
-            reason: failure.reason,
-            message: failure.message,
-            upstream: 'grafana',
-            retryable: false,
-          });
-        }
-        throw failure;
+        throw method === 'POST' ? finalUnlessUnprocessed(failure) : failure;
       }
       return parsed as T;
     };
@@ -109,16 +99,7 @@ export class GrafanaAdmin {
 
   private transportError(error: unknown, action: string, method: Method): PlatformError {
     const failure = grafanaError(error, action);
-    if (method === 'POST' && failure.retryable && errorCode(error) !== 'ECONNREFUSED') {
-      return new PlatformError({
-        reason: failure.reason,
-        message: failure.message,
-        upstream: 'grafana',
-        cause: error,
-        retryable: false,
-      });
-    }
-    return failure;
+    return method === 'POST' ? finalUnlessUnprocessed(failure) : failure;
   }
 
   async health(): Promise<{ database: string; version: string }> {

@@ -7,7 +7,7 @@
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 import type UserRepresentation from '@keycloak/keycloak-admin-client/lib/defs/userRepresentation.js';
 import { PlatformError } from '../../platform/errors.ts';
-import { withRetry, type RetryPolicy } from '../retry.ts';
+import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../retry.ts';
 import { keycloakError } from './errors.ts';
 import { TokenProvider, type KeycloakCredentials } from './token-provider.ts';
 
@@ -91,8 +91,11 @@ export class KeycloakDirectory {
     this.client.registerTokenProvider({ getAccessToken: () => this.tokens.getAccessToken() });
   }
 
-  /** One admin API call: converted errors, a fresh login after a 401, retries for retryable failures. */
-  private call<T>(action: string, fn: (kc: KcAdminClient) => Promise<T>): Promise<T> {
+  /**
+   * One admin API call: converted errors, a fresh login after a 401, retries for retryable failures (for a
+   * create, only when it certainly was not processed, so nothing is created twice).
+   */
+  private call<T>(action: string, fn: (kc: KcAdminClient) => Promise<T>, creates = false): Promise<T> {
     let relogged = false;
     return withRetry(async () => {
       try {
@@ -111,20 +114,23 @@ export class KeycloakDirectory {
             retryable: true,
           });
         }
-        throw failure;
+        throw creates ? finalUnlessUnprocessed(failure) : failure;
       }
     }, this.retry);
   }
 
   async createUser(user: NewUser): Promise<string> {
-    const { id } = await this.call(`create user ${user.username}`, (kc) =>
-      kc.users.create({
-        username: user.username,
-        ...(user.email === undefined ? {} : { email: user.email, emailVerified: false }),
-        ...(user.firstName === undefined ? {} : { firstName: user.firstName }),
-        ...(user.lastName === undefined ? {} : { lastName: user.lastName }),
-        enabled: user.enabled ?? true,
-      }),
+    const { id } = await this.call(
+      `create user ${user.username}`,
+      (kc) =>
+        kc.users.create({
+          username: user.username,
+          ...(user.email === undefined ? {} : { email: user.email, emailVerified: false }),
+          ...(user.firstName === undefined ? {} : { firstName: user.firstName }),
+          ...(user.lastName === undefined ? {} : { lastName: user.lastName }),
+          enabled: user.enabled ?? true,
+        }),
+      true,
     );
     return id;
   }
@@ -173,10 +179,13 @@ export class KeycloakDirectory {
     const existing = await this.findGroup(name, parentId);
     if (existing !== undefined) return existing;
     try {
-      const { id } = await this.call(`create group ${name}`, (kc) =>
-        parentId === undefined
-          ? kc.groups.create({ name })
-          : kc.groups.createChildGroup({ id: parentId }, { name }),
+      const { id } = await this.call(
+        `create group ${name}`,
+        (kc) =>
+          parentId === undefined
+            ? kc.groups.create({ name })
+            : kc.groups.createChildGroup({ id: parentId }, { name }),
+        true,
       );
       return id;
     } catch (error) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withRetry } from '../../../shared/adapters/retry.ts';
+import { finalUnlessUnprocessed, withRetry } from '../../../shared/adapters/retry.ts';
 import { PlatformError } from '../../../shared/platform/errors.ts';
 
 describe('withRetry', () => {
@@ -40,5 +40,29 @@ describe('withRetry', () => {
       ).rejects.toBe(error);
       expect(calls).toBe(1);
     }
+  });
+});
+
+describe('finalUnlessUnprocessed', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+  const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+
+  it('keeps a create retryable only when it certainly was not processed', () => {
+    const unavailable = (cause: unknown) =>
+      new PlatformError({ reason: 'unavailable', message: 'down', cause });
+    expect(finalUnlessUnprocessed(unavailable(refused)).retryable).toBe(true);
+    expect(
+      finalUnlessUnprocessed(new PlatformError({ reason: 'rate_limited', message: 'slow down' })).retryable,
+    ).toBe(true);
+    const afterReset = finalUnlessUnprocessed(unavailable(reset));
+    expect(afterReset).toMatchObject({
+      reason: 'unavailable',
+      status: 503,
+      retryable: false,
+      message: 'down',
+    });
+    expect(finalUnlessUnprocessed(new PlatformError({ reason: 'upstream', message: '500' })).retryable).toBe(
+      false,
+    );
   });
 });
