@@ -3,6 +3,8 @@
  * errors and undici's fetch errors ("fetch failed" with the socket error as cause), so every adapter can say
  * "unavailable, retry later" instead of a bare 500.
  */
+import { PlatformError } from '../platform/errors.ts';
+
 const transientCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -47,4 +49,27 @@ export function networkFailure(error: unknown): NetworkFailure | undefined {
     return timeoutCodes.has(code) ? 'timeout' : 'unavailable';
   if (error instanceof TypeError && error.message === 'fetch failed') return 'unavailable';
   return undefined;
+}
+
+/**
+ * The PlatformError for a call to `upstream` that got no HTTP answer: a transport failure becomes a retryable
+ * "unavailable" or "timeout"; anything else unrecognised is an internal error (its detail stays in `cause`).
+ */
+export function unansweredCallError(error: unknown, upstream: string, action: string): PlatformError {
+  const failure = networkFailure(error);
+  if (failure === undefined) {
+    return new PlatformError({
+      reason: 'internal',
+      message: `${upstream}: ${action} failed`,
+      upstream,
+      cause: error,
+    });
+  }
+  const what = failure === 'timeout' ? 'no answer in time' : 'server unreachable';
+  return new PlatformError({
+    reason: failure,
+    message: `${upstream}: ${action}: ${what}`,
+    upstream,
+    cause: error,
+  });
 }

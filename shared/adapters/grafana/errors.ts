@@ -3,7 +3,7 @@
  * {"message": "..."}; its messages name users and organisations, never passwords, so they are kept.
  */
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { networkFailure } from '../network-errors.ts';
+import { unansweredCallError } from '../network-errors.ts';
 
 function mapping(status: number): { reason: ErrorReason; status?: number; retryable?: boolean } {
   if (status === 400 || status === 422) return { reason: 'validation' };
@@ -40,19 +40,5 @@ export function grafanaStatusError(status: number, body: unknown, action: string
 
 export function grafanaError(error: unknown, action: string): PlatformError {
   if (error instanceof PlatformError) return error;
-  const failure = networkFailure(error);
-  if (failure !== undefined) {
-    return new PlatformError({
-      reason: failure,
-      message: `grafana: ${action}: ${failure === 'timeout' ? 'no answer in time' : 'server unreachable'}`,
-      upstream: 'grafana',
-      cause: error,
-    });
-  }
-  return new PlatformError({
-    reason: 'internal',
-    message: `grafana: ${action} failed`,
-    upstream: 'grafana',
-    cause: error,
-  });
+  return unansweredCallError(error, 'grafana', action);
 }

@@ -6,7 +6,7 @@
  */
 import { NetworkError } from '@keycloak/keycloak-admin-client';
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { networkFailure } from '../network-errors.ts';
+import { unansweredCallError } from '../network-errors.ts';
 
 function describe(data: unknown): string | undefined {
   if (typeof data === 'string') return data.slice(0, 300) || undefined;
@@ -49,19 +49,5 @@ export function keycloakError(error: unknown, action: string): PlatformError {
       ...(mapped.retryable === undefined ? {} : { retryable: mapped.retryable }),
     });
   }
-  const failure = networkFailure(error);
-  if (failure !== undefined) {
-    return new PlatformError({
-      reason: failure,
-      message: `keycloak: ${action}: ${failure === 'timeout' ? 'no answer in time' : 'server unreachable'}`,
-      upstream: 'keycloak',
-      cause: error,
-    });
-  }
-  return new PlatformError({
-    reason: 'internal',
-    message: `keycloak: ${action} failed`,
-    upstream: 'keycloak',
-    cause: error,
-  });
+  return unansweredCallError(error, 'keycloak', action);
 }

@@ -6,7 +6,7 @@
  */
 import { ApiException } from '@kubernetes/client-node';
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { networkFailure } from '../network-errors.ts';
+import { unansweredCallError } from '../network-errors.ts';
 
 export interface KubernetesStatus {
   readonly reason?: string;
@@ -72,21 +72,7 @@ export function kubernetesError(error: unknown, action: string): PlatformError {
       cause: error,
     });
   }
-  const failure = networkFailure(error);
-  if (failure !== undefined) {
-    return new PlatformError({
-      reason: failure,
-      message: `kubernetes: ${action}: apiserver ${failure === 'timeout' ? 'did not answer in time' : 'unreachable'}`,
-      upstream: 'kubernetes',
-      cause: error,
-    });
-  }
-  return new PlatformError({
-    reason: 'internal',
-    message: `kubernetes: ${action} failed`,
-    upstream: 'kubernetes',
-    cause: error,
-  });
+  return unansweredCallError(error, 'kubernetes', action);
 }
 
 /** Runs one apiserver call and converts its failure. */

@@ -7,9 +7,9 @@ import { createServer, type Socket } from 'node:net';
 import pLimit from 'p-limit';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { GrafanaAdmin } from '../../../../shared/adapters/grafana/client.ts';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
 import { freePort } from '../../../env/ports.ts';
 import '../../../env/provided.ts';
+import { platformErrorOf } from '../../../support/platform-error.ts';
 
 const env = inject('testEnv').grafana;
 const grafana = new GrafanaAdmin({
@@ -23,16 +23,6 @@ const unique = (prefix: string): string => `${prefix}-${randomBytes(3).toString(
 afterAll(async () => {
   await grafana.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<PlatformError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformError) return error;
-    throw error;
-  }
-  throw new Error('expected a PlatformError');
-}
 
 async function loginWorks(login: string, password: string): Promise<boolean> {
   const response = await fetch(`${env.url}/api/user`, {
@@ -66,7 +56,7 @@ describe('grafana users', () => {
     await grafana.setOrgRole(id, login, 'Viewer'); // not a member any more: added back with the role
     expect((await grafana.orgMembers()).find((m) => m.userId === id)?.role).toBe('Viewer');
 
-    const duplicate = await failure(
+    const duplicate = await platformErrorOf(
       grafana.createUser({ login, email: 'other@example.org', password: 'x-Passw0rd' }),
     );
     expect(duplicate).toMatchObject({
@@ -83,7 +73,7 @@ describe('grafana users', () => {
   });
 
   it('refuses a too short password as a validation error and never shows it', async () => {
-    const error = await failure(
+    const error = await platformErrorOf(
       grafana.createUser({ login: unique('short'), email: 'short@example.org', password: 'ab' }),
     );
     expect(error).toMatchObject({ reason: 'validation', status: 400, retryable: false });
@@ -122,7 +112,7 @@ describe('grafana failures', () => {
       adminUser: env.adminUser,
       adminPassword: 'wrong-password',
     });
-    const error = await failure(wrong.lookupUser('admin'));
+    const error = await platformErrorOf(wrong.lookupUser('admin'));
     expect(error).toMatchObject({ reason: 'unavailable', status: 502, retryable: false });
     expect(error.message).not.toContain('wrong-password');
     await wrong.close();
@@ -135,13 +125,15 @@ describe('grafana failures', () => {
       adminPassword: 'x',
       retry: { retries: 1, minDelayMs: 10 },
     });
-    expect(await failure(stopped.lookupUser('a'))).toMatchObject({
+    expect(await platformErrorOf(stopped.lookupUser('a'))).toMatchObject({
       reason: 'unavailable',
       status: 503,
       retryable: true,
     });
     // A POST that certainly did not reach the server stays retryable too.
-    expect(await failure(stopped.createUser({ login: 'a', email: 'a@x', password: 'abcd' }))).toMatchObject({
+    expect(
+      await platformErrorOf(stopped.createUser({ login: 'a', email: 'a@x', password: 'abcd' })),
+    ).toMatchObject({
       retryable: true,
     });
     await stopped.close();
@@ -161,18 +153,18 @@ describe('grafana failures', () => {
       retry: { retries: 1, minDelayMs: 10 },
     });
     try {
-      expect(await failure(hanging.lookupUser('a'))).toMatchObject({
+      expect(await platformErrorOf(hanging.lookupUser('a'))).toMatchObject({
         reason: 'timeout',
         status: 504,
         retryable: true,
       });
       const before = sockets.length;
-      expect(await failure(hanging.createUser({ login: 'a', email: 'a@x', password: 'abcd' }))).toMatchObject(
-        {
-          reason: 'timeout',
-          retryable: false,
-        },
-      );
+      expect(
+        await platformErrorOf(hanging.createUser({ login: 'a', email: 'a@x', password: 'abcd' })),
+      ).toMatchObject({
+        reason: 'timeout',
+        retryable: false,
+      });
       expect(sockets.length - before).toBe(1); // one attempt: it may have been processed
     } finally {
       for (const s of sockets) s.destroy();

@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:net';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KeycloakDirectory } from '../../../../shared/adapters/keycloak/directory.ts';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
 import { createTestRealm, type TestRealm } from '../../../env/keycloak-realms.ts';
 import { freePort } from '../../../env/ports.ts';
 import '../../../env/provided.ts';
+import { platformErrorOf } from '../../../support/platform-error.ts';
 
 const env = inject('testEnv').keycloak;
 let realm: TestRealm;
@@ -22,16 +22,6 @@ function directoryFor(
     credentials: { grant: 'client_credentials', clientId: r.clientId, clientSecret: r.clientSecret },
     ...overrides,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<PlatformError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformError) return error;
-    throw error;
-  }
-  throw new Error('expected a PlatformError');
 }
 
 beforeAll(async () => {
@@ -73,7 +63,7 @@ describe('users', () => {
     expect(login.status).toBe(200);
     await login.arrayBuffer();
 
-    const duplicate = await failure(directory.createUser({ username: 'john-doe' }));
+    const duplicate = await platformErrorOf(directory.createUser({ username: 'john-doe' }));
     expect(duplicate).toMatchObject({
       reason: 'conflict',
       status: 409,
@@ -88,7 +78,7 @@ describe('users', () => {
   });
 
   it('refuses an invalid user with a validation error and does not retry it', async () => {
-    const error = await failure(directory.createUser({ username: 'x', email: 'not-an-email' }));
+    const error = await platformErrorOf(directory.createUser({ username: 'x', email: 'not-an-email' }));
     expect(error).toMatchObject({ reason: 'validation', status: 400, retryable: false });
   });
 });
@@ -190,7 +180,7 @@ describe('tokens and failures', () => {
     const d = directoryFor(realm, {
       credentials: { grant: 'client_credentials', clientId: realm.clientId, clientSecret: 'wrong-secret' },
     });
-    const error = await failure(d.findUserByUsername('anyone'));
+    const error = await platformErrorOf(d.findUserByUsername('anyone'));
     expect(error).toMatchObject({ upstream: 'keycloak', status: 502, retryable: false });
     expect(error.message).not.toContain('wrong-secret');
   });
@@ -203,7 +193,7 @@ describe('tokens and failures', () => {
       credentials: { grant: 'client_credentials', clientId: 'c', clientSecret: 's' },
       retry: { retries: 1, minDelayMs: 10 },
     });
-    expect(await failure(d.findUserByUsername('a'))).toMatchObject({
+    expect(await platformErrorOf(d.findUserByUsername('a'))).toMatchObject({
       reason: 'unavailable',
       status: 503,
       retryable: true,
@@ -224,7 +214,10 @@ describe('tokens and failures', () => {
         timeoutMs: 300,
         retry: { retries: 1, minDelayMs: 10 },
       });
-      expect(await failure(d.findUserByUsername('a'))).toMatchObject({ reason: 'timeout', retryable: true });
+      expect(await platformErrorOf(d.findUserByUsername('a'))).toMatchObject({
+        reason: 'timeout',
+        retryable: true,
+      });
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
 import { hashRequest } from '../../../../shared/platform/request-hash.ts';
 import { PlatformStore } from '../../../../shared/platform/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
 import '../../../env/provided.ts';
+import { platformErrorOf } from '../../../support/platform-error.ts';
 
 let db: TestDatabase;
 let store: PlatformStore;
@@ -21,16 +21,6 @@ afterAll(async () => {
   await store.pool.end();
   await db.drop();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<PlatformError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformError) return error;
-    throw error;
-  }
-  throw new Error('expected a PlatformError');
-}
 
 describe('idempotency keys', () => {
   const requestHash = hashRequest({ username: 'alice', plan: 'basic' });
@@ -62,7 +52,7 @@ describe('idempotency keys', () => {
     await store.runIdempotent({ scope: 'test', key: k, requestHash }, () =>
       Promise.resolve({ status: 200, body: {} }),
     );
-    const error = await rejection(
+    const error = await platformErrorOf(
       store.runIdempotent({ scope: 'test', key: k, requestHash: hashRequest({ username: 'bob' }) }, () =>
         Promise.resolve({ status: 200, body: {} }),
       ),
@@ -85,7 +75,7 @@ describe('idempotency keys', () => {
     };
     const first = store.runIdempotent({ scope: 'test', key: k, requestHash }, slow);
     await inside;
-    const second = await rejection(store.runIdempotent({ scope: 'test', key: k, requestHash }, slow));
+    const second = await platformErrorOf(store.runIdempotent({ scope: 'test', key: k, requestHash }, slow));
     expect(second).toMatchObject({ reason: 'conflict', status: 409, retryable: true });
     release();
     expect(await first).toMatchObject({ replayed: false, body: { ok: true } });
