@@ -1,0 +1,111 @@
+/**
+ * Tenant names. The predecessor derived one string from the request and used it as the Keycloak username,
+ * the namespace, the RoleBinding name and the Grafana login:
+ *   email present: its local part, "." -> "_", then slugified (john.doe@x -> john-doe);
+ *   otherwise: full_name, spaces -> "_", lower-cased, then slugified (Jean Dupont -> jean-dupont).
+ * Its slugify was python-slugify: transliteration to ASCII (unidecode), "'" -> "-", a comma between digits
+ * removed, every run of other characters -> "-", dashes collapsed and trimmed. That is kept, so existing
+ * tenants keep their names; added here: the result must be a DNS-1123 label (at most 63 characters, long
+ * names cut with a short stable hash), never empty, and not a reserved name.
+ */
+import { createHash } from 'node:crypto';
+import anyAscii from 'any-ascii';
+import { PlatformError } from '../platform/errors.ts';
+
+export const MAX_NAME_LENGTH = 63;
+const HASH_LENGTH = 8;
+
+/** Scripts that unidecode writes syllable by syllable ("李小龙" -> "Li Xiao Long"). */
+const SYLLABIC = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+/** any-ascii spells emoji as ":name:"; unidecode drops them, and so do we. */
+const EMOJI_NAME = /^:[\w+-]+:$/;
+
+/** ASCII transliteration, character by character, matching unidecode where the two differ. */
+export function transliterate(text: string): string {
+  let out = '';
+  for (const char of text) {
+    if (char.charCodeAt(0) < 0x80) {
+      out += char;
+      continue;
+    }
+    const ascii = anyAscii(char);
+    if (EMOJI_NAME.test(ascii)) continue;
+    out += SYLLABIC.test(char) ? `${ascii} ` : ascii;
+  }
+  return out;
+}
+
+/** python-slugify's defaults, without its (absent) length limit. */
+export function slugify(text: string): string {
+  return transliterate(text)
+    .toLowerCase()
+    .replaceAll("'", '-')
+    .replace(/(\d),(\d)/g, '$1$2')
+    .replace(/[^-a-z0-9]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/** At most 63 characters: a longer slug keeps its start and ends with a hash of the whole, so it stays unique. */
+export function toDnsLabel(slug: string): string {
+  if (slug.length <= MAX_NAME_LENGTH) return slug;
+  const hash = createHash('sha256').update(slug).digest('hex').slice(0, HASH_LENGTH);
+  const head = slug.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1).replace(/-+$/, '');
+  return `${head}-${hash}`;
+}
+
+export interface NameRequest {
+  readonly email?: string | undefined;
+  readonly fullName?: string | undefined;
+}
+
+/** The predecessor's rule: the email's local part wins, else the full name. Undefined when both are empty. */
+export function predecessorSlug(request: NameRequest): string | undefined {
+  const email = request.email?.trim();
+  if (email) return slugify((email.split('@')[0] ?? '').replaceAll('.', '_'));
+  const fullName = request.fullName?.trim();
+  if (fullName) return slugify(fullName.replaceAll(' ', '_').toLowerCase());
+  return undefined;
+}
+
+export interface ReservedNames {
+  /** Exact names never handed to a tenant (the functions' own namespace, ...). */
+  readonly exact: readonly string[];
+  /** Patterns never handed to a tenant, e.g. /^kube-/. */
+  readonly patterns: readonly RegExp[];
+}
+
+/** Kubernetes', Knative's and Everest's own namespaces. */
+export const builtinReservedNames: ReservedNames = {
+  exact: ['default', 'everest-system', 'everest-olm', 'everest-monitoring', 'cert-manager', 'olm'],
+  patterns: [/^kube-/, /^knative-/, /^openshift(-|$)/],
+};
+
+export function isReserved(name: string, reserved: ReservedNames): boolean {
+  return reserved.exact.includes(name) || reserved.patterns.some((p) => p.test(name));
+}
+
+/**
+ * The tenant name for a request, or a 400: both fields missing (the predecessor's message), nothing usable
+ * left after slugifying, or a reserved name.
+ */
+export function tenantName(request: NameRequest, reserved: ReservedNames): string {
+  const slug = predecessorSlug(request);
+  if (slug === undefined) {
+    throw new PlatformError({ reason: 'validation', message: 'Email address and full name are missing' });
+  }
+  if (slug === '') {
+    throw new PlatformError({
+      reason: 'validation',
+      message: 'the email local part or full name contains no letters or digits to build a tenant name from',
+    });
+  }
+  const name = toDnsLabel(slug);
+  if (isReserved(name, reserved)) {
+    throw new PlatformError({
+      reason: 'validation',
+      message: `"${name}" is a reserved name and cannot be a tenant`,
+    });
+  }
+  return name;
+}
