@@ -1,0 +1,24 @@
+/** Labels and annotations that mark what the provisioner made; reset, sync and cleanup select by them. */
+export const LABEL_PREFIX = 'tenant-lifecycle.dev';
+
+export const labels = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  tenant: `${LABEL_PREFIX}/tenant`,
+  plan: `${LABEL_PREFIX}/plan`,
+  /** Marks an object of the tenant baseline: reset keeps it. */
+  baseline: `${LABEL_PREFIX}/baseline`,
+  /** The predecessor's labels, kept so its tooling and selectors still find the namespaces. */
+  legacyManagedBy: 'managed-by',
+  legacyProvisioned: 'provisioned',
+} as const;
+
+export const annotations = {
+  owner: `${LABEL_PREFIX}/owner-email`,
+  createdAt: `${LABEL_PREFIX}/created-at`,
+  keycloakUserId: `${LABEL_PREFIX}/keycloak-user-id`,
+} as const;
+
+export const MANAGER = 'tenant-lifecycle';
+
+/** The label selector of every tenant namespace. */
+export const tenantNamespaceSelector = `${labels.managedBy}=${MANAGER},${labels.tenant}`;
