@@ -10,7 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { serverBinaries } from './binaries.ts';
 import { startGrafanaContractServer } from './grafana-contract-server.ts';
 import { startControlPlane, type ControlPlane } from './kubernetes.ts';
-import { startKeycloak, type KeycloakServer } from './keycloak.ts';
+import { createCertificateAuthority, issueServingCertificate } from './certificates.ts';
+import { keycloakIssuerBase, keycloakListeners, startKeycloak, type KeycloakServer } from './keycloak.ts';
+import { createOidcRealm, OIDC_REALM, oidcTrust } from './oidc-realm.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
 import type { ServerProcess } from './process.ts';
 import type { TestEnv } from './provided.ts';
@@ -31,10 +33,20 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
   await mkdir(logDir);
   const binaries = await serverBinaries();
 
+  // One CA signs the apiserver's and Keycloak's serving certificates; the apiserver trusts Keycloak's
+  // realm "tenants" as its OIDC issuer (it fetches the discovery document once Keycloak answers).
+  const ca = await createCertificateAuthority(join(workDir, 'ca'));
+  const listeners = await keycloakListeners(
+    await issueServingCertificate(ca, join(workDir, 'ca'), 'keycloak'),
+  );
+  const oidc = oidcTrust(keycloakIssuerBase(listeners));
   const [kube, pgResult, kcResult] = await Promise.allSettled([
-    startControlPlane({ workDir, logDir, ...binaries }),
+    startControlPlane({ workDir, logDir, ...binaries, ca, oidc }),
     startPostgres({ workDir, logDir }),
-    startKeycloak({ workDir, logDir }),
+    startKeycloak({ workDir, logDir, listeners }).then(async (server) => {
+      await createOidcRealm(server);
+      return server;
+    }),
   ]);
   const processes = [
     ...(kube.status === 'fulfilled' ? kube.value.processes : []),
@@ -71,6 +83,7 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
     },
     grafana: { url: grafana.url, ...grafanaAdmin, kind: 'contract-fake' },
     keycloak: { url: kc.url, adminUser: kc.adminUser, adminPassword: kc.adminPassword },
+    oidc: { ...oidc, realm: OIDC_REALM, caFile: ca.caFile },
     postgres: { url: p.url, host: p.host, port: p.port, user: p.user },
   };
   await writeFile(join(workDir, 'testenv.json'), JSON.stringify(env, null, 2), { mode: 0o600 });

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import type { ServingCertificate } from './certificates.ts';
 import { freePort } from './ports.ts';
 import { run, startProcess, type ServerProcess } from './process.ts';
 
@@ -69,19 +70,47 @@ export function javaHome(): string {
   throw new Error('no JDK 17, 21 or 25 found under /usr/lib/jvm: install one or set TL_JAVA_HOME');
 }
 
+export interface KeycloakListeners {
+  readonly httpPort: number;
+  /** HTTPS with a certificate of the environment's CA: the apiserver reaches the OIDC issuer here. */
+  readonly httpsPort: number;
+  readonly tls: ServingCertificate;
+}
+
+/** Ports chosen before start, so the apiserver can be told the issuer URL while Keycloak still starts. */
+export async function keycloakListeners(tls: ServingCertificate): Promise<KeycloakListeners> {
+  const [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
+  return { httpPort, httpsPort, tls };
+}
+
+export function keycloakIssuerBase(listeners: KeycloakListeners): string {
+  return `https://127.0.0.1:${listeners.httpsPort}`;
+}
+
 export async function startKeycloak(options: {
   readonly workDir: string;
   readonly logDir: string;
+  readonly listeners: KeycloakListeners;
 }): Promise<KeycloakServer> {
   const home = await keycloakHome();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const { httpPort, httpsPort, tls } = options.listeners;
+  const url = `http://127.0.0.1:${httpPort}`;
   const adminUser = 'admin';
   const adminPassword = randomBytes(12).toString('hex');
   const server = await startProcess({
     name: 'keycloak',
     command: join(home, 'bin', 'kc.sh'),
-    args: ['start-dev', `--http-port=${port}`, '--http-host=127.0.0.1', '--db=dev-mem'],
+    args: [
+      'start-dev',
+      '--http-host=127.0.0.1',
+      `--http-port=${httpPort}`,
+      `--https-port=${httpsPort}`,
+      `--https-certificate-file=${tls.certFile}`,
+      `--https-certificate-key-file=${tls.keyFile}`,
+      // Tokens carry this issuer whichever listener issued them: the one the apiserver trusts.
+      `--hostname=${keycloakIssuerBase(options.listeners)}`,
+      '--db=dev-mem',
+    ],
     env: {
       ...process.env,
       JAVA_HOME: javaHome(),

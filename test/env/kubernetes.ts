@@ -9,8 +9,19 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { issueServingCertificate, type CertificateAuthority } from './certificates.ts';
 import { freePort } from './ports.ts';
-import { run, startProcess, type ServerProcess } from './process.ts';
+import { startProcess, type ServerProcess } from './process.ts';
+
+/** The apiserver's OIDC settings, as a platform would set them for Keycloak. */
+export interface OidcTrust {
+  readonly issuerUrl: string;
+  readonly clientId: string;
+  readonly usernameClaim: string;
+  readonly usernamePrefix: string;
+  readonly groupsClaim: string;
+  readonly groupsPrefix: string;
+}
 
 export interface ControlPlane {
   readonly server: string;
@@ -51,59 +62,6 @@ export function httpsGet(url: string, ca: Buffer, token?: string): Promise<{ sta
   });
 }
 
-async function writeCertificates(
-  dir: string,
-): Promise<{ caFile: string; certFile: string; keyFile: string }> {
-  const caKey = join(dir, 'ca.key');
-  const caFile = join(dir, 'ca.crt');
-  const keyFile = join(dir, 'apiserver.key');
-  const csr = join(dir, 'apiserver.csr');
-  const certFile = join(dir, 'apiserver.crt');
-  const ext = join(dir, 'apiserver.ext');
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    caKey,
-    '-out',
-    caFile,
-    '-days',
-    '7',
-    '-subj',
-    '/CN=tenant-lifecycle-test-ca',
-  ]);
-  await run('openssl', ['req', ...ec, '-keyout', keyFile, '-out', csr, '-subj', '/CN=kube-apiserver']);
-  await writeFile(
-    ext,
-    [
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-    ].join('\n'),
-  );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    caFile,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-out',
-    certFile,
-    '-days',
-    '7',
-    '-extfile',
-    ext,
-  ]);
-  return { caFile, certFile, keyFile };
-}
-
 export function kubeconfig(server: string, ca: Buffer, user: string, token: string): string {
   // JSON is valid YAML: kubectl and @kubernetes/client-node read it as a kubeconfig.
   return JSON.stringify(
@@ -125,6 +83,9 @@ export async function startControlPlane(options: {
   readonly logDir: string;
   readonly etcdBinDir: string;
   readonly kubernetesBinDir: string;
+  readonly ca: CertificateAuthority;
+  /** Trust this OIDC issuer (the test Keycloak) for user authentication. */
+  readonly oidc?: OidcTrust;
 }): Promise<ControlPlane> {
   const dir = join(options.workDir, 'kubernetes');
   await mkdir(dir, { recursive: true });
@@ -151,7 +112,13 @@ export async function startControlPlane(options: {
     });
     started.push(etcd);
 
-    const { caFile, certFile, keyFile } = await writeCertificates(dir);
+    const { caFile } = options.ca;
+    const { certFile, keyFile } = await issueServingCertificate(options.ca, dir, 'kube-apiserver', [
+      'IP:10.0.0.1',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+    ]);
     const ca = await readFile(caFile);
     const { privateKey, publicKey } = generateKeyPairSync('rsa', {
       modulusLength: 2048,
@@ -193,6 +160,17 @@ export async function startControlPlane(options: {
         '--profiling=false',
         // The "kubernetes" Service cannot point at a loopback address; nothing here needs it.
         '--endpoint-reconciler-type=none',
+        ...(options.oidc === undefined
+          ? []
+          : [
+              `--oidc-issuer-url=${options.oidc.issuerUrl}`,
+              `--oidc-client-id=${options.oidc.clientId}`,
+              `--oidc-ca-file=${caFile}`,
+              `--oidc-username-claim=${options.oidc.usernameClaim}`,
+              `--oidc-username-prefix=${options.oidc.usernamePrefix}`,
+              `--oidc-groups-claim=${options.oidc.groupsClaim}`,
+              `--oidc-groups-prefix=${options.oidc.groupsPrefix}`,
+            ]),
       ],
       logDir: options.logDir,
       ready: async () => (await httpsGet(`${server}/readyz`, ca, adminToken)).status === 200,

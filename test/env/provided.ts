@@ -15,7 +15,7 @@ export interface TestEnv {
     readonly adminToken: string;
     /** Token of user "limited-user" (group "limited"): authenticated, but bound to no role at all. */
     readonly limitedToken: string;
-    /** PEM of the CA that signed the apiserver's serving certificate. */
+    /** PEM of the environment's CA, which signed the apiserver's (and Keycloak's HTTPS) certificate. */
     readonly caFile: string;
   };
   readonly keycloak: {
@@ -24,6 +24,17 @@ export interface TestEnv {
     /** Bootstrap admin of the master realm; tests create their own realms with it. */
     readonly adminUser: string;
     readonly adminPassword: string;
+  };
+  /** The kube-apiserver trusts this Keycloak realm as its OIDC issuer (over HTTPS, CA in caFile). */
+  readonly oidc: {
+    readonly issuerUrl: string;
+    readonly realm: string;
+    readonly clientId: string;
+    readonly usernameClaim: string;
+    readonly usernamePrefix: string;
+    readonly groupsClaim: string;
+    readonly groupsPrefix: string;
+    readonly caFile: string;
   };
   readonly grafana: {
     readonly url: string;
