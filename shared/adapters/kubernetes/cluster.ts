@@ -1,0 +1,50 @@
+/**
+ * The few Kubernetes operations tenant provisioning needs: create rendered objects (create, never
+ * overwrite: an existing object is a 409 the caller decides about), read and delete a namespace.
+ */
+import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { PlatformError } from '../../platform/errors.ts';
+import type { KubernetesObject } from '../../tenancy/baseline.ts';
+import { kubernetesCall } from './errors.ts';
+
+export const FIELD_MANAGER = 'tenant-lifecycle';
+
+export class KubernetesCluster {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+
+  constructor(kc: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async create(object: KubernetesObject, dryRun = false): Promise<void> {
+    const where = object.metadata.namespace === undefined ? '' : ` in ${object.metadata.namespace}`;
+    await kubernetesCall(`create ${object.kind} ${object.metadata.name}${where}`, () =>
+      this.objects.create(object, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER),
+    );
+  }
+
+  async namespaceExists(name: string): Promise<boolean> {
+    try {
+      await kubernetesCall(`read namespace ${name}`, () => this.core.readNamespace({ name }));
+      return true;
+    } catch (error) {
+      if (error instanceof PlatformError && error.reason === 'not_found') return false;
+      throw error;
+    }
+  }
+
+  /** Requests deletion; 'absent' when there was nothing to delete. The namespace controller finishes it. */
+  async deleteNamespace(name: string): Promise<'deleted' | 'absent'> {
+    try {
+      await kubernetesCall(`delete namespace ${name}`, () =>
+        this.core.deleteNamespace({ name, propagationPolicy: 'Background' }),
+      );
+      return 'deleted';
+    } catch (error) {
+      if (error instanceof PlatformError && error.reason === 'not_found') return 'absent';
+      throw error;
+    }
+  }
+}
