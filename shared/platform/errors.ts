@@ -47,6 +47,8 @@ export interface PlatformErrorOptions {
   readonly upstream?: string;
   /** Per-field problems of a validation error. */
   readonly issues?: readonly FieldIssue[];
+  /** Extra members of the problem document (e.g. per-step status of a failed saga); never secrets. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
   readonly cause?: unknown;
 }
 
@@ -59,6 +61,7 @@ export class PlatformError extends Error {
   readonly retryable: boolean;
   readonly upstream: string | undefined;
   readonly issues: readonly FieldIssue[] | undefined;
+  readonly extensions: Readonly<Record<string, unknown>> | undefined;
 
   constructor(options: PlatformErrorOptions) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -67,6 +70,7 @@ export class PlatformError extends Error {
     this.retryable = options.retryable ?? retryableByDefault.has(options.reason);
     this.upstream = options.upstream;
     this.issues = options.issues;
+    this.extensions = options.extensions;
   }
 }
 

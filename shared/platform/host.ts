@@ -180,10 +180,14 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       };
       const { operation } = match;
-      const runOnce = async () => ({
-        status: operation.successStatus ?? 200,
-        body: (await operation.run(input, ctx)) ?? {},
-      });
+      const runOnce = async () => {
+        const body = (await operation.run(input, ctx)) ?? {};
+        return {
+          status: operation.successStatus ?? 200,
+          body,
+          ...(operation.storedAnswer === undefined ? {} : { replayBody: operation.storedAnswer(body) }),
+        };
+      };
       const answer =
         operation.idempotent === true && idempotencyKey !== undefined && deps.idempotency !== undefined
           ? await deps.idempotency.runIdempotent(

@@ -44,6 +44,8 @@ export interface Operation<I = unknown, O = unknown> {
    * the platform store (the function refuses to start without one).
    */
   readonly idempotent?: boolean;
+  /** What an idempotent operation stores for replays; defaults to the whole answer. Strip secrets here. */
+  readonly storedAnswer?: (answer: O) => unknown;
   /** HTTP status of a successful answer; defaults to 200. */
   readonly successStatus?: number;
   readonly run: (input: I, ctx: InvocationContext) => Promise<O>;

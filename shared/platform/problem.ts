@@ -41,11 +41,14 @@ export interface Problem {
   readonly retryable: boolean;
   readonly upstream?: string;
   readonly errors?: readonly FieldIssue[];
+  readonly [extension: string]: unknown;
 }
 
 export function toProblem(error: unknown, requestId?: string): Problem {
   const e = toPlatformError(error);
   return {
+    // Extensions first: the standard members below always win.
+    ...(e.extensions ?? {}),
     type: problemType(e.reason),
     title: titles[e.reason],
     status: e.status,

@@ -65,16 +65,21 @@ export function bodyGuard(app: Listener, maxBodyBytes: number, log: Logger): Lis
 }
 
 export interface ServeOptions<C extends PlatformConfig> {
-  readonly spec: FunctionSpec;
+  /** The function's name (logs, metrics, FUNCTION_TARGET); defaults to the spec's. */
+  readonly name?: string;
+  /** The operations, when they do not depend on the configuration; otherwise `setup` returns them. */
+  readonly spec?: FunctionSpec;
   readonly loadConfig: (env: Env) => C;
   readonly env?: Env;
   /** Where logs go; defaults to stdout. */
   readonly logDestination?: DestinationStream;
   /** Builds the operations' dependencies from the config; called once at start-up. */
-  readonly setup?: (
-    config: C,
-    log: Logger,
-  ) => Promise<{ ready?: () => Promise<void>; close?: () => Promise<void> }>;
+  readonly setup?: (config: C, log: Logger) => Promise<FunctionSetup>;
+}
+
+export interface FunctionSetup extends FunctionLifecycle {
+  /** The operations, built from the configuration. */
+  readonly spec?: FunctionSpec;
 }
 
 export interface FunctionLifecycle {
@@ -84,6 +89,10 @@ export interface FunctionLifecycle {
   readonly close?: () => Promise<void>;
   /** The platform store, for operations marked idempotent. */
   readonly idempotency?: IdempotencyStore;
+}
+
+function functionName(options: { readonly name?: string; readonly spec?: FunctionSpec }): string {
+  return options.name ?? options.spec?.name ?? 'function';
 }
 
 export interface RunningFunction {
@@ -98,25 +107,28 @@ export async function startFunction<C extends PlatformConfig>(
 ): Promise<RunningFunction> {
   const config = options.loadConfig(options.env ?? process.env);
   const log = createLogger({
-    functionName: options.spec.name,
+    functionName: functionName(options),
     level: config.logLevel,
     ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
   });
-  const lifecycle: FunctionLifecycle = (await options.setup?.(config, log)) ?? {};
+  const lifecycle: FunctionSetup = (await options.setup?.(config, log)) ?? {};
+  const spec = lifecycle.spec ?? options.spec;
+  if (spec === undefined)
+    throw new Error(`${functionName(options)}: no operations (neither spec nor setup gave any)`);
   const shutdown = new AbortController();
-  const handler = createHandler(options.spec, {
+  const handler = createHandler(spec, {
     config,
     log,
-    metrics: createMetrics(options.spec.name),
+    metrics: createMetrics(spec.name),
     shutdown: shutdown.signal,
     ...(lifecycle.ready === undefined ? {} : { ready: lifecycle.ready }),
     ...(lifecycle.idempotency === undefined ? {} : { idempotency: lifecycle.idempotency }),
   });
-  functions.http(options.spec.name, handler);
-  const server = http.createServer(bodyGuard(frameworkApp(options.spec.name), config.maxBodyBytes, log));
+  functions.http(spec.name, handler);
+  const server = http.createServer(bodyGuard(frameworkApp(spec.name), config.maxBodyBytes, log));
   await new Promise<void>((resolve) => server.listen(options.port ?? config.port, options.host, resolve));
   const { port } = server.address() as AddressInfo;
-  log.info({ port }, `${options.spec.name} listening`);
+  log.info({ port }, `${spec.name} listening`);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -162,7 +174,7 @@ export function serve<C extends PlatformConfig>(options: ServeOptions<C>): void 
       // One JSON line on stderr that names the bad variables; never the values.
       const message = error instanceof ConfigError ? error.message : `start-up failed: ${String(error)}`;
       process.stderr.write(
-        `${JSON.stringify({ level: 'fatal', function: options.spec.name, msg: message })}\n`,
+        `${JSON.stringify({ level: 'fatal', function: functionName(options), msg: message })}\n`,
       );
       process.exit(1);
     },

@@ -40,6 +40,8 @@ export interface IdempotentRequest {
 export interface StoredAnswer {
   readonly status: number;
   readonly body: unknown;
+  /** What replays get instead of `body`, when the first answer holds something never to be stored. */
+  readonly replayBody?: unknown;
 }
 
 export interface IdempotentResult extends StoredAnswer {
@@ -141,7 +143,13 @@ export async function runIdempotent(
       `UPDATE ${schema}.idempotency_keys
           SET state = 'completed', status_code = $4, response = $5, updated_at = now()
         WHERE scope = $1 AND key = $2 AND claim = $3 AND state = 'running'`,
-      [request.scope, request.key, claimed.token, answer.status, JSON.stringify(answer.body ?? null)],
+      [
+        request.scope,
+        request.key,
+        claimed.token,
+        answer.status,
+        JSON.stringify(answer.replayBody ?? answer.body ?? null),
+      ],
     )
     .catch((error: unknown) => {
       throw postgresError(error, 'store idempotent response');

@@ -63,4 +63,32 @@ export class PlatformStore {
     // Converts its own database errors; the errors of `fn` pass through unchanged.
     return runIdempotent(this.pool, this.quoted, request, fn);
   }
+
+  /**
+   * Runs `fn` while holding a session advisory lock named `name` (e.g. "provision:john-doe"), so that
+   * instances working on the same thing take turns. The lock is released when `fn` settles, and with the
+   * connection if the instance dies.
+   */
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw postgresError(error, `lock ${name}`);
+    });
+    let broken = false;
+    try {
+      await client
+        .query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [name])
+        .catch((error: unknown) => {
+          throw postgresError(error, `lock ${name}`);
+        });
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]).catch(() => {
+          broken = true; // a lock we cannot release dies with its connection
+        });
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
 }

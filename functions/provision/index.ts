@@ -1,0 +1,135 @@
+/**
+ * provision: HTTP POST / (and the predecessor's /provisioner) or a CloudEvent
+ * dev.tenantlifecycle.tenant.provision.requested with { full_name?, email?, plan?, dryRun? }.
+ * Path: trigger -> host (auth, validation, Idempotency-Key) -> provisionOperation -> per-tenant lock ->
+ * planProvision (pure) -> applyProvision (saga over Keycloak, Kubernetes, Grafana) -> audit.
+ */
+import { z } from 'zod';
+import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
+import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
+import { GrafanaAdmin } from '../../shared/adapters/grafana/client.ts';
+import { KeycloakDirectory } from '../../shared/adapters/keycloak/directory.ts';
+import { createPool } from '../../shared/adapters/postgres/pool.ts';
+import { toPlatformError } from '../../shared/platform/errors.ts';
+import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import type { FunctionSetup } from '../../shared/platform/server.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { PlatformStore } from '../../shared/platform/store/store.ts';
+import {
+  applyProvision,
+  planProvision,
+  type ProvisionPorts,
+  type ProvisionSettings,
+} from '../../shared/tenancy/provision.ts';
+import type { ProvisionConfig } from './config.ts';
+
+export const PROVISION_EVENT = 'dev.tenantlifecycle.tenant.provision.requested';
+
+export const provisionRequest = z
+  .object({
+    full_name: z.string().trim().max(256).optional(),
+    email: z.email().max(254).optional(),
+    plan: z.string().max(40).optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export interface ProvisionDependencies {
+  readonly settings: ProvisionSettings;
+  readonly ports: ProvisionPorts;
+  readonly store: Pick<PlatformStore, 'recordAudit' | 'withLock'>;
+  readonly now?: () => Date;
+}
+
+export function provisionSpec(deps: ProvisionDependencies): FunctionSpec {
+  return {
+    name: 'provision',
+    operations: [
+      operation({
+        name: 'provision',
+        input: provisionRequest,
+        http: [
+          { method: 'POST', path: '/' },
+          { method: 'POST', path: '/provisioner' },
+        ],
+        events: [PROVISION_EVENT],
+        idempotent: true,
+        // A replay must not hand out the password again: it is never stored, not even for replays.
+        storedAnswer: (answer) =>
+          typeof answer === 'object' && answer !== null && 'password' in answer
+            ? { ...answer, password: null, password_note: 'shown only in the first answer' }
+            : answer,
+        run: async (input, ctx) => {
+          const plan = planProvision(input, deps.settings, (deps.now ?? (() => new Date()))());
+          if (input.dryRun) {
+            return {
+              dryRun: true,
+              username: plan.username,
+              namespace: plan.namespace,
+              plan: plan.plan,
+              objects: plan.objects,
+            };
+          }
+          const audit = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
+            deps.store
+              .recordAudit({
+                actor: ctx.actor,
+                operation: 'provision',
+                target: plan.username,
+                outcome,
+                requestId: ctx.requestId,
+                details,
+              })
+              .catch((error: unknown) => {
+                ctx.log.error({ err: error }, 'audit record could not be written');
+              });
+          // One provisioning per tenant name at a time, across instances: the second sees the first's tenant.
+          return deps.store.withLock(`provision:${plan.username}`, async () => {
+            try {
+              const result = await applyProvision(plan, deps.settings, deps.ports);
+              await audit('success', {
+                plan: result.plan,
+                namespace: result.namespace,
+                userId: result.user_id,
+                steps: result.steps,
+              });
+              ctx.log.info({ tenant: plan.username, plan: result.plan }, 'tenant provisioned');
+              return result;
+            } catch (error) {
+              const failure = toPlatformError(error);
+              await audit('failure', { error: failure.message, ...(failure.extensions ?? {}) });
+              throw error;
+            }
+          });
+        },
+      }),
+    ],
+  };
+}
+
+/** The real adapters, built once per instance from the configuration. */
+export function provisionSetup(config: ProvisionConfig, log: Logger): FunctionSetup {
+  const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'provision' });
+  const store = new PlatformStore(pool);
+  const identity = new KeycloakDirectory({
+    baseUrl: config.keycloak.baseUrl,
+    realm: config.keycloak.realm,
+    authRealm: config.keycloak.authRealm,
+    credentials: {
+      grant: 'client_credentials',
+      clientId: config.keycloak.clientId,
+      clientSecret: config.keycloak.clientSecret,
+    },
+  });
+  const grafana = new GrafanaAdmin(config.grafana);
+  const cluster = new KubernetesCluster(loadKubeConfig(config.kubeconfig));
+  return {
+    spec: provisionSpec({ settings: config.provision, ports: { identity, cluster, grafana }, store }),
+    idempotency: store,
+    ready: () => store.ensureSchema(),
+    close: async () => {
+      await grafana.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * Provisioning one tenant: plan (pure: the name, the objects, the steps), then apply as a saga over
+ * Keycloak, Kubernetes and Grafana in three concurrent lanes. On failure everything this call created is
+ * removed again; the error lists each step's fate. The password exists only in the success answer.
+ */
+import { PlatformError } from '../platform/errors.ts';
+import { renderBaseline, type KubernetesObject, type TenantPlan } from './baseline.ts';
+import { renderTenantKubeconfig } from './kubeconfig.ts';
+import { tenantName, type ReservedNames } from './naming.ts';
+import { generatePassword } from './passwords.ts';
+import { runSaga, type Step, type StepReport } from './saga.ts';
+
+export interface ProvisionRequest {
+  readonly full_name?: string | undefined;
+  readonly email?: string | undefined;
+  readonly plan?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+}
+
+export interface ProvisionSettings {
+  readonly reserved: ReservedNames;
+  readonly plans: ReadonlyMap<string, TenantPlan>;
+  readonly defaultPlan: string;
+  /** Keycloak group whose membership marks a tenant; each tenant's own group is created below it. */
+  readonly markerGroup: string;
+  readonly tenantClusterRole: string;
+  readonly oidc: {
+    readonly issuerUrl: string;
+    readonly clientId: string;
+    readonly usernamePrefix: string;
+    readonly groupsPrefix: string;
+  };
+  readonly cluster: {
+    readonly name: string;
+    readonly server: string;
+    readonly certificateAuthorityData?: string;
+  };
+  readonly grafana: { readonly url: string; readonly role: 'Viewer' | 'Editor' | 'Admin' | 'None' };
+}
+
+/** What provisioning needs from each system (the adapters satisfy these). */
+export interface ProvisionPorts {
+  readonly identity: {
+    findUserByUsername(username: string): Promise<{ id: string } | undefined>;
+    createUser(user: {
+      username: string;
+      email?: string;
+      firstName?: string;
+      lastName?: string;
+    }): Promise<string>;
+    setPassword(id: string, password: string): Promise<void>;
+    ensureGroup(name: string, parentId?: string): Promise<string>;
+    findGroup(name: string, parentId?: string): Promise<string | undefined>;
+    addToGroup(userId: string, groupId: string): Promise<void>;
+    deleteUser(id: string): Promise<boolean>;
+    deleteGroup(id: string): Promise<boolean>;
+  };
+  readonly cluster: {
+    namespaceExists(name: string): Promise<boolean>;
+    create(object: KubernetesObject): Promise<void>;
+    deleteNamespace(name: string): Promise<'deleted' | 'absent'>;
+  };
+  readonly grafana: {
+    createUser(user: { login: string; email: string; name?: string; password: string }): Promise<number>;
+    setOrgRole(userId: number, login: string, role: 'Viewer' | 'Editor' | 'Admin' | 'None'): Promise<void>;
+    deleteUser(id: number): Promise<boolean>;
+  };
+}
+
+export interface ProvisionPlan {
+  readonly username: string;
+  readonly namespace: string;
+  readonly email: string;
+  readonly firstName?: string;
+  readonly lastName?: string;
+  readonly plan: string;
+  readonly tenantGroup: string;
+  readonly objects: readonly KubernetesObject[];
+}
+
+/** Pure: everything provisioning will create, from the request, the settings and the time. */
+export function planProvision(
+  request: ProvisionRequest,
+  settings: ProvisionSettings,
+  now: Date,
+): ProvisionPlan {
+  const username = tenantName({ email: request.email, fullName: request.full_name }, settings.reserved);
+  const planName = request.plan ?? settings.defaultPlan;
+  const plan = settings.plans.get(planName);
+  if (plan === undefined) {
+    throw new PlatformError({
+      reason: 'validation',
+      message: `unknown plan "${planName}"; known: ${[...settings.plans.keys()].join(', ')}`,
+    });
+  }
+  const [firstName, ...rest] = (request.full_name ?? '').trim().split(/\s+/).filter(Boolean);
+  const tenantGroup = `tenant-${username}`;
+  const email = request.email?.trim() ?? '';
+  return {
+    username,
+    namespace: username,
+    // Grafana needs an email; a tenant without one gets a unique placeholder that says so.
+    email: email !== '' ? email : `${username}@tenants.invalid`,
+    ...(firstName === undefined ? {} : { firstName }),
+    ...(rest.length === 0 ? {} : { lastName: rest.join(' ') }),
+    plan: plan.name,
+    tenantGroup,
+    objects: renderBaseline({
+      tenant: username,
+      ...(email === '' ? {} : { ownerEmail: email }),
+      createdAt: now,
+      plan,
+      access: {
+        user: `${settings.oidc.usernamePrefix}${username}`,
+        group: `${settings.oidc.groupsPrefix}${tenantGroup}`,
+        clusterRole: settings.tenantClusterRole,
+      },
+    }),
+  };
+}
+
+export interface ProvisionResult {
+  readonly message: string;
+  readonly user_id: string;
+  readonly username: string;
+  readonly password: string;
+  readonly namespace: string;
+  readonly plan: string;
+  readonly kubeconfig: string;
+  readonly grafana: { readonly url: string; readonly login: string };
+  readonly steps: readonly StepReport[];
+}
+
+/** Refuses an existing tenant (409) before anything is created: no second password for the same person. */
+async function refuseExisting(plan: ProvisionPlan, ports: ProvisionPorts): Promise<void> {
+  const [user, namespace] = await Promise.all([
+    ports.identity.findUserByUsername(plan.username),
+    ports.cluster.namespaceExists(plan.namespace),
+  ]);
+  if (user !== undefined || namespace) {
+    throw new PlatformError({
+      reason: 'conflict',
+      message: `tenant "${plan.username}" already exists (${user !== undefined ? 'Keycloak user' : 'namespace'}); deprovision it first or use sync to repair it`,
+    });
+  }
+}
+
+export async function applyProvision(
+  plan: ProvisionPlan,
+  settings: ProvisionSettings,
+  ports: ProvisionPorts,
+): Promise<ProvisionResult> {
+  await refuseExisting(plan, ports);
+  const password = generatePassword();
+  let userId = '';
+  let grafanaId = 0;
+  const { identity, cluster, grafana } = ports;
+
+  const keycloak: Step[] = [
+    {
+      name: 'keycloak-user',
+      run: async () => {
+        userId = await identity.createUser({
+          username: plan.username,
+          ...(plan.email.endsWith('.invalid') ? {} : { email: plan.email }),
+          ...(plan.firstName === undefined ? {} : { firstName: plan.firstName }),
+          ...(plan.lastName === undefined ? {} : { lastName: plan.lastName }),
+        });
+        const id = userId;
+        return () => identity.deleteUser(id);
+      },
+    },
+    {
+      name: 'keycloak-password',
+      run: async () => {
+        await identity.setPassword(userId, password);
+        return undefined;
+      },
+    },
+    {
+      name: 'keycloak-groups',
+      run: async () => {
+        const marker = await identity.ensureGroup(settings.markerGroup);
+        const existing = await identity.findGroup(plan.tenantGroup, marker);
+        const group = existing ?? (await identity.ensureGroup(plan.tenantGroup, marker));
+        await identity.addToGroup(userId, marker);
+        await identity.addToGroup(userId, group);
+        return existing === undefined ? () => identity.deleteGroup(group) : undefined;
+      },
+    },
+  ];
+  const kubernetes: Step[] = plan.objects.map((object) => ({
+    name: `kubernetes-${object.kind.toLowerCase()}${object.kind === 'RoleBinding' ? `-${object.metadata.name}` : ''}`,
+    run: async () => {
+      await cluster.create(object);
+      // Deleting the namespace removes everything in it.
+      return object.kind === 'Namespace' ? () => cluster.deleteNamespace(plan.namespace) : undefined;
+    },
+  }));
+  const grafanaSteps: Step[] = [
+    {
+      name: 'grafana-user',
+      run: async () => {
+        grafanaId = await grafana.createUser({
+          login: plan.username,
+          email: plan.email,
+          name: plan.username,
+          password,
+        });
+        const id = grafanaId;
+        return () => grafana.deleteUser(id);
+      },
+    },
+    {
+      name: 'grafana-role',
+      run: async () => {
+        await grafana.setOrgRole(grafanaId, plan.username, settings.grafana.role);
+        return undefined;
+      },
+    },
+  ];
+
+  const result = await runSaga([keycloak, kubernetes, grafanaSteps]);
+  if (!result.ok) {
+    const cause = result.failure instanceof PlatformError ? result.failure : undefined;
+    throw new PlatformError({
+      reason: cause?.reason ?? 'internal',
+      ...(cause === undefined ? {} : { status: cause.status, retryable: cause.retryable }),
+      ...(cause?.upstream === undefined ? {} : { upstream: cause.upstream }),
+      message: `provisioning "${plan.username}" failed: ${cause?.message ?? 'unexpected error'}; ${
+        result.rolledBack
+          ? 'everything created was removed again'
+          : 'some parts could not be removed (see steps); sync repairs them'
+      }`,
+      extensions: { username: plan.username, steps: result.steps, rolledBack: result.rolledBack },
+      cause: result.failure,
+    });
+  }
+  return {
+    message: 'User has been successfully created',
+    user_id: userId,
+    username: plan.username,
+    password,
+    namespace: plan.namespace,
+    plan: plan.plan,
+    kubeconfig: renderTenantKubeconfig({
+      clusterName: settings.cluster.name,
+      server: settings.cluster.server,
+      ...(settings.cluster.certificateAuthorityData === undefined
+        ? {}
+        : { certificateAuthorityData: settings.cluster.certificateAuthorityData }),
+      issuerUrl: settings.oidc.issuerUrl,
+      clientId: settings.oidc.clientId,
+      namespace: plan.namespace,
+      username: plan.username,
+    }),
+    grafana: { url: settings.grafana.url, login: plan.username },
+    steps: result.steps,
+  };
+}
