@@ -34,7 +34,30 @@ export async function createTestRealm(
     enabled: true,
     accessTokenLifespan: options.accessTokenLifespanSeconds ?? 300,
   });
-  const clientId = 'tenant-functions';
+  const { clientId, clientSecret } = await addServiceClient(admin, realm);
+  return {
+    realm,
+    clientId,
+    clientSecret,
+    admin,
+    drop: async () => {
+      await admin.auth({
+        grantType: 'password',
+        clientId: 'admin-cli',
+        username: env.adminUser,
+        password: env.adminPassword,
+      });
+      await admin.realms.del({ realm });
+    },
+  };
+}
+
+/** A confidential client with a service account holding the realm-management roles the functions need. */
+export async function addServiceClient(
+  admin: KcAdminClient,
+  realm: string,
+  clientId = 'tenant-functions',
+): Promise<{ clientId: string; clientSecret: string }> {
   const { id } = await admin.clients.create({
     realm,
     clientId,
@@ -60,19 +83,5 @@ export async function createTestRealm(
       r?.id !== undefined && r.name !== undefined ? [{ id: r.id, name: r.name }] : [],
     ),
   });
-  return {
-    realm,
-    clientId,
-    clientSecret: secret.value,
-    admin,
-    drop: async () => {
-      await admin.auth({
-        grantType: 'password',
-        clientId: 'admin-cli',
-        username: env.adminUser,
-        password: env.adminPassword,
-      });
-      await admin.realms.del({ realm });
-    },
-  };
+  return { clientId, clientSecret: secret.value };
 }
