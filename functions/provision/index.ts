@@ -5,16 +5,12 @@
  * planProvision (pure) -> applyProvision (saga over Keycloak, Kubernetes, Grafana) -> audit.
  */
 import { z } from 'zod';
-import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
-import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
-import { GrafanaAdmin } from '../../shared/adapters/grafana/client.ts';
-import { KeycloakDirectory } from '../../shared/adapters/keycloak/directory.ts';
-import { createPool } from '../../shared/adapters/postgres/pool.ts';
 import { toPlatformError } from '../../shared/platform/errors.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
-import { PlatformStore } from '../../shared/platform/store/store.ts';
+import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
 import {
   applyProvision,
   planProvision,
@@ -109,27 +105,12 @@ export function provisionSpec(deps: ProvisionDependencies): FunctionSpec {
 
 /** The real adapters, built once per instance from the configuration. */
 export function provisionSetup(config: ProvisionConfig, log: Logger): FunctionSetup {
-  const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'provision' });
-  const store = new PlatformStore(pool);
-  const identity = new KeycloakDirectory({
-    baseUrl: config.keycloak.baseUrl,
-    realm: config.keycloak.realm,
-    authRealm: config.keycloak.authRealm,
-    credentials: {
-      grant: 'client_credentials',
-      clientId: config.keycloak.clientId,
-      clientSecret: config.keycloak.clientSecret,
-    },
-  });
-  const grafana = new GrafanaAdmin(config.grafana);
-  const cluster = new KubernetesCluster(loadKubeConfig(config.kubeconfig));
+  const systems = connectTenantSystems(config, log, 'provision');
+  const { store, identity, cluster, grafana } = systems;
   return {
     spec: provisionSpec({ settings: config.provision, ports: { identity, cluster, grafana }, store }),
     idempotency: store,
     ready: () => store.ensureSchema(),
-    close: async () => {
-      await grafana.close();
-      await pool.end();
-    },
+    close: () => systems.close(),
   };
 }

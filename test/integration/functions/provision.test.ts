@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import KcAdminClient from '@keycloak/keycloak-admin-client';
+import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,12 +13,12 @@ import { provisionSetup } from '../../../functions/provision/index.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
 import { renderTenantClusterRole } from '../../../shared/tenancy/cluster-role.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
-import { addServiceClient } from '../../env/keycloak-realms.ts';
+import { FUNCTION_TOKEN, masterAdmin, tenantFunctionEnv } from '../../support/tenant-functions.ts';
 import { freePort } from '../../env/ports.ts';
 import '../../env/provided.ts';
 
 const env = inject('testEnv');
-const TOKEN = 'provision-test-token-0123456789';
+const TOKEN = FUNCTION_TOKEN;
 const ca = readFileSync(env.kubernetes.caFile);
 let db: TestDatabase;
 let fn: RunningFunction;
@@ -43,39 +43,11 @@ function kube(method: string, path: string, token: string, body?: unknown): Prom
   });
 }
 
-async function functionEnv(grafanaUrl: string): Promise<Record<string, string>> {
-  return {
-    API_TOKEN: TOKEN,
-    LOG_LEVEL: 'silent',
-    DATABASE_URL: db.url,
-    KUBECONFIG: env.kubernetes.kubeconfigPath,
-    KEYCLOAK_URL: env.keycloak.url,
-    KEYCLOAK_REALM: env.oidc.realm,
-    ...(await serviceClient()),
-    GRAFANA_URL: grafanaUrl,
-    GRAFANA_ADMIN_USER: env.grafana.adminUser,
-    GRAFANA_ADMIN_PASSWORD: env.grafana.adminPassword,
-    CLUSTER_SERVER: env.kubernetes.server,
-    CLUSTER_CA_DATA: ca.toString('base64'),
-    OIDC_ISSUER_URL: env.oidc.issuerUrl,
-    RESERVED_NAME_PATTERN: '^sys-',
-  };
-}
-
-let client: { KEYCLOAK_CLIENT_ID: string; KEYCLOAK_CLIENT_SECRET: string } | undefined;
-async function serviceClient() {
-  if (client === undefined) {
-    const created = await addServiceClient(kcAdmin, env.oidc.realm, 'provision-function');
-    client = { KEYCLOAK_CLIENT_ID: created.clientId, KEYCLOAK_CLIENT_SECRET: created.clientSecret };
-  }
-  return client;
-}
-
 async function start(grafanaUrl: string): Promise<RunningFunction> {
   return startFunction({
     name: 'provision',
     loadConfig,
-    env: await functionEnv(grafanaUrl),
+    env: await tenantFunctionEnv(env, db.url, { GRAFANA_URL: grafanaUrl }),
     port: 0,
     host: '127.0.0.1',
     setup: (config, log) => Promise.resolve(provisionSetup(config, log)),
@@ -84,13 +56,7 @@ async function start(grafanaUrl: string): Promise<RunningFunction> {
 
 beforeAll(async () => {
   db = await createTestDatabase(env.postgres.url, 'provision');
-  kcAdmin = new KcAdminClient({ baseUrl: env.keycloak.url, realmName: 'master' });
-  await kcAdmin.auth({
-    grantType: 'password',
-    clientId: 'admin-cli',
-    username: env.keycloak.adminUser,
-    password: env.keycloak.adminPassword,
-  });
+  kcAdmin = await masterAdmin(env);
   expect([201, 409]).toContain(
     await kube(
       'POST',

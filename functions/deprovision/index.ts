@@ -1,0 +1,93 @@
+/**
+ * deprovision: HTTP DELETE / (and the predecessor's DELETE /provisioner) or a CloudEvent
+ * dev.tenantlifecycle.tenant.deprovision.requested, with { full_name?, email?, dryRun? }.
+ * Path: trigger -> host -> deprovisionOperation -> per-tenant lock -> deprovision (all systems at once,
+ * each deleted / absent / failed) -> audit.
+ */
+import { z } from 'zod';
+import { toPlatformError } from '../../shared/platform/errors.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import type { FunctionSetup } from '../../shared/platform/server.ts';
+import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { candidateNames, deprovision, type DeprovisionPorts } from '../../shared/tenancy/deprovision.ts';
+import type { ReservedNames } from '../../shared/tenancy/naming.ts';
+import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import type { DeprovisionConfig } from './config.ts';
+
+export const DEPROVISION_EVENT = 'dev.tenantlifecycle.tenant.deprovision.requested';
+
+export const deprovisionRequest = z
+  .object({
+    full_name: z.string().trim().max(256).optional(),
+    email: z.email().max(254).optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export interface DeprovisionDependencies {
+  readonly settings: { readonly reserved: ReservedNames; readonly markerGroup: string };
+  readonly ports: DeprovisionPorts;
+  readonly store: Pick<PlatformStore, 'recordAudit' | 'withLock'>;
+}
+
+export function deprovisionSpec(deps: DeprovisionDependencies): FunctionSpec {
+  return {
+    name: 'deprovision',
+    operations: [
+      operation({
+        name: 'deprovision',
+        input: deprovisionRequest,
+        http: [
+          { method: 'DELETE', path: '/' },
+          { method: 'DELETE', path: '/provisioner' },
+        ],
+        events: [DEPROVISION_EVENT],
+        run: async (input, ctx) => {
+          const candidates = candidateNames(input, deps.settings.reserved);
+          if (input.dryRun) return { dryRun: true, candidates };
+          const target = candidates[0] ?? '';
+          return deps.store.withLock(`provision:${target}`, async () => {
+            try {
+              const result = await deprovision(input, deps.settings, deps.ports);
+              await deps.store.recordAudit({
+                actor: ctx.actor,
+                operation: 'deprovision',
+                target: result.username,
+                outcome: 'success',
+                requestId: ctx.requestId,
+                details: { systems: result.systems, namespace: result.namespace },
+              });
+              return result;
+            } catch (error) {
+              const failure = toPlatformError(error);
+              await deps.store
+                .recordAudit({
+                  actor: ctx.actor,
+                  operation: 'deprovision',
+                  target,
+                  outcome: 'failure',
+                  requestId: ctx.requestId,
+                  details: { error: failure.message, ...(failure.extensions ?? {}) },
+                })
+                .catch((auditError: unknown) => {
+                  ctx.log.error({ err: auditError }, 'audit record could not be written');
+                });
+              throw error;
+            }
+          });
+        },
+      }),
+    ],
+  };
+}
+
+export function deprovisionSetup(config: DeprovisionConfig, log: Logger): FunctionSetup {
+  const systems = connectTenantSystems(config, log, 'deprovision');
+  const { store, identity, cluster, grafana } = systems;
+  return {
+    spec: deprovisionSpec({ settings: config, ports: { identity, cluster, grafana }, store }),
+    ready: () => store.ensureSchema(),
+    close: () => systems.close(),
+  };
+}

@@ -1,0 +1,45 @@
+/** The adapters of the tenant systems, built once per function instance from SystemsSettings. */
+import { GrafanaAdmin } from '../adapters/grafana/client.ts';
+import { KeycloakDirectory } from '../adapters/keycloak/directory.ts';
+import { KubernetesCluster } from '../adapters/kubernetes/cluster.ts';
+import { loadKubeConfig } from '../adapters/kubernetes/kubeconfig.ts';
+import { createPool } from '../adapters/postgres/pool.ts';
+import type { Logger } from '../platform/logger.ts';
+import { PlatformStore } from '../platform/store/store.ts';
+import type { SystemsSettings } from './systems-config.ts';
+
+export interface TenantSystems {
+  readonly store: PlatformStore;
+  readonly identity: KeycloakDirectory;
+  readonly grafana: GrafanaAdmin;
+  readonly cluster: KubernetesCluster;
+  close(): Promise<void>;
+}
+
+export function connectTenantSystems(
+  settings: SystemsSettings,
+  log: Logger,
+  functionName: string,
+): TenantSystems {
+  const pool = createPool({ connectionString: settings.databaseUrl, log, applicationName: functionName });
+  const grafana = new GrafanaAdmin(settings.grafana);
+  return {
+    store: new PlatformStore(pool),
+    identity: new KeycloakDirectory({
+      baseUrl: settings.keycloak.baseUrl,
+      realm: settings.keycloak.realm,
+      authRealm: settings.keycloak.authRealm,
+      credentials: {
+        grant: 'client_credentials',
+        clientId: settings.keycloak.clientId,
+        clientSecret: settings.keycloak.clientSecret,
+      },
+    }),
+    grafana,
+    cluster: new KubernetesCluster(loadKubeConfig(settings.kubeconfig)),
+    close: async () => {
+      await grafana.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/** The deprovision function over HTTP on the real test servers, after a real provision. */
+import type KcAdminClient from '@keycloak/keycloak-admin-client';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig as loadDeprovisionConfig } from '../../../functions/deprovision/config.ts';
+import { deprovisionSetup } from '../../../functions/deprovision/index.ts';
+import { loadConfig as loadProvisionConfig } from '../../../functions/provision/config.ts';
+import { provisionSetup } from '../../../functions/provision/index.ts';
+import { GrafanaAdmin } from '../../../shared/adapters/grafana/client.ts';
+import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
+import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
+import '../../env/provided.ts';
+import { FUNCTION_TOKEN, masterAdmin, tenantFunctionEnv } from '../../support/tenant-functions.ts';
+
+const env = inject('testEnv');
+let db: TestDatabase;
+let provision: RunningFunction;
+let deprovision: RunningFunction;
+let kcAdmin: KcAdminClient;
+let core: CoreV1Api;
+const grafana = new GrafanaAdmin({
+  url: env.grafana.url,
+  adminUser: env.grafana.adminUser,
+  adminPassword: env.grafana.adminPassword,
+});
+
+beforeAll(async () => {
+  db = await createTestDatabase(env.postgres.url, 'deprovision');
+  kcAdmin = await masterAdmin(env);
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kubernetes.kubeconfigPath);
+  core = kc.makeApiClient(CoreV1Api);
+  const common = { port: 0, host: '127.0.0.1' } as const;
+  provision = await startFunction({
+    ...common,
+    name: 'provision',
+    loadConfig: loadProvisionConfig,
+    env: await tenantFunctionEnv(env, db.url),
+    setup: (config, log) => Promise.resolve(provisionSetup(config, log)),
+  });
+  deprovision = await startFunction({
+    ...common,
+    name: 'deprovision',
+    loadConfig: loadDeprovisionConfig,
+    env: await tenantFunctionEnv(env, db.url),
+    setup: (config, log) => Promise.resolve(deprovisionSetup(config, log)),
+  });
+});
+afterAll(async () => {
+  await provision.stop();
+  await deprovision.stop();
+  await grafana.close();
+  await db.drop();
+});
+
+const call = (fn: RunningFunction, method: string, body: unknown) =>
+  fetch(`${fn.url}/provisioner`, {
+    method,
+    headers: { authorization: FUNCTION_TOKEN, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+async function namespaceGone(name: string): Promise<boolean> {
+  for (let i = 0; i < 150; i++) {
+    try {
+      await core.readNamespace({ name });
+    } catch {
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
+}
+
+describe('deprovision', () => {
+  it('removes everything provision made, and a second call finds everything absent', async () => {
+    const body = { full_name: 'Jill Gone', email: 'jill.gone@example.org' };
+    const created = await call(provision, 'POST', body);
+    expect(created.status).toBe(200);
+    const { user_id: userId } = (await created.json()) as { user_id: string };
+
+    const deleted = await call(deprovision, 'DELETE', body);
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toMatchObject({
+      message: 'User has been deleted successfully',
+      username: 'jill-gone',
+      user_id: userId,
+      systems: { kubernetes: 'deleted', keycloak: 'deleted', keycloakGroup: 'deleted', grafana: 'deleted' },
+    });
+    expect(await kcAdmin.users.find({ realm: env.oidc.realm, username: 'jill-gone', exact: true })).toEqual(
+      [],
+    );
+    expect(await grafana.lookupUser('jill-gone')).toBeUndefined();
+    expect(await namespaceGone('jill-gone')).toBe(true);
+
+    const again = await call(deprovision, 'DELETE', body);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({
+      user_id: null,
+      namespace: { status: 'absent', finished: true },
+      systems: { kubernetes: 'absent', keycloak: 'absent', keycloakGroup: 'absent', grafana: 'absent' },
+    });
+  });
+
+  it('finds the tenant by the full-name-derived name when the email names nobody', async () => {
+    expect((await call(provision, 'POST', { full_name: 'Kim Fallback' })).status).toBe(200);
+    const deleted = await call(deprovision, 'DELETE', {
+      full_name: 'Kim Fallback',
+      email: 'someone.else@example.org',
+    });
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toMatchObject({
+      username: 'kim-fallback',
+      systems: { keycloak: 'deleted', grafana: 'deleted' },
+    });
+  });
+
+  it.each([
+    [{}, /Email address and full name are missing/],
+    [{ full_name: 'kube-system' }, /reserved/],
+    [{ full_name: 'default' }, /reserved/],
+  ])('refuses %j as provision would', async (body, detail) => {
+    const response = await call(deprovision, 'DELETE', body);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(detail);
+  });
+});
