@@ -40,8 +40,8 @@ testenv: install servers ## start the test environment and leave it running (Ctr
 
 dev: testenv ## the local stack (the functions join as they land)
 
-bench: install
-	@echo "no benchmarks yet"
+bench: install servers ## provision/deprovision latency on the local real stack (see docs/benchmarks.md)
+	node bench/provision.ts
 
 clean:
 	rm -rf node_modules dist .dev
