@@ -9,7 +9,8 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../../functions/provision/config.ts';
-import { provisionSetup } from '../../../functions/provision/index.ts';
+import { PROVISION_EVENT, provisionSetup } from '../../../functions/provision/index.ts';
+import { CloudEvent, HTTP } from 'cloudevents';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
 import { renderTenantClusterRole } from '../../../shared/tenancy/cluster-role.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
@@ -234,6 +235,22 @@ describe('provision', () => {
     const response = await provision(body);
     expect(response.status).toBe(400);
     expect(((await response.json()) as { detail: string }).detail).toMatch(detail);
+  });
+
+  it('provisions from a CloudEvent (binary mode) of the documented type', async () => {
+    const event = new CloudEvent({
+      type: PROVISION_EVENT,
+      source: '/test/signup',
+      data: { full_name: 'Lena Event' },
+    });
+    const message = HTTP.binary(event);
+    const response = await fetch(`${fn.url}/`, {
+      method: 'POST',
+      headers: { ...(message.headers as Record<string, string>), authorization: `Bearer ${TOKEN}` },
+      body: message.body as string,
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ username: 'lena-event', namespace: 'lena-event' });
   });
 
   it('refuses a wrong token', async () => {
