@@ -5,12 +5,17 @@
  * each deleted / absent / failed) -> audit.
  */
 import { z } from 'zod';
-import { toPlatformError } from '../../shared/platform/errors.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
-import { candidateNames, deprovision, type DeprovisionPorts } from '../../shared/tenancy/deprovision.ts';
+import { runAudited } from '../../shared/tenancy/audited.ts';
+import {
+  candidateNames,
+  deprovision,
+  type DeprovisionPorts,
+  type DeprovisionResult,
+} from '../../shared/tenancy/deprovision.ts';
 import type { ReservedNames } from '../../shared/tenancy/naming.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
 import type { DeprovisionConfig } from './config.ts';
@@ -46,36 +51,20 @@ export function deprovisionSpec(deps: DeprovisionDependencies): FunctionSpec {
         run: async (input, ctx) => {
           const candidates = candidateNames(input, deps.settings.reserved);
           if (input.dryRun) return { dryRun: true, candidates };
-          const target = candidates[0] ?? '';
-          return deps.store.withLock(`provision:${target}`, async () => {
-            try {
-              const result = await deprovision(input, deps.settings, deps.ports);
-              await deps.store.recordAudit({
-                actor: ctx.actor,
-                operation: 'deprovision',
-                target: result.username,
-                outcome: 'success',
-                requestId: ctx.requestId,
-                details: { systems: result.systems, namespace: result.namespace },
-              });
-              return result;
-            } catch (error) {
-              const failure = toPlatformError(error);
-              await deps.store
-                .recordAudit({
-                  actor: ctx.actor,
-                  operation: 'deprovision',
-                  target,
-                  outcome: 'failure',
-                  requestId: ctx.requestId,
-                  details: { error: failure.message, ...(failure.extensions ?? {}) },
-                })
-                .catch((auditError: unknown) => {
-                  ctx.log.error({ err: auditError }, 'audit record could not be written');
-                });
-              throw error;
-            }
-          });
+          return runAudited(
+            {
+              store: deps.store,
+              ctx,
+              operation: 'deprovision',
+              tenant: candidates[0] ?? '',
+              details: (r: DeprovisionResult) => ({
+                username: r.username,
+                systems: r.systems,
+                namespace: r.namespace,
+              }),
+            },
+            () => deprovision(input, deps.settings, deps.ports),
+          );
         },
       }),
     ],

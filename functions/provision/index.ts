@@ -5,16 +5,17 @@
  * planProvision (pure) -> applyProvision (saga over Keycloak, Kubernetes, Grafana) -> audit.
  */
 import { z } from 'zod';
-import { toPlatformError } from '../../shared/platform/errors.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import { runAudited } from '../../shared/tenancy/audited.ts';
 import {
   applyProvision,
   planProvision,
   type ProvisionPorts,
+  type ProvisionResult,
   type ProvisionSettings,
 } from '../../shared/tenancy/provision.ts';
 import type { ProvisionConfig } from './config.ts';
@@ -66,37 +67,23 @@ export function provisionSpec(deps: ProvisionDependencies): FunctionSpec {
               objects: plan.objects,
             };
           }
-          const audit = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
-            deps.store
-              .recordAudit({
-                actor: ctx.actor,
-                operation: 'provision',
-                target: plan.username,
-                outcome,
-                requestId: ctx.requestId,
-                details,
-              })
-              .catch((error: unknown) => {
-                ctx.log.error({ err: error }, 'audit record could not be written');
-              });
-          // One provisioning per tenant name at a time, across instances: the second sees the first's tenant.
-          return deps.store.withLock(`provision:${plan.username}`, async () => {
-            try {
-              const result = await applyProvision(plan, deps.settings, deps.ports);
-              await audit('success', {
-                plan: result.plan,
-                namespace: result.namespace,
-                userId: result.user_id,
-                steps: result.steps,
-              });
-              ctx.log.info({ tenant: plan.username, plan: result.plan }, 'tenant provisioned');
-              return result;
-            } catch (error) {
-              const failure = toPlatformError(error);
-              await audit('failure', { error: failure.message, ...(failure.extensions ?? {}) });
-              throw error;
-            }
-          });
+          const result = await runAudited(
+            {
+              store: deps.store,
+              ctx,
+              operation: 'provision',
+              tenant: plan.username,
+              details: (r: ProvisionResult) => ({
+                plan: r.plan,
+                namespace: r.namespace,
+                userId: r.user_id,
+                steps: r.steps,
+              }),
+            },
+            () => applyProvision(plan, deps.settings, deps.ports),
+          );
+          ctx.log.info({ tenant: plan.username, plan: result.plan }, 'tenant provisioned');
+          return result;
         },
       }),
     ],

@@ -2,50 +2,17 @@
  * The apiserver trusts the test Keycloak as its OIDC issuer: a token Keycloak issues to a user of the
  * "tenants" realm authenticates to the apiserver as oidc:<username>, with the user's groups as oidc:<group>.
  */
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
-import KcAdminClient from '@keycloak/keycloak-admin-client';
 import { describe, expect, inject, it } from 'vitest';
 import '../../env/provided.ts';
+import { apiserver, type ApiAnswer } from '../../support/apiserver.ts';
+import { masterAdmin } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
-const ca = readFileSync(env.kubernetes.caFile);
-
-function apiserver(
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.kubernetes.server}${path}`,
-      { method, ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            json: text === '' ? undefined : (JSON.parse(text) as unknown),
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+const api = apiserver(env.kubernetes);
 
 describe('OIDC: the apiserver trusts the test Keycloak', () => {
   it('authenticates a Keycloak user as oidc:<username> with its groups, and RBAC still applies', async () => {
-    const admin = new KcAdminClient({ baseUrl: env.keycloak.url, realmName: 'master' });
-    await admin.auth({
-      grantType: 'password',
-      clientId: 'admin-cli',
-      username: env.keycloak.adminUser,
-      password: env.keycloak.adminPassword,
-    });
+    const admin = await masterAdmin(env);
     const realm = env.oidc.realm;
     const { id } = await admin.users.create({
       realm,
@@ -79,9 +46,9 @@ describe('OIDC: the apiserver trusts the test Keycloak', () => {
     expect(claims.iss).toBe(env.oidc.issuerUrl);
 
     // The apiserver loads the issuer's keys in the background: allow it a few seconds after start.
-    let review: { status: number; json: unknown } = { status: 0, json: undefined };
+    let review: ApiAnswer = { status: 0, json: undefined };
     for (let i = 0; i < 50; i++) {
-      review = await apiserver('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', idToken, {
+      review = await api.send('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', idToken, {
         apiVersion: 'authentication.k8s.io/v1',
         kind: 'SelfSubjectReview',
       });
@@ -96,9 +63,9 @@ describe('OIDC: the apiserver trusts the test Keycloak', () => {
     expect(userInfo.groups).toContain('system:authenticated');
 
     // Authenticated is not authorised: no binding, no access.
-    expect((await apiserver('GET', '/api/v1/namespaces', idToken)).status).toBe(403);
+    expect((await api.send('GET', '/api/v1/namespaces', idToken)).status).toBe(403);
     // A token signed by anyone else is not accepted.
     const forged = `${idToken.slice(0, idToken.lastIndexOf('.'))}.${Buffer.from('not-a-signature').toString('base64url')}`;
-    expect((await apiserver('GET', '/api/v1/namespaces', forged)).status).toBe(401);
+    expect((await api.send('GET', '/api/v1/namespaces', forged)).status).toBe(401);
   });
 });

@@ -2,8 +2,6 @@
  * The provision function served over HTTP, on the real test servers: Keycloak (the realm the apiserver
  * trusts), the Kubernetes control plane, PostgreSQL for audit and idempotency, and the Grafana API.
  */
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
@@ -17,32 +15,16 @@ import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import { FUNCTION_TOKEN, masterAdmin, tenantFunctionEnv } from '../../support/tenant-functions.ts';
 import { freePort } from '../../env/ports.ts';
 import '../../env/provided.ts';
+import { apiserver } from '../../support/apiserver.ts';
 
 const env = inject('testEnv');
 const TOKEN = FUNCTION_TOKEN;
-const ca = readFileSync(env.kubernetes.caFile);
+const kube = apiserver(env.kubernetes).status;
 let db: TestDatabase;
 let fn: RunningFunction;
 let broken: RunningFunction; // the same function with Grafana unreachable
 let kcAdmin: KcAdminClient;
 let core: CoreV1Api;
-
-function kube(method: string, path: string, token: string, body?: unknown): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.kubernetes.server}${path}`,
-      { method, ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          resolve(res.statusCode ?? 0);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
 
 async function start(grafanaUrl: string): Promise<RunningFunction> {
   return startFunction({

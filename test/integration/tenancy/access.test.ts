@@ -3,71 +3,19 @@
  * user of the OIDC realm in the tenant's group, and that user's own token. It may run workloads in its
  * namespace, may not change what the platform set, and reaches nothing outside.
  */
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
-import KcAdminClient from '@keycloak/keycloak-admin-client';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultPlan, renderBaseline, type KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 import { renderTenantClusterRole, TENANT_CLUSTER_ROLE } from '../../../shared/tenancy/cluster-role.ts';
 import '../../env/provided.ts';
+import { apiserver } from '../../support/apiserver.ts';
+import { masterAdmin } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
-const ca = readFileSync(env.kubernetes.caFile);
-
-const collections: Record<string, string> = {
-  Namespace: '/api/v1/namespaces',
-  ResourceQuota: '/api/v1/namespaces/{ns}/resourcequotas',
-  LimitRange: '/api/v1/namespaces/{ns}/limitranges',
-  NetworkPolicy: '/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies',
-  RoleBinding: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings',
-  ClusterRole: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
-  Deployment: '/apis/apps/v1/namespaces/{ns}/deployments',
-  ConfigMap: '/api/v1/namespaces/{ns}/configmaps',
-};
-
-function call(method: string, path: string, token: string, body?: unknown): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.kubernetes.server}${path}`,
-      {
-        method,
-        ca,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          resolve(res.statusCode ?? 0);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-function getJson<T>(path: string, token: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${env.kubernetes.server}${path}`,
-      { ca, headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => {
-          resolve(JSON.parse(text) as T);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const create = (object: KubernetesObject, token: string, namespace = object.metadata.namespace ?? '') =>
-  call('POST', (collections[object.kind] ?? '').replace('{ns}', namespace), token, object);
+const api = apiserver(env.kubernetes);
+const call = api.status;
+const create = api.create;
+const getJson = async <T>(path: string, token: string): Promise<T> =>
+  (await api.send('GET', path, token)).json as T;
 
 const deployment = (namespace: string): KubernetesObject => ({
   apiVersion: 'apps/v1',
@@ -101,13 +49,7 @@ beforeAll(async () => {
       expect(await create(object, admin)).toBe(201);
     }
   }
-  const kc = new KcAdminClient({ baseUrl: env.keycloak.url, realmName: 'master' });
-  await kc.auth({
-    grantType: 'password',
-    clientId: 'admin-cli',
-    username: env.keycloak.adminUser,
-    password: env.keycloak.adminPassword,
-  });
+  const kc = await masterAdmin(env);
   await kc.users.create({
     realm: env.oidc.realm,
     username: mine,

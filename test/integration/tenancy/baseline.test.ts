@@ -3,45 +3,13 @@
  * strict field validation (unknown or misspelt fields are errors, not warnings).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { describe, expect, inject, it } from 'vitest';
 import { defaultPlan, renderBaseline, type KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 import '../../env/provided.ts';
+import { apiserver } from '../../support/apiserver.ts';
 
 const kube = inject('testEnv').kubernetes;
-const ca = readFileSync(kube.caFile);
-
-const collections: Record<string, string> = {
-  Namespace: '/api/v1/namespaces',
-  ResourceQuota: '/api/v1/namespaces/{ns}/resourcequotas',
-  LimitRange: '/api/v1/namespaces/{ns}/limitranges',
-  NetworkPolicy: '/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies',
-  RoleBinding: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings',
-};
-
-function post(object: KubernetesObject, query: string): Promise<{ status: number; body: string }> {
-  const path = (collections[object.kind] ?? '').replace('{ns}', object.metadata.namespace ?? '');
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${kube.server}${path}?${query}`,
-      {
-        method: 'POST',
-        ca,
-        headers: { authorization: `Bearer ${kube.adminToken}`, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(object));
-  });
-}
+const api = apiserver(kube);
 
 describe('tenant baseline on the real apiserver', () => {
   it('passes strict server-side validation, object by object', async () => {
@@ -56,13 +24,13 @@ describe('tenant baseline on the real apiserver', () => {
     });
     if (namespace === undefined) throw new Error('no namespace rendered');
     // The namespace is created for real (namespaced dry runs need it), the rest only dry-run.
-    expect((await post(namespace, 'fieldValidation=Strict')).status).toBe(201);
+    expect(await api.create(namespace, kube.adminToken, 'fieldValidation=Strict')).toBe(201);
     for (const object of contents) {
-      const answer = await post(object, 'dryRun=All&fieldValidation=Strict');
-      expect({ kind: object.kind, status: answer.status }).toEqual({ kind: object.kind, status: 201 });
+      const status = await api.create(object, kube.adminToken, 'dryRun=All&fieldValidation=Strict');
+      expect({ kind: object.kind, status }).toEqual({ kind: object.kind, status: 201 });
     }
     // Strict validation really is strict: a misspelt field is refused.
     const misspelt = { ...contents[0], spec: { hardd: { pods: '1' } } } as unknown as KubernetesObject;
-    expect((await post(misspelt, 'dryRun=All&fieldValidation=Strict')).status).toBe(400);
+    expect(await api.create(misspelt, kube.adminToken, 'dryRun=All&fieldValidation=Strict')).toBe(400);
   });
 });
