@@ -15,19 +15,25 @@ export interface TestRealm {
   drop(): Promise<void>;
 }
 
+/** The admin client of the master realm, logged in as the bootstrap admin. */
+export async function masterAdmin(keycloak: TestEnv['keycloak']): Promise<KcAdminClient> {
+  const admin = new KcAdminClient({ baseUrl: keycloak.url, realmName: 'master' });
+  await admin.auth({
+    grantType: 'password',
+    clientId: 'admin-cli',
+    username: keycloak.adminUser,
+    password: keycloak.adminPassword,
+  });
+  return admin;
+}
+
 const SERVICE_ROLES = ['manage-users', 'view-users', 'query-users', 'query-groups', 'view-realm'];
 
 export async function createTestRealm(
   env: TestEnv['keycloak'],
   options: { prefix?: string; accessTokenLifespanSeconds?: number } = {},
 ): Promise<TestRealm> {
-  const admin = new KcAdminClient({ baseUrl: env.url, realmName: 'master' });
-  await admin.auth({
-    grantType: 'password',
-    clientId: 'admin-cli',
-    username: env.adminUser,
-    password: env.adminPassword,
-  });
+  const admin = await masterAdmin(env);
   const realm = `${options.prefix ?? 't'}-${randomBytes(4).toString('hex')}`;
   await admin.realms.create({
     realm,

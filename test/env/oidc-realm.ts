@@ -4,7 +4,7 @@
  * preferred_username and a "groups" claim with group names. Direct grants are enabled so tests (and
  * `make dev` scripts) can get a token for a user with its password.
  */
-import KcAdminClient from '@keycloak/keycloak-admin-client';
+import { masterAdmin } from './keycloak-realms.ts';
 import type { OidcTrust } from './kubernetes.ts';
 
 export const OIDC_REALM = 'tenants';
@@ -26,13 +26,7 @@ export async function createOidcRealm(keycloak: {
   adminUser: string;
   adminPassword: string;
 }): Promise<void> {
-  const admin = new KcAdminClient({ baseUrl: keycloak.url, realmName: 'master' });
-  await admin.auth({
-    grantType: 'password',
-    clientId: 'admin-cli',
-    username: keycloak.adminUser,
-    password: keycloak.adminPassword,
-  });
+  const admin = await masterAdmin(keycloak);
   await admin.realms.create({ realm: OIDC_REALM, enabled: true });
   await admin.clients.create({
     realm: OIDC_REALM,

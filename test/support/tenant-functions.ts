@@ -1,20 +1,14 @@
 /** Starting the tenant functions in-process against the test environment, as their tests need them. */
 import { readFileSync } from 'node:fs';
-import KcAdminClient from '@keycloak/keycloak-admin-client';
+import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import type { TestEnv } from '../env/provided.ts';
-import { addServiceClient } from '../env/keycloak-realms.ts';
+import { addServiceClient, masterAdmin as masterAdminOf } from '../env/keycloak-realms.ts';
 
 export const FUNCTION_TOKEN = 'tenant-functions-test-token-0123456789';
 
+/** The master realm's admin client (see test/env/keycloak-realms.ts). */
 export async function masterAdmin(env: TestEnv): Promise<KcAdminClient> {
-  const admin = new KcAdminClient({ baseUrl: env.keycloak.url, realmName: 'master' });
-  await admin.auth({
-    grantType: 'password',
-    clientId: 'admin-cli',
-    username: env.keycloak.adminUser,
-    password: env.keycloak.adminPassword,
-  });
-  return admin;
+  return masterAdminOf(env.keycloak);
 }
 
 /** The environment variables of a tenant function wired to the test servers (its own Keycloak client). */
