@@ -29,6 +29,8 @@ export interface TenantPlan {
   readonly quota: Readonly<Record<string, string>>;
   /** LimitRange defaults, so that pods without resources still admit under the quota. */
   readonly containerDefaults: { readonly request: ResourcePair; readonly limit: ResourcePair };
+  /** Starter objects created in the namespace (templates, see starters.ts); none by default. */
+  readonly manifests?: readonly Readonly<Record<string, unknown>>[];
 }
 
 /** The predecessor's quota (seed 000), with container defaults that fit under it. */

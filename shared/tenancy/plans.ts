@@ -1,9 +1,11 @@
 /**
- * Plans from configuration: PLANS is a JSON object of plan name -> { quota, containerDefaults }. Without it
- * there is one plan, "default" (the predecessor's quota). Validated with zod so a typo stops start-up.
+ * Plans from configuration: PLANS is a JSON object of plan name -> { quota, containerDefaults, manifests? }.
+ * Built in: "default" (the predecessor's quota) and "webide" (the same plus a code-server IDE).
+ * Validated with zod so that a typo stops start-up.
  */
 import { z } from 'zod';
 import { defaultPlan, type TenantPlan } from './baseline.ts';
+import { webIdeManifests } from './starters.ts';
 
 const quantity = z
   .string()
@@ -28,10 +30,16 @@ export const plansSchema = z
   })
   .pipe(z.record(z.string().regex(/^[a-z0-9-]{1,40}$/), planSchema));
 
+/** Built in besides "default": "webide", the default quota plus a code-server IDE. */
+export const webIdePlan: TenantPlan = { ...defaultPlan, name: 'webide', manifests: webIdeManifests };
+
 export function plansFrom(
   configured: Record<string, z.infer<typeof planSchema>> | undefined,
 ): Map<string, TenantPlan> {
-  const plans = new Map<string, TenantPlan>([[defaultPlan.name, defaultPlan]]);
+  const plans = new Map<string, TenantPlan>([
+    [defaultPlan.name, defaultPlan],
+    [webIdePlan.name, webIdePlan],
+  ]);
   for (const [name, plan] of Object.entries(configured ?? {})) plans.set(name, { name, ...plan });
   return plans;
 }

@@ -5,6 +5,7 @@
  */
 import { PlatformError } from '../platform/errors.ts';
 import { renderBaseline, type KubernetesObject, type TenantPlan } from './baseline.ts';
+import { renderStarter } from './starters.ts';
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
 import { generatePassword } from './passwords.ts';
@@ -96,26 +97,32 @@ export function planProvision(
   const [firstName, ...rest] = (request.full_name ?? '').trim().split(/\s+/).filter(Boolean);
   const tenantGroup = `tenant-${username}`;
   const email = request.email?.trim() ?? '';
+  // Grafana needs an email; a tenant without one gets a unique placeholder that says so.
+  const contactEmail = email !== '' ? email : `${username}@tenants.invalid`;
   return {
     username,
     namespace: username,
-    // Grafana needs an email; a tenant without one gets a unique placeholder that says so.
-    email: email !== '' ? email : `${username}@tenants.invalid`,
+    email: contactEmail,
     ...(firstName === undefined ? {} : { firstName }),
     ...(rest.length === 0 ? {} : { lastName: rest.join(' ') }),
     plan: plan.name,
     tenantGroup,
-    objects: renderBaseline({
-      tenant: username,
-      ...(email === '' ? {} : { ownerEmail: email }),
-      createdAt: now,
-      plan,
-      access: {
-        user: `${settings.oidc.usernamePrefix}${username}`,
-        group: `${settings.oidc.groupsPrefix}${tenantGroup}`,
-        clusterRole: settings.tenantClusterRole,
-      },
-    }),
+    objects: [
+      ...renderBaseline({
+        tenant: username,
+        ...(email === '' ? {} : { ownerEmail: email }),
+        createdAt: now,
+        plan,
+        access: {
+          user: `${settings.oidc.usernamePrefix}${username}`,
+          group: `${settings.oidc.groupsPrefix}${tenantGroup}`,
+          clusterRole: settings.tenantClusterRole,
+        },
+      }),
+      ...(plan.manifests ?? []).map((template) =>
+        renderStarter(template, { tenant: username, namespace: username, email: contactEmail }),
+      ),
+    ],
   };
 }
 
@@ -190,7 +197,7 @@ export async function applyProvision(
     },
   ];
   const kubernetes: Step[] = plan.objects.map((object) => ({
-    name: `kubernetes-${object.kind.toLowerCase()}${object.kind === 'RoleBinding' ? `-${object.metadata.name}` : ''}`,
+    name: `kubernetes-${object.kind.toLowerCase()}${object.kind === 'Namespace' ? '' : `-${object.metadata.name}`}`,
     run: async () => {
       await cluster.create(object);
       // Deleting the namespace removes everything in it.

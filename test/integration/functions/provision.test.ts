@@ -219,6 +219,26 @@ describe('provision', () => {
     expect(((await response.json()) as { detail: string }).detail).toMatch(detail);
   });
 
+  it('creates the starter objects of the webide plan, valid for the apiserver', async () => {
+    const response = await provision({ full_name: 'Maya Webide', plan: 'webide' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ username: 'maya-webide', plan: 'webide' });
+    const admin = env.kubernetes.adminToken;
+    expect(await kube('GET', '/apis/apps/v1/namespaces/maya-webide/deployments/webide', admin)).toBe(200);
+    expect(await kube('GET', '/api/v1/namespaces/maya-webide/services/webide', admin)).toBe(200);
+    expect(
+      await kube('GET', '/api/v1/namespaces/maya-webide/persistentvolumeclaims/webide-home', admin),
+    ).toBe(200);
+  });
+
+  it('refuses an unknown plan', async () => {
+    const response = await provision({ full_name: 'Nina Plan', plan: 'gold' });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(
+      /unknown plan "gold"; known: default, webide/,
+    );
+  });
+
   it('provisions from a CloudEvent (binary mode) of the documented type', async () => {
     const event = new CloudEvent({
       type: PROVISION_EVENT,
