@@ -255,6 +255,36 @@ describe('provision', () => {
     expect(await response.json()).toMatchObject({ username: 'lena-event', namespace: 'lena-event' });
   });
 
+  it('never logs the password, the client secret or the admin passwords, even at debug level', async () => {
+    const lines: string[] = [];
+    const functionEnv = await tenantFunctionEnv(env, db.url, { LOG_LEVEL: 'debug' });
+    const logged = await startFunction({
+      name: 'provision',
+      loadConfig,
+      env: functionEnv,
+      port: 0,
+      host: '127.0.0.1',
+      logDestination: { write: (line: string) => void lines.push(line) },
+      setup: (config, log) => Promise.resolve(provisionSetup(config, log)),
+    });
+    try {
+      const response = await provision(
+        { full_name: 'Olga Logs', email: 'olga.logs@example.org' },
+        { url: logged.url },
+      );
+      const { password } = (await response.json()) as { password: string };
+      expect(response.status).toBe(200);
+      await provision({ full_name: 'Olga Logs' }, { url: logged.url }); // a 409, logged as a warning
+      const all = lines.join('\n');
+      expect(all).toContain('tenant provisioned');
+      for (const secret of [password, functionEnv.KEYCLOAK_CLIENT_SECRET, env.grafana.adminPassword, TOKEN]) {
+        expect(all).not.toContain(secret);
+      }
+    } finally {
+      await logged.stop();
+    }
+  });
+
   it('refuses a wrong token', async () => {
     const response = await provision(
       { full_name: 'Ivy' },
