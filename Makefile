@@ -38,7 +38,8 @@ test-integration: install servers
 testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it)
 	node test/env/cli.ts
 
-dev: testenv ## the local stack (the functions join as they land)
+dev: install servers ## the local stack: the test servers and the functions that have landed (Ctrl-C stops it)
+	node test/env/dev-stack.ts
 
 bench: install servers ## provision/deprovision latency on the local real stack (see docs/benchmarks.md)
 	node bench/provision.ts

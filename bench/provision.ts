@@ -4,16 +4,13 @@
  * then deprovisions them. Goal (provision issue): p50 <= 400 ms. Results go to docs/benchmarks.md by hand.
  */
 import { performance } from 'node:perf_hooks';
-import { loadConfig as loadDeprovisionConfig } from '../functions/deprovision/config.ts';
-import { deprovisionSetup } from '../functions/deprovision/index.ts';
-import { loadConfig as loadProvisionConfig } from '../functions/provision/config.ts';
-import { provisionSetup } from '../functions/provision/index.ts';
-import { startFunction } from '../shared/platform/server.ts';
-import { renderTenantClusterRole } from '../shared/tenancy/cluster-role.ts';
 import { createTestDatabase } from '../test/env/databases.ts';
 import { startTestEnv } from '../test/env/environment.ts';
-import { FUNCTION_TOKEN, tenantFunctionEnv } from '../test/support/tenant-functions.ts';
-import { KubernetesObjectApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  ensureTenantClusterRole,
+  FUNCTION_TOKEN,
+  startTenantFunctions,
+} from '../test/support/tenant-functions.ts';
 
 const N = Number(process.env.BENCH_TENANTS ?? 30);
 
@@ -24,25 +21,9 @@ function percentile(sorted: readonly number[], p: number): number {
 const running = await startTestEnv();
 try {
   const { env } = running;
-  const kc = new KubeConfig();
-  kc.loadFromFile(env.kubernetes.kubeconfigPath);
-  await KubernetesObjectApi.makeApiClient(kc).create(renderTenantClusterRole());
+  await ensureTenantClusterRole(env);
   const db = await createTestDatabase(env.postgres.url, 'bench');
-  const common = { port: 0, host: '127.0.0.1' } as const;
-  const provision = await startFunction({
-    ...common,
-    name: 'provision',
-    loadConfig: loadProvisionConfig,
-    env: await tenantFunctionEnv(env, db.url),
-    setup: (config, log) => Promise.resolve(provisionSetup(config, log)),
-  });
-  const deprovision = await startFunction({
-    ...common,
-    name: 'deprovision',
-    loadConfig: loadDeprovisionConfig,
-    env: await tenantFunctionEnv(env, db.url),
-    setup: (config, log) => Promise.resolve(deprovisionSetup(config, log)),
-  });
+  const { provision, deprovision, stop } = await startTenantFunctions(env, db.url);
   const call = async (url: string, method: string, body: unknown): Promise<number> => {
     const started = performance.now();
     const response = await fetch(`${url}/provisioner`, {
@@ -70,8 +51,7 @@ try {
       `${name}: n=${sorted.length} p50=${percentile(sorted, 50).toFixed(0)} ms p95=${percentile(sorted, 95).toFixed(0)} ms max=${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
     );
   }
-  await provision.stop();
-  await deprovision.stop();
+  await stop();
   await db.drop();
 } finally {
   await running.stop();

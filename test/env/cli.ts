@@ -1,10 +1,11 @@
 /**
- * `make testenv` / `make dev`: starts the test environment and keeps it running until Ctrl-C (or SIGTERM),
+ * `make testenv`: starts the test environment and keeps it running until Ctrl-C (or SIGTERM),
  * printing how to reach each server and writing the same to .dev/testenv.json for scripts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describeStartup, startTestEnv } from './environment.ts';
+import { runUntilSignal } from './foreground.ts';
 
 const devDir = fileURLToPath(new URL('../../.dev/', import.meta.url));
 const running = await startTestEnv();
@@ -26,18 +27,4 @@ console.log(`
 
 Ctrl-C stops everything.`);
 
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  console.log('stopping the test environment ...');
-  running.stop().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+runUntilSignal('the test environment', () => running.stop());

@@ -2,20 +2,17 @@
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig as loadDeprovisionConfig } from '../../../functions/deprovision/config.ts';
-import { deprovisionSetup } from '../../../functions/deprovision/index.ts';
-import { loadConfig as loadProvisionConfig } from '../../../functions/provision/config.ts';
-import { provisionSetup } from '../../../functions/provision/index.ts';
 import { GrafanaAdmin } from '../../../shared/adapters/grafana/client.ts';
-import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
+import type { RunningFunction } from '../../../shared/platform/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
-import { FUNCTION_TOKEN, masterAdmin, tenantFunctionEnv } from '../../support/tenant-functions.ts';
+import { FUNCTION_TOKEN, masterAdmin, startTenantFunctions } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
 let db: TestDatabase;
 let provision: RunningFunction;
 let deprovision: RunningFunction;
+let stop: () => Promise<void>;
 let kcAdmin: KcAdminClient;
 let core: CoreV1Api;
 const grafana = new GrafanaAdmin({
@@ -30,25 +27,10 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(env.kubernetes.kubeconfigPath);
   core = kc.makeApiClient(CoreV1Api);
-  const common = { port: 0, host: '127.0.0.1' } as const;
-  provision = await startFunction({
-    ...common,
-    name: 'provision',
-    loadConfig: loadProvisionConfig,
-    env: await tenantFunctionEnv(env, db.url),
-    setup: (config, log) => Promise.resolve(provisionSetup(config, log)),
-  });
-  deprovision = await startFunction({
-    ...common,
-    name: 'deprovision',
-    loadConfig: loadDeprovisionConfig,
-    env: await tenantFunctionEnv(env, db.url),
-    setup: (config, log) => Promise.resolve(deprovisionSetup(config, log)),
-  });
+  ({ provision, deprovision, stop } = await startTenantFunctions(env, db.url));
 });
 afterAll(async () => {
-  await provision.stop();
-  await deprovision.stop();
+  await stop();
   await grafana.close();
   await db.drop();
 });
