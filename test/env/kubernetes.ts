@@ -40,6 +40,9 @@ const CONTROLLERS = [
   'resourcequota-controller',
   'root-ca-certificate-publisher-controller',
   'clusterrole-aggregation-controller',
+  // Without them a deleted PVC or PV keeps its protection finalizer and never goes away.
+  'persistentvolumeclaim-protection-controller',
+  'persistentvolume-protection-controller',
 ];
 
 /** GET over TLS verified against our CA; resolves the status code (and body). */
