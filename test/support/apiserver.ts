@@ -19,6 +19,8 @@ const collections: Record<string, string> = {
   LimitRange: '/api/v1/namespaces/{ns}/limitranges',
   ConfigMap: '/api/v1/namespaces/{ns}/configmaps',
   Pod: '/api/v1/namespaces/{ns}/pods',
+  PersistentVolumeClaim: '/api/v1/namespaces/{ns}/persistentvolumeclaims',
+  Service: '/api/v1/namespaces/{ns}/services',
   NetworkPolicy: '/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies',
   RoleBinding: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings',
   ClusterRole: '/apis/rbac.authorization.k8s.io/v1/clusterroles',

@@ -47,4 +47,27 @@ export class KubernetesCluster {
       throw error;
     }
   }
+
+  /** Namespaces matching a label selector, read in pages (limit/continue): API calls grow with N/page. */
+  async *namespacePages(
+    labelSelector: string,
+    pageSize = 500,
+  ): AsyncGenerator<{ name: string; labels: Record<string, string>; annotations: Record<string, string> }[]> {
+    let token: string | undefined;
+    do {
+      const page = await kubernetesCall('list tenant namespaces', () =>
+        this.core.listNamespace({
+          labelSelector,
+          limit: pageSize,
+          ...(token === undefined ? {} : { _continue: token }),
+        }),
+      );
+      yield page.items.map((n) => ({
+        name: n.metadata?.name ?? '',
+        labels: n.metadata?.labels ?? {},
+        annotations: n.metadata?.annotations ?? {},
+      }));
+      token = page.metadata?._continue || undefined;
+    } while (token !== undefined);
+  }
 }

@@ -1,0 +1,135 @@
+/**
+ * The reset sweep over tenant namespaces: discovery once, then each namespace reset with bounded concurrency
+ * and its plan's starter objects applied again. A sweep stops taking new namespaces before the invocation's
+ * deadline and answers a continuation (`after`: the last namespace name done, namespaces being listed in
+ * name order) so that a follow-up invocation finishes the job; 10,000 namespaces take several invocations,
+ * never one that the platform kills half-way.
+ */
+import pLimit from 'p-limit';
+import { PlatformError, toPlatformError } from '../platform/errors.ts';
+import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
+import { resetNamespace, type CollectionClient } from './reset.ts';
+import type { DiscoveredResource } from './reset-plan.ts';
+import { resetTargets } from './reset-plan.ts';
+import { renderStarter } from './starters.ts';
+
+export interface ResetSweepPorts {
+  readonly raw: CollectionClient;
+  readonly discover: () => Promise<DiscoveredResource[]>;
+  readonly namespacePages: (
+    selector: string,
+  ) => AsyncIterable<{ name: string; labels: Record<string, string>; annotations: Record<string, string> }[]>;
+  readonly create: (object: KubernetesObject) => Promise<void>;
+}
+
+export interface ResetRequest {
+  readonly username?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+  /** Continue after this namespace (from a previous answer's `continue.after`). */
+  readonly after?: string | undefined;
+}
+
+export interface ResetSweepOptions {
+  readonly plans: ReadonlyMap<string, TenantPlan>;
+  readonly deadline: number;
+  readonly concurrency?: number;
+  readonly now?: () => number;
+}
+
+export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, options: ResetSweepOptions) {
+  const now = options.now ?? Date.now;
+  const targets = resetTargets(await ports.discover());
+  const selector =
+    request.username === undefined ? tenantNamespaceSelector : `${labels.tenant}=${request.username}`;
+  const limit = pLimit(options.concurrency ?? 4);
+  const reset: string[] = [];
+  const failed: { namespace: string; errors: string[] }[] = [];
+  const details: Record<string, Record<string, number>> = {};
+  let processed = 0;
+  let stoppedAt: string | undefined;
+  let lastDone: string | undefined;
+
+  for await (const page of ports.namespacePages(selector)) {
+    const todo = page
+      .filter((n) => request.after === undefined || n.name > request.after)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const jobs: Promise<void>[] = [];
+    for (const ns of todo) {
+      if (now() > options.deadline) {
+        stoppedAt ??= ns.name;
+        break;
+      }
+      jobs.push(
+        limit(async () => {
+          if (now() > options.deadline) {
+            stoppedAt ??= ns.name;
+            return;
+          }
+          processed++;
+          const report = await resetNamespace(ports.raw, ns.name, targets, {
+            dryRun: request.dryRun === true,
+          });
+          const errors = report.failures.map((f) => `${f.kind}: ${f.error}`);
+          if (!request.dryRun && errors.length === 0) {
+            errors.push(...(await reapplyStarters(ns, options.plans, ports.create)));
+          }
+          details[ns.name] = { ...report.counts };
+          if (errors.length > 0) failed.push({ namespace: ns.name, errors });
+          else reset.push(ns.name);
+          if (lastDone === undefined || ns.name > lastDone) lastDone = ns.name;
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    if (stoppedAt !== undefined) break;
+  }
+
+  if (request.username !== undefined && processed === 0) {
+    throw new PlatformError({
+      reason: 'not_found',
+      message: `No provisioned user found with username: ${request.username}`,
+    });
+  }
+  const complete = stoppedAt === undefined;
+  return {
+    message:
+      request.username !== undefined
+        ? `Namespace for user ${request.username} has been reset successfully`
+        : complete
+          ? 'All provisioned namespaces have been reset successfully'
+          : 'Reset stopped before the deadline; continue with the returned cursor',
+    dryRun: request.dryRun === true,
+    users_processed: processed,
+    namespaces_reset: reset.length,
+    failed_resets: failed.map((f) => f.namespace),
+    failures: failed,
+    details,
+    ...(complete || lastDone === undefined ? {} : { continue: { after: lastDone } }),
+  };
+}
+
+/** The plan's starter objects, created again after a reset; an object already there is fine. */
+async function reapplyStarters(
+  ns: { name: string; labels: Record<string, string>; annotations: Record<string, string> },
+  plans: ReadonlyMap<string, TenantPlan>,
+  create: (object: KubernetesObject) => Promise<void>,
+): Promise<string[]> {
+  const plan = plans.get(ns.labels[labels.plan] ?? '');
+  const errors: string[] = [];
+  for (const template of plan?.manifests ?? []) {
+    try {
+      await create(
+        renderStarter(template, {
+          tenant: ns.name,
+          namespace: ns.name,
+          email: ns.annotations[annotations.owner] ?? '',
+        }),
+      );
+    } catch (error) {
+      const failure = toPlatformError(error);
+      if (failure.reason !== 'conflict') errors.push(`starter: ${failure.message}`);
+    }
+  }
+  return errors;
+}

@@ -1,0 +1,94 @@
+/** The sweep's own logic with in-memory ports: deadlines and continuation, partial failure, 404. */
+import { describe, expect, it } from 'vitest';
+import { PlatformError } from '../../../shared/platform/errors.ts';
+import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
+import { resetSweep, type ResetSweepPorts } from '../../../shared/tenancy/reset-sweep.ts';
+
+const names = Array.from({ length: 10 }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
+
+function ports(failing: string[] = []): ResetSweepPorts & { deleted: string[] } {
+  const deleted: string[] = [];
+  return {
+    deleted,
+    discover: () =>
+      Promise.resolve([
+        {
+          group: 'apps',
+          version: 'v1',
+          resource: 'deployments',
+          kind: 'Deployment',
+          namespaced: true,
+          verbs: ['deletecollection'],
+        },
+      ]),
+    namespacePages: () =>
+      pagesOf([
+        names.slice(0, 4).map((name) => ({ name, labels: {}, annotations: {} })),
+        names.slice(4).map((name) => ({ name, labels: {}, annotations: {} })),
+      ]),
+    raw: {
+      send: (_method, path) => {
+        const ns = /namespaces\/([^/]+)\//.exec(path)?.[1] ?? '';
+        if (failing.includes(ns))
+          return Promise.reject(new PlatformError({ reason: 'forbidden', message: 'denied' }));
+        deleted.push(ns);
+        return Promise.resolve({ items: [{}, {}] });
+      },
+    },
+    create: () => Promise.resolve(),
+  };
+}
+
+async function* pagesOf<T>(pages: T[][]): AsyncGenerator<T[]> {
+  for (const page of pages) yield await Promise.resolve(page);
+}
+
+const plans = new Map([[defaultPlan.name, defaultPlan]]);
+
+describe('resetSweep', () => {
+  it('resets every tenant namespace across pages and reports counts', async () => {
+    const p = ports();
+    const result = await resetSweep({}, p, { plans, deadline: Number.MAX_SAFE_INTEGER });
+    expect(result).toMatchObject({
+      users_processed: 10,
+      namespaces_reset: 10,
+      failed_resets: [],
+      message: 'All provisioned namespaces have been reset successfully',
+    });
+    expect(result.details['tenant-03']).toEqual({ Deployment: 2 });
+    expect(result).not.toHaveProperty('continue');
+  });
+
+  it('reports a failing namespace and completes the others', async () => {
+    const result = await resetSweep({}, ports(['tenant-04']), { plans, deadline: Number.MAX_SAFE_INTEGER });
+    expect(result.namespaces_reset).toBe(9);
+    expect(result.failed_resets).toEqual(['tenant-04']);
+    expect(result.failures[0]?.errors[0]).toMatch(/Deployment: denied/);
+  });
+
+  it('stops at the deadline with a cursor, and a follow-up finishes exactly the rest', async () => {
+    let clock = 0;
+    const now = () => (clock += 1); // every check advances the clock: the deadline falls mid-sweep
+    const first = ports();
+    const partial = await resetSweep({}, first, { plans, deadline: 8, concurrency: 1, now });
+    expect(partial.continue).toBeDefined();
+    expect(partial.namespaces_reset).toBeLessThan(10);
+    const second = ports();
+    const rest = await resetSweep({ after: partial.continue?.after }, second, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    expect([...first.deleted, ...second.deleted].sort()).toEqual(names);
+    expect(rest).not.toHaveProperty('continue');
+  });
+
+  it('answers 404 for an unknown username, in the predecessor words', async () => {
+    const empty: ResetSweepPorts = { ...ports(), namespacePages: () => pagesOf([]) };
+    await expect(
+      resetSweep({ username: 'nobody' }, empty, { plans, deadline: Number.MAX_SAFE_INTEGER }),
+    ).rejects.toMatchObject({
+      status: 404,
+      message: 'No provisioned user found with username: nobody',
+    });
+  });
+});
