@@ -11,6 +11,9 @@ import {
   ensureTenantClusterRole,
   startTenantFunctions,
 } from '../support/tenant-functions.ts';
+import { loadConfig as loadResetConfig } from '../../functions/reset/config.ts';
+import { resetSetup } from '../../functions/reset/index.ts';
+import { startFunction } from '../../shared/platform/server.ts';
 import { createTestDatabase } from './databases.ts';
 import { describeStartup, startTestEnv } from './environment.ts';
 import { runUntilSignal } from './foreground.ts';
@@ -21,9 +24,22 @@ const { env } = running;
 await ensureTenantClusterRole(env);
 const db = await createTestDatabase(env.postgres.url, 'dev');
 const functions = await startTenantFunctions(env, db.url, { logLevel: process.env.LOG_LEVEL ?? 'info' });
+const reset = await startFunction({
+  name: 'reset',
+  loadConfig: loadResetConfig,
+  env: {
+    API_TOKEN: FUNCTION_TOKEN,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    DATABASE_URL: db.url,
+    KUBECONFIG: env.kubernetes.kubeconfigPath,
+  },
+  port: 0,
+  host: '127.0.0.1',
+  setup: (config, log) => Promise.resolve(resetSetup(config, log)),
+});
 
 const stack = {
-  functions: { provision: functions.provision.url, deprovision: functions.deprovision.url },
+  functions: { provision: functions.provision.url, deprovision: functions.deprovision.url, reset: reset.url },
   apiToken: FUNCTION_TOKEN,
   kubeconfig: env.kubernetes.kubeconfigPath,
   databaseUrl: db.url,
@@ -42,6 +58,7 @@ console.log(`
 functions
   provision     ${functions.provision.url}
   deprovision   ${functions.deprovision.url}
+  reset         ${reset.url}
 
 Try the predecessor's examples:
 
@@ -49,6 +66,7 @@ Try the predecessor's examples:
     -H 'Content-Type: application/json' -d '{"full_name": "John Doe", "email": "john.doe@example.org"}'
   curl -s -X DELETE ${functions.deprovision.url}/provisioner -H 'Authorization: ${FUNCTION_TOKEN}' \\
     -H 'Content-Type: application/json' -d '{"full_name": "John Doe", "email": "john.doe@example.org"}'
+  curl -s ${reset.url}/reset -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
 
   export KUBECONFIG=${env.kubernetes.kubeconfigPath}     # cluster admin
   export DATABASE_URL=${db.url}
@@ -58,6 +76,7 @@ Ctrl-C stops everything.`);
 
 runUntilSignal('the local stack', async () => {
   await functions.stop();
+  await reset.stop();
   await db.drop();
   await running.stop();
 });
