@@ -93,8 +93,9 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   }
   const complete = stoppedAt === undefined;
   return {
-    message:
-      request.username !== undefined
+    message: request.dryRun
+      ? 'Dry run: counted what a reset would delete; nothing was deleted'
+      : request.username !== undefined
         ? `Namespace for user ${request.username} has been reset successfully`
         : complete
           ? 'All provisioned namespaces have been reset successfully'

@@ -81,7 +81,12 @@ describe('reset function', () => {
   it('counts in a dry run and changes nothing', async () => {
     const { status, body } = await reset({ username: 'rs-two', dryRun: true });
     expect(status).toBe(200);
-    expect(body).toMatchObject({ dryRun: true, users_processed: 1, details: { 'rs-two': { ConfigMap: 1 } } });
+    expect(body).toMatchObject({
+      message: 'Dry run: counted what a reset would delete; nothing was deleted',
+      dryRun: true,
+      users_processed: 1,
+      details: { 'rs-two': { ConfigMap: 1 } },
+    });
     expect(await names('/api/v1/namespaces/rs-two/configmaps')).toContain('notes');
   });
 
