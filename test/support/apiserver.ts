@@ -63,6 +63,13 @@ export function apiserver(kube: TestEnv['kubernetes']) {
     /** The status code alone. */
     status: async (method: string, path: string, token: string, body?: unknown) =>
       (await send(method, path, token, body)).status,
+    /** The sorted names of the items of a list. */
+    names: async (path: string, token: string): Promise<string[]> => {
+      const answer = await send('GET', path, token);
+      return ((answer.json as { items?: { metadata: { name: string } }[] } | undefined)?.items ?? [])
+        .map((i) => i.metadata.name)
+        .sort();
+    },
     /** POST an object to its collection; `query` e.g. "dryRun=All&fieldValidation=Strict". */
     create: async (object: KubernetesObject, token: string, query = '') =>
       (await send('POST', `${collectionPath(object)}${query === '' ? '' : `?${query}`}`, token, object))

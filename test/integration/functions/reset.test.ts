@@ -18,12 +18,7 @@ const admin = env.kubernetes.adminToken;
 let db: TestDatabase;
 let fn: RunningFunction;
 
-async function names(path: string): Promise<string[]> {
-  const answer = await api.send('GET', path, admin);
-  return ((answer.json as { items?: { metadata: { name: string } }[] }).items ?? [])
-    .map((i) => i.metadata.name)
-    .sort();
-}
+const names = (path: string): Promise<string[]> => api.names(path, admin);
 
 beforeAll(async () => {
   db = await createTestDatabase(env.postgres.url, 'reset');

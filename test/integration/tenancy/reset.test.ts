@@ -86,12 +86,7 @@ const workload: [string, KubernetesObject][] = [
   ],
 ];
 
-async function names(path: string): Promise<string[]> {
-  const answer = await api.send('GET', path, admin);
-  return ((answer.json as { items?: { metadata: { name: string } }[] }).items ?? [])
-    .map((i) => i.metadata.name)
-    .sort();
-}
+const names = (path: string): Promise<string[]> => api.names(path, admin);
 
 beforeAll(async () => {
   const crd = {
