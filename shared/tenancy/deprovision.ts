@@ -7,7 +7,8 @@
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
 
-export type Removal = 'deleted' | 'absent' | 'failed';
+/** 'kept': not attempted because another part failed; the identity stays so that a retry finds the tenant. */
+export type Removal = 'deleted' | 'absent' | 'failed' | 'kept';
 
 export interface DeprovisionPorts {
   readonly identity: {
@@ -75,45 +76,14 @@ export async function deprovision(
       break;
     }
   }
-  const errors: Record<string, string> = {};
-  const attempt = async (system: string, work: () => Promise<Removal>): Promise<Removal> => {
-    try {
-      return await work();
-    } catch (error) {
-      errors[system] = toPlatformError(error).message;
-      return 'failed';
-    }
-  };
-  let userId: string | null = null;
-  const [kubernetes, keycloak, keycloakGroup, grafana] = await Promise.all([
-    attempt('kubernetes', () => ports.cluster.deleteNamespace(username)),
-    attempt('keycloak', async () => {
-      const user = await ports.identity.findUserByUsername(username);
-      if (user === undefined) return 'absent';
-      userId = user.id;
-      return (await ports.identity.deleteUser(user.id)) ? 'deleted' : 'absent';
-    }),
-    attempt('keycloakGroup', async () => {
-      const marker = await ports.identity.findGroup(settings.markerGroup);
-      const group =
-        marker === undefined ? undefined : await ports.identity.findGroup(`tenant-${username}`, marker);
-      if (group === undefined) return 'absent';
-      return (await ports.identity.deleteGroup(group)) ? 'deleted' : 'absent';
-    }),
-    attempt('grafana', async () => {
-      const user = await ports.grafana.lookupUser(username);
-      if (user === undefined) return 'absent';
-      return (await ports.grafana.deleteUser(user.id)) ? 'deleted' : 'absent';
-    }),
-  ]);
-  const finished =
-    kubernetes === 'failed' ? false : !(await ports.cluster.namespaceExists(username).catch(() => true));
+  const removal = await removeTenant(username, settings.markerGroup, ports);
+  const { errors, userId, kubernetes, finished, systems } = removal;
   const result: DeprovisionResult = {
     message: 'User has been deleted successfully',
     username,
     user_id: userId,
     namespace: { status: kubernetes, finished },
-    systems: { kubernetes, keycloak, keycloakGroup, grafana },
+    systems,
     ...(Object.keys(errors).length === 0 ? {} : { errors }),
   };
   if (Object.keys(errors).length > 0) {
@@ -127,4 +97,70 @@ export async function deprovision(
     });
   }
   return result;
+}
+
+export interface TenantSystemsRemoval {
+  readonly kubernetes: Removal;
+  readonly keycloak: Removal;
+  readonly keycloakGroup: Removal;
+  readonly grafana: Removal;
+}
+
+export interface TenantRemoval {
+  readonly userId: string | null;
+  readonly kubernetes: Removal;
+  readonly finished: boolean;
+  readonly systems: TenantSystemsRemoval;
+  readonly errors: Readonly<Record<string, string>>;
+}
+
+/**
+ * Removes one tenant: the namespace and the Grafana user first (at once), then, only when both went well,
+ * the Keycloak user and tenant group. Keycloak is the list of tenants: keeping the identity after a
+ * partial failure lets the next run (or sync) find the tenant and finish.
+ */
+export async function removeTenant(
+  username: string,
+  markerGroup: string,
+  ports: DeprovisionPorts,
+): Promise<TenantRemoval> {
+  const errors: Record<string, string> = {};
+  const attempt = async (system: string, work: () => Promise<Removal>): Promise<Removal> => {
+    try {
+      return await work();
+    } catch (error) {
+      errors[system] = toPlatformError(error).message;
+      return 'failed';
+    }
+  };
+  let userId: string | null = null;
+  const [kubernetes, grafana] = await Promise.all([
+    attempt('kubernetes', () => ports.cluster.deleteNamespace(username)),
+    attempt('grafana', async () => {
+      const user = await ports.grafana.lookupUser(username);
+      if (user === undefined) return 'absent';
+      return (await ports.grafana.deleteUser(user.id)) ? 'deleted' : 'absent';
+    }),
+  ]);
+  const go = kubernetes !== 'failed' && grafana !== 'failed';
+  const keycloak: Removal = go
+    ? await attempt('keycloak', async () => {
+        const user = await ports.identity.findUserByUsername(username);
+        if (user === undefined) return 'absent';
+        userId = user.id;
+        return (await ports.identity.deleteUser(user.id)) ? 'deleted' : 'absent';
+      })
+    : 'kept';
+  const keycloakGroup: Removal = go
+    ? await attempt('keycloakGroup', async () => {
+        const marker = await ports.identity.findGroup(markerGroup);
+        const group =
+          marker === undefined ? undefined : await ports.identity.findGroup(`tenant-${username}`, marker);
+        if (group === undefined) return 'absent';
+        return (await ports.identity.deleteGroup(group)) ? 'deleted' : 'absent';
+      })
+    : 'kept';
+  const finished =
+    kubernetes === 'failed' ? false : !(await ports.cluster.namespaceExists(username).catch(() => true));
+  return { userId, kubernetes, finished, systems: { kubernetes, keycloak, keycloakGroup, grafana }, errors };
 }
