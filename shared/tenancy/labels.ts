@@ -7,6 +7,8 @@ export const labels = {
   plan: `${LABEL_PREFIX}/plan`,
   /** Marks an object of the tenant baseline: reset keeps it. */
   baseline: `${LABEL_PREFIX}/baseline`,
+  /** Set on a tenant namespace (value "true") to keep the tenant out of cleanup. */
+  exempt: `${LABEL_PREFIX}/exempt`,
   /** Marks a plan's starter object: reset removes it and applies it again. */
   starter: `${LABEL_PREFIX}/starter`,
   /** The predecessor's labels, kept so its tooling and selectors still find the namespaces. */

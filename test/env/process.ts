@@ -1,7 +1,7 @@
 /**
  * Supervises one server process of the test environment: output appended to `<logDir>/<name>.log`,
  * readiness polled with a deadline, and a start failure reported with the tail of that log. Stopping sends
- * SIGTERM, then SIGKILL after a grace period.
+ * SIGTERM (or the server's own stop signal), then SIGKILL after a grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,6 +19,8 @@ export interface StartOptions {
   readonly cwd?: string;
   /** Run as this user (uid/gid), e.g. PostgreSQL, which refuses to run as root. */
   readonly user?: { readonly uid: number; readonly gid: number };
+  /** Signal asking for a clean, prompt shutdown; SIGTERM unless the server reads it otherwise. */
+  readonly stopSignal?: NodeJS.Signals;
   /** Resolves true once the server answers; errors count as "not yet". */
   readonly ready: () => Promise<boolean>;
   readonly timeoutMs?: number;
@@ -45,10 +47,10 @@ export async function logTail(logFile: string, lines = 40): Promise<string> {
   }
 }
 
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
@@ -69,7 +71,7 @@ export async function startProcess(options: StartOptions): Promise<ServerProcess
   child.once('exit', (code, signal) => (exit ??= `exited with ${signal ?? `code ${code ?? '?'}`}`));
   child.once('error', (error) => (exit ??= `could not be started: ${error.message}`));
   const stop = async (): Promise<void> => {
-    await stopChild(child, 10_000);
+    await stopChild(child, options.stopSignal ?? 'SIGTERM', 10_000);
     log.end();
   };
 

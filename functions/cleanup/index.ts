@@ -1,0 +1,95 @@
+/**
+ * cleanup: HTTP POST / (and the predecessor's /cleanup) with { dryRun?, force?, now? }, the CloudEvent
+ * dev.tenantlifecycle.tenant.cleanup.requested, or the daily PingSource. Path: trigger -> host -> cleanup
+ * (marker-group members, created-before, exempt namespaces, safety bound) -> removeTenant for each -> audit.
+ */
+import { z } from 'zod';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import type { FunctionSetup } from '../../shared/platform/server.ts';
+import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { cleanup, type CleanupPorts, type CleanupSettings } from '../../shared/tenancy/cleanup.ts';
+import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import type { CleanupConfig } from './config.ts';
+
+export const CLEANUP_EVENT = 'dev.tenantlifecycle.tenant.cleanup.requested';
+
+export const cleanupRequest = z
+  .object({
+    dryRun: z.boolean().default(false),
+    force: z.boolean().default(false),
+    now: z.iso.datetime().optional(),
+  })
+  .strict();
+
+export function cleanupSpec(deps: {
+  settings: CleanupSettings;
+  ports: CleanupPorts;
+  store: Pick<PlatformStore, 'recordAudit'>;
+}): FunctionSpec {
+  return {
+    name: 'cleanup',
+    operations: [
+      operation({
+        name: 'cleanup',
+        input: cleanupRequest,
+        http: [
+          { method: 'POST', path: '/' },
+          { method: 'POST', path: '/cleanup' },
+        ],
+        events: [CLEANUP_EVENT],
+        ping: true,
+        run: async (input, ctx) => {
+          const result = await cleanup(input, deps.settings, deps.ports);
+          await deps.store
+            .recordAudit({
+              actor: ctx.actor,
+              operation: 'cleanup',
+              target: '*',
+              outcome: input.dryRun
+                ? 'dry_run'
+                : 'failed' in result && result.failed > 0
+                  ? 'partial'
+                  : 'success',
+              requestId: ctx.requestId,
+              details: {
+                cutoff: result.cutoff,
+                ...('deleted_users' in result
+                  ? { deleted: result.deleted_users, failed: result.failed_deletions }
+                  : {}),
+              },
+            })
+            .catch((error: unknown) => {
+              ctx.log.error({ err: error }, 'audit record could not be written');
+            });
+          return result;
+        },
+      }),
+    ],
+  };
+}
+
+export function cleanupSetup(config: CleanupConfig, log: Logger): FunctionSetup {
+  const systems = connectTenantSystems(config, log, 'cleanup');
+  const { store, identity, cluster, grafana } = systems;
+  return {
+    spec: cleanupSpec({
+      settings: {
+        markerGroup: config.markerGroup,
+        retentionDays: config.retentionDays,
+        maxShare: config.maxShare,
+      },
+      ports: {
+        identity,
+        cluster,
+        grafana,
+        members: (groupId) => identity.groupMembers(groupId),
+        createdBefore: (cutoff) => identity.usersCreatedBefore(cutoff),
+        namespacePages: (selector) => cluster.namespacePages(selector),
+      },
+      store,
+    }),
+    ready: () => store.ensureSchema(),
+    close: () => systems.close(),
+  };
+}

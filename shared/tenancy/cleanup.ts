@@ -1,0 +1,95 @@
+/**
+ * Cleanup: deprovisions tenants older than the retention period. Tenants are the members of the marker
+ * group (read in pages); their age is Keycloak's creation time, filtered server-side where Keycloak offers
+ * it (26.6+). A tenant whose namespace carries tenant-lifecycle.dev/exempt=true is kept. A safety bound
+ * refuses to delete more than a share of all tenants in one run unless forced. "Now" is an input, so tests
+ * and operators can ask "who would go on that date" without waiting.
+ */
+import pLimit from 'p-limit';
+import { PlatformError } from '../platform/errors.ts';
+import { removeTenant, type DeprovisionPorts, type TenantSystemsRemoval } from './deprovision.ts';
+import { labels } from './labels.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface CleanupPorts extends DeprovisionPorts {
+  readonly members: (groupId: string) => AsyncIterable<{ id: string; username: string }[]>;
+  readonly createdBefore: (
+    cutoff: Date,
+  ) => AsyncIterable<{ id: string; username: string; createdTimestamp?: number }[]>;
+  readonly namespacePages: (selector: string) => AsyncIterable<{ name: string }[]>;
+}
+
+export interface CleanupRequest {
+  readonly dryRun?: boolean | undefined;
+  readonly force?: boolean | undefined;
+  /** ISO date-time; defaults to the real time. */
+  readonly now?: string | undefined;
+}
+
+export interface CleanupSettings {
+  readonly markerGroup: string;
+  readonly retentionDays: number;
+  /** Refuse to delete more than this share of all tenants in one run (0..1) unless forced. */
+  readonly maxShare: number;
+}
+
+export async function cleanup(request: CleanupRequest, settings: CleanupSettings, ports: CleanupPorts) {
+  const now = request.now === undefined ? new Date() : new Date(request.now);
+  const cutoff = new Date(now.getTime() - settings.retentionDays * DAY_MS);
+  const marker = await ports.identity.findGroup(settings.markerGroup);
+  const tenants = new Map<string, string>();
+  if (marker !== undefined) {
+    for await (const page of ports.members(marker)) for (const u of page) tenants.set(u.id, u.username);
+  }
+  const exempt = new Set<string>();
+  for await (const page of ports.namespacePages(`${labels.exempt}=true`))
+    for (const n of page) exempt.add(n.name);
+  const old: { id: string; username: string }[] = [];
+  const spared: string[] = [];
+  for await (const page of ports.createdBefore(cutoff)) {
+    for (const u of page) {
+      if (!tenants.has(u.id)) continue;
+      if (exempt.has(u.username)) spared.push(u.username);
+      else old.push({ id: u.id, username: u.username });
+    }
+  }
+  const base = { cutoff: cutoff.toISOString(), total_tenants: tenants.size, exempt: spared.sort() };
+  if (request.dryRun) {
+    return {
+      message: 'Dry run: nothing was deleted',
+      dryRun: true,
+      ...base,
+      would_delete: old.map((u) => u.username).sort(),
+    };
+  }
+  if (old.length > 0 && old.length > settings.maxShare * tenants.size && request.force !== true) {
+    throw new PlatformError({
+      reason: 'conflict',
+      message: `refusing to delete ${old.length} of ${tenants.size} tenants in one run (more than ${Math.round(settings.maxShare * 100)}%); check the retention settings or send force: true`,
+    });
+  }
+  const limit = pLimit(4);
+  const deleted: { username: string; user_id: string; systems: TenantSystemsRemoval }[] = [];
+  const failed: { username: string; errors: Readonly<Record<string, string>> }[] = [];
+  await Promise.all(
+    old.map((u) =>
+      limit(async () => {
+        const removal = await removeTenant(u.username, settings.markerGroup, ports);
+        if (Object.keys(removal.errors).length === 0)
+          deleted.push({ username: u.username, user_id: u.id, systems: removal.systems });
+        else failed.push({ username: u.username, errors: removal.errors });
+      }),
+    ),
+  );
+  return {
+    message: 'Cleanup completed',
+    ...base,
+    deleted_users: deleted.map(({ username, user_id }) => ({ username, user_id })),
+    failed_deletions: failed.map((f) => f.username),
+    failures: failed,
+    total_processed: old.length,
+    successfully_deleted: deleted.length,
+    failed: failed.length,
+  };
+}
