@@ -14,12 +14,18 @@ import type { DiscoveredResource } from './reset-plan.ts';
 import { resetTargets } from './reset-plan.ts';
 import { renderStarter } from './starters.ts';
 
+export interface TenantNamespace {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  /** Deletion requested: such a namespace is skipped. */
+  readonly terminating?: boolean;
+}
+
 export interface ResetSweepPorts {
   readonly raw: CollectionClient;
   readonly discover: () => Promise<DiscoveredResource[]>;
-  readonly namespacePages: (
-    selector: string,
-  ) => AsyncIterable<{ name: string; labels: Record<string, string>; annotations: Record<string, string> }[]>;
+  readonly namespacePages: (selector: string) => AsyncIterable<TenantNamespace[]>;
   readonly create: (object: KubernetesObject) => Promise<void>;
 }
 
@@ -51,8 +57,9 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   let lastDone: string | undefined;
 
   for await (const page of ports.namespacePages(selector)) {
+    // A namespace being deleted (deprovision, cleanup) is not reset: it is going away anyway.
     const todo = page
-      .filter((n) => request.after === undefined || n.name > request.after)
+      .filter((n) => n.terminating !== true && (request.after === undefined || n.name > request.after))
       .sort((a, b) => a.name.localeCompare(b.name));
     const jobs: Promise<void>[] = [];
     for (const ns of todo) {
@@ -112,7 +119,7 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
 
 /** The plan's starter objects, created again after a reset; an object already there is fine. */
 async function reapplyStarters(
-  ns: { name: string; labels: Record<string, string>; annotations: Record<string, string> },
+  ns: TenantNamespace,
   plans: ReadonlyMap<string, TenantPlan>,
   create: (object: KubernetesObject) => Promise<void>,
 ): Promise<string[]> {

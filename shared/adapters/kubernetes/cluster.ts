@@ -9,6 +9,14 @@ import { kubernetesCall } from './errors.ts';
 
 export const FIELD_MANAGER = 'tenant-lifecycle';
 
+export interface NamespaceSummary {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  /** Deletion requested: nothing can be created in it any more. */
+  readonly terminating: boolean;
+}
+
 export class KubernetesCluster {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
@@ -49,10 +57,7 @@ export class KubernetesCluster {
   }
 
   /** Namespaces matching a label selector, read in pages (limit/continue): API calls grow with N/page. */
-  async *namespacePages(
-    labelSelector: string,
-    pageSize = 500,
-  ): AsyncGenerator<{ name: string; labels: Record<string, string>; annotations: Record<string, string> }[]> {
+  async *namespacePages(labelSelector: string, pageSize = 500): AsyncGenerator<NamespaceSummary[]> {
     let token: string | undefined;
     do {
       const page = await kubernetesCall('list tenant namespaces', () =>
@@ -66,6 +71,7 @@ export class KubernetesCluster {
         name: n.metadata?.name ?? '',
         labels: n.metadata?.labels ?? {},
         annotations: n.metadata?.annotations ?? {},
+        terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
       }));
       token = page.metadata?._continue || undefined;
     } while (token !== undefined);

@@ -82,6 +82,23 @@ describe('resetSweep', () => {
     expect(rest).not.toHaveProperty('continue');
   });
 
+  it('skips namespaces that are being deleted', async () => {
+    const p = ports();
+    const dying: ResetSweepPorts = {
+      ...p,
+      namespacePages: () =>
+        pagesOf([
+          [
+            { name: 'going', labels: {}, annotations: {}, terminating: true },
+            { name: 'staying', labels: {}, annotations: {} },
+          ],
+        ]),
+    };
+    const result = await resetSweep({}, dying, { plans, deadline: Number.MAX_SAFE_INTEGER });
+    expect(result.users_processed).toBe(1);
+    expect(p.deleted).toEqual(['staying']);
+  });
+
   it('answers 404 for an unknown username, in the predecessor words', async () => {
     const empty: ResetSweepPorts = { ...ports(), namespacePages: () => pagesOf([]) };
     await expect(
