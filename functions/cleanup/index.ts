@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { cleanup, type CleanupPorts, type CleanupSettings } from '../../shared/tenancy/cleanup.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
@@ -41,27 +42,21 @@ export function cleanupSpec(deps: {
         ping: true,
         run: async (input, ctx) => {
           const result = await cleanup(input, deps.settings, deps.ports);
-          await deps.store
-            .recordAudit({
-              actor: ctx.actor,
-              operation: 'cleanup',
-              target: '*',
-              outcome: input.dryRun
-                ? 'dry_run'
-                : 'failed' in result && result.failed > 0
-                  ? 'partial'
-                  : 'success',
-              requestId: ctx.requestId,
-              details: {
-                cutoff: result.cutoff,
-                ...('deleted_users' in result
-                  ? { deleted: result.deleted_users, failed: result.failed_deletions }
-                  : {}),
-              },
-            })
-            .catch((error: unknown) => {
-              ctx.log.error({ err: error }, 'audit record could not be written');
-            });
+          await recordAuditSafely(deps.store, ctx, {
+            operation: 'cleanup',
+            target: '*',
+            outcome: input.dryRun
+              ? 'dry_run'
+              : 'failed' in result && result.failed > 0
+                ? 'partial'
+                : 'success',
+            details: {
+              cutoff: result.cutoff,
+              ...('deleted_users' in result
+                ? { deleted: result.deleted_users, failed: result.failed_deletions }
+                : {}),
+            },
+          });
           return result;
         },
       }),

@@ -13,6 +13,7 @@ import { createPool } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts } from '../../shared/tenancy/reset-sweep.ts';
@@ -57,22 +58,16 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
             deadline: ctx.deadline,
             concurrency: deps.concurrency,
           });
-          await deps.store
-            .recordAudit({
-              actor: ctx.actor,
-              operation: 'reset',
-              target: input.username ?? '*',
-              outcome: input.dryRun ? 'dry_run' : result.failed_resets.length > 0 ? 'partial' : 'success',
-              requestId: ctx.requestId,
-              details: {
-                namespacesReset: result.namespaces_reset,
-                failed: result.failed_resets,
-                continue: result.continue,
-              },
-            })
-            .catch((error: unknown) => {
-              ctx.log.error({ err: error }, 'audit record could not be written');
-            });
+          await recordAuditSafely(deps.store, ctx, {
+            operation: 'reset',
+            target: input.username ?? '*',
+            outcome: input.dryRun ? 'dry_run' : result.failed_resets.length > 0 ? 'partial' : 'success',
+            details: {
+              namespacesReset: result.namespaces_reset,
+              failed: result.failed_resets,
+              continue: result.continue,
+            },
+          });
           return result;
         },
       }),

@@ -5,6 +5,7 @@
  */
 import { toPlatformError } from '../platform/errors.ts';
 import type { InvocationContext } from '../platform/operation.ts';
+import type { AuditOutcome } from '../platform/store/audit.ts';
 import type { PlatformStore } from '../platform/store/store.ts';
 
 export interface AuditedRun<T> {
@@ -16,21 +17,23 @@ export interface AuditedRun<T> {
   readonly details: (result: T) => Record<string, unknown>;
 }
 
+/** Writes one audit record for this invocation; a failed write is logged, never thrown. */
+export async function recordAuditSafely(
+  store: Pick<PlatformStore, 'recordAudit'>,
+  ctx: InvocationContext,
+  entry: { operation: string; target: string; outcome: AuditOutcome; details: Record<string, unknown> },
+): Promise<void> {
+  await store
+    .recordAudit({ actor: ctx.actor, requestId: ctx.requestId, ...entry })
+    .catch((error: unknown) => {
+      ctx.log.error({ err: error }, 'audit record could not be written');
+    });
+}
+
 export async function runAudited<T>(options: AuditedRun<T>, work: () => Promise<T>): Promise<T> {
   const { store, ctx } = options;
   const record = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
-    store
-      .recordAudit({
-        actor: ctx.actor,
-        operation: options.operation,
-        target: options.tenant,
-        outcome,
-        requestId: ctx.requestId,
-        details,
-      })
-      .catch((error: unknown) => {
-        ctx.log.error({ err: error }, 'audit record could not be written');
-      });
+    recordAuditSafely(store, ctx, { operation: options.operation, target: options.tenant, outcome, details });
   // One operation per tenant at a time, across instances (provision and deprovision share the lock).
   return store.withLock(`tenant:${options.tenant}`, async () => {
     try {
