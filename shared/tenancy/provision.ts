@@ -4,8 +4,8 @@
  * removed again; the error lists each step's fate. The password exists only in the success answer.
  */
 import { PlatformError } from '../platform/errors.ts';
-import { renderBaseline, type KubernetesObject, type TenantPlan } from './baseline.ts';
-import { renderStarter } from './starters.ts';
+import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import { placeholderEmail, renderTenantObjects, tenantGroupName } from './tenant-objects.ts';
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
 import { generatePassword } from './passwords.ts';
@@ -95,10 +95,10 @@ export function planProvision(
     });
   }
   const [firstName, ...rest] = (request.full_name ?? '').trim().split(/\s+/).filter(Boolean);
-  const tenantGroup = `tenant-${username}`;
+  const tenantGroup = tenantGroupName(username);
   const email = request.email?.trim() ?? '';
   // Grafana needs an email; a tenant without one gets a unique placeholder that says so.
-  const contactEmail = email !== '' ? email : `${username}@tenants.invalid`;
+  const contactEmail = email !== '' ? email : placeholderEmail(username);
   return {
     username,
     namespace: username,
@@ -107,22 +107,10 @@ export function planProvision(
     ...(rest.length === 0 ? {} : { lastName: rest.join(' ') }),
     plan: plan.name,
     tenantGroup,
-    objects: [
-      ...renderBaseline({
-        tenant: username,
-        ...(email === '' ? {} : { ownerEmail: email }),
-        createdAt: now,
-        plan,
-        access: {
-          user: `${settings.oidc.usernamePrefix}${username}`,
-          group: `${settings.oidc.groupsPrefix}${tenantGroup}`,
-          clusterRole: settings.tenantClusterRole,
-        },
-      }),
-      ...(plan.manifests ?? []).map((template) =>
-        renderStarter(template, { tenant: username, namespace: username, email: contactEmail }),
-      ),
-    ],
+    objects: renderTenantObjects(
+      { username, ...(email === '' ? {} : { ownerEmail: email }), contactEmail, plan, createdAt: now },
+      settings,
+    ),
   };
 }
 

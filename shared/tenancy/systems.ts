@@ -20,9 +20,12 @@ export function connectTenantSystems(
   settings: SystemsSettings,
   log: Logger,
   functionName: string,
+  /** Page size of Keycloak and Grafana lists (defaults: the adapters'). */
+  options: { readonly pageSize?: number } = {},
 ): TenantSystems {
   const pool = createPool({ connectionString: settings.databaseUrl, log, applicationName: functionName });
-  const grafana = new GrafanaAdmin(settings.grafana);
+  const paging = options.pageSize === undefined ? {} : { pageSize: options.pageSize };
+  const grafana = new GrafanaAdmin({ ...settings.grafana, ...paging });
   return {
     store: new PlatformStore(pool),
     identity: new KeycloakDirectory({
@@ -34,6 +37,7 @@ export function connectTenantSystems(
         clientId: settings.keycloak.clientId,
         clientSecret: settings.keycloak.clientSecret,
       },
+      ...paging,
     }),
     grafana,
     cluster: new KubernetesCluster(loadKubeConfig(settings.kubeconfig)),

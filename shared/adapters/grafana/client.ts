@@ -28,6 +28,8 @@ export interface GrafanaUser {
   readonly login: string;
   readonly email: string;
   readonly name: string;
+  /** A Grafana server admin (`isAdmin` in search answers, `isGrafanaAdmin` in lookups). */
+  readonly isAdmin: boolean;
 }
 
 export interface OrgMember {
@@ -39,8 +41,21 @@ export interface OrgMember {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-function toUser(u: { id: number; login: string; email?: string; name?: string }): GrafanaUser {
-  return { id: u.id, login: u.login, email: u.email ?? '', name: u.name ?? '' };
+function toUser(u: {
+  id: number;
+  login: string;
+  email?: string;
+  name?: string;
+  isAdmin?: boolean;
+  isGrafanaAdmin?: boolean;
+}): GrafanaUser {
+  return {
+    id: u.id,
+    login: u.login,
+    email: u.email ?? '',
+    name: u.name ?? '',
+    isAdmin: u.isAdmin === true || u.isGrafanaAdmin === true,
+  };
 }
 
 export class GrafanaAdmin {
@@ -120,7 +135,13 @@ export class GrafanaAdmin {
   }
 
   async lookupUser(loginOrEmail: string): Promise<GrafanaUser | undefined> {
-    const user = await this.call<{ id: number; login: string; email: string; name: string }>(
+    const user = await this.call<{
+      id: number;
+      login: string;
+      email: string;
+      name: string;
+      isGrafanaAdmin?: boolean;
+    }>(
       `look up user ${loginOrEmail}`,
       'GET',
       `/api/users/lookup?loginOrEmail=${encodeURIComponent(loginOrEmail)}`,
@@ -135,7 +156,7 @@ export class GrafanaAdmin {
     for (let page = 1; ; page++) {
       const answer = await this.call<{
         totalCount: number;
-        users: { id: number; login: string; email: string; name: string }[];
+        users: { id: number; login: string; email: string; name: string; isAdmin?: boolean }[];
       }>(
         'search users',
         'GET',

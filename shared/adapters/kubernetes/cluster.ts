@@ -2,7 +2,7 @@
  * The few Kubernetes operations tenant provisioning needs: create rendered objects (create, never
  * overwrite: an existing object is a 409 the caller decides about), read and delete a namespace.
  */
-import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
 import type { KubernetesObject } from '../../tenancy/baseline.ts';
 import { kubernetesCall } from './errors.ts';
@@ -15,6 +15,15 @@ export interface NamespaceSummary {
   readonly annotations: Record<string, string>;
   /** Deletion requested: nothing can be created in it any more. */
   readonly terminating: boolean;
+}
+
+function summary(n: V1Namespace): NamespaceSummary {
+  return {
+    name: n.metadata?.name ?? '',
+    labels: n.metadata?.labels ?? {},
+    annotations: n.metadata?.annotations ?? {},
+    terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
+  };
 }
 
 export class KubernetesCluster {
@@ -43,6 +52,17 @@ export class KubernetesCluster {
     }
   }
 
+  /** One namespace's summary, or undefined when there is none. */
+  async readNamespace(name: string): Promise<NamespaceSummary | undefined> {
+    try {
+      const n = await kubernetesCall(`read namespace ${name}`, () => this.core.readNamespace({ name }));
+      return summary(n);
+    } catch (error) {
+      if (error instanceof PlatformError && error.reason === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
   /** Requests deletion; 'absent' when there was nothing to delete. The namespace controller finishes it. */
   async deleteNamespace(name: string): Promise<'deleted' | 'absent'> {
     try {
@@ -67,12 +87,7 @@ export class KubernetesCluster {
           ...(token === undefined ? {} : { _continue: token }),
         }),
       );
-      yield page.items.map((n) => ({
-        name: n.metadata?.name ?? '',
-        labels: n.metadata?.labels ?? {},
-        annotations: n.metadata?.annotations ?? {},
-        terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
-      }));
+      yield page.items.map(summary);
       token = page.metadata?._continue || undefined;
     } while (token !== undefined);
   }

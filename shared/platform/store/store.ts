@@ -55,6 +55,25 @@ export class PlatformStore {
     });
   }
 
+  /**
+   * Which of `targets` an operation ever succeeded on, in one query: how sync tells a Grafana user this
+   * product created (and may prune) from one a person created by hand.
+   */
+  async succeededOn(operation: string, targets: readonly string[]): Promise<Set<string>> {
+    if (targets.length === 0) return new Set();
+    await this.ensureSchema();
+    const { rows } = await this.pool
+      .query<{ target: string }>(
+        `SELECT DISTINCT target FROM ${this.quoted}.audit_log
+          WHERE operation = $1 AND outcome = 'success' AND target = ANY($2::text[])`,
+        [operation, targets],
+      )
+      .catch((error: unknown) => {
+        throw postgresError(error, `read the audit of ${operation}`);
+      });
+    return new Set(rows.map((r) => r.target));
+  }
+
   async runIdempotent(
     request: IdempotentRequest,
     fn: () => Promise<StoredAnswer>,

@@ -1,0 +1,92 @@
+/**
+ * sync: HTTP POST / (and the predecessor's /sync) with { username?, dryRun?, prune?, force? }, the CloudEvent
+ * dev.tenantlifecycle.tenant.sync.requested, or the hourly PingSource. Path: trigger -> host -> sync
+ * (marker-group members, Grafana users and tenant namespaces listed once each, in pages) -> planSync
+ * (pure) -> repairs with bounded concurrency, prune only when asked -> audit.
+ */
+import { z } from 'zod';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import type { FunctionSetup } from '../../shared/platform/server.ts';
+import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
+import { sync, type SyncPorts, type SyncSettings } from '../../shared/tenancy/sync.ts';
+import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import type { SyncConfig } from './config.ts';
+
+export const SYNC_EVENT = 'dev.tenantlifecycle.tenant.sync.requested';
+
+export const syncRequest = z
+  .object({
+    username: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
+      .optional(),
+    dryRun: z.boolean().default(false),
+    /** Delete orphans (namespaces and product-made Grafana users without a tenant). */
+    prune: z.boolean().default(false),
+    /** Prune beyond the safety bound. */
+    force: z.boolean().default(false),
+  })
+  .strict();
+
+export interface SyncDependencies {
+  readonly settings: SyncSettings;
+  readonly ports: SyncPorts;
+  readonly store: Pick<PlatformStore, 'recordAudit'>;
+  readonly now?: () => Date;
+}
+
+export function syncSpec(deps: SyncDependencies): FunctionSpec {
+  return {
+    name: 'sync',
+    operations: [
+      operation({
+        name: 'sync',
+        input: syncRequest,
+        http: [
+          { method: 'POST', path: '/' },
+          { method: 'POST', path: '/sync' },
+        ],
+        events: [SYNC_EVENT],
+        ping: true,
+        run: async (input, ctx) => {
+          const result = await sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))());
+          const failed = result.results.failed_fixes;
+          await recordAuditSafely(deps.store, ctx, {
+            operation: 'sync',
+            target: input.username ?? '*',
+            outcome: input.dryRun ? 'dry_run' : failed.length > 0 ? 'partial' : 'success',
+            details: { counts: result.counts, ...result.results },
+          });
+          ctx.log.info({ counts: result.counts, failed: failed.length }, 'sync finished');
+          return result;
+        },
+      }),
+    ],
+  };
+}
+
+export function syncSetup(config: SyncConfig, log: Logger): FunctionSetup {
+  const systems = connectTenantSystems(config, log, 'sync', { pageSize: config.pageSize });
+  const { store, identity, cluster, grafana } = systems;
+  return {
+    spec: syncSpec({
+      settings: { ...config.sync, markerGroup: config.markerGroup },
+      ports: {
+        identity,
+        cluster: {
+          namespacePages: (selector) => cluster.namespacePages(selector, config.pageSize),
+          readNamespace: (name) => cluster.readNamespace(name),
+          create: (object) => cluster.create(object),
+          deleteNamespace: (name) => cluster.deleteNamespace(name),
+        },
+        grafana,
+        productLogins: (logins) => store.succeededOn('provision', logins),
+      },
+      store,
+    }),
+    ready: () => store.ensureSchema(),
+    close: () => systems.close(),
+  };
+}

@@ -1,0 +1,411 @@
+/**
+ * Sync: makes every tenant whole again. Lists the marker group's members, the Grafana users and the tenant
+ * namespaces once each (in pages), plans with sync-plan.ts, then repairs with bounded concurrency: a missing
+ * namespace gets the tenant's objects again (the default plan's), a missing Grafana user is created with a
+ * random password nobody is told (the tenant signs in through single sign-on, or an admin sets one), a lost
+ * group membership is restored. Orphans are reported, and deleted only with `prune` (and `force` beyond the
+ * safety bound). With `username`, the same is done for one tenant with targeted reads instead of lists.
+ */
+import pLimit from 'p-limit';
+import { PlatformError, toPlatformError } from '../platform/errors.ts';
+import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import { tenantNamespaceSelector } from './labels.ts';
+import { generatePassword } from './passwords.ts';
+import {
+  completePlan,
+  diffInventory,
+  namesToLookUp,
+  pruneNeedsForce,
+  type GrafanaAccount,
+  type SyncInventory,
+  type SyncPlan,
+  type TenantIdentity,
+  type TenantNamespaceState,
+  type TenantRepair,
+} from './sync-plan.ts';
+import {
+  placeholderEmail,
+  renderTenantObjects,
+  tenantGroupName,
+  type TenantAccessSettings,
+} from './tenant-objects.ts';
+
+type OrgRole = 'Viewer' | 'Editor' | 'Admin' | 'None';
+
+export interface SyncPorts {
+  readonly identity: {
+    findGroup(name: string, parentId?: string): Promise<string | undefined>;
+    ensureGroup(name: string, parentId?: string): Promise<string>;
+    addToGroup(userId: string, groupId: string): Promise<void>;
+    findUserByUsername(username: string): Promise<TenantIdentity | undefined>;
+    userGroups(userId: string): Promise<{ id: string; name: string }[]>;
+    groupMembers(groupId: string): AsyncIterable<readonly TenantIdentity[]>;
+  };
+  readonly cluster: {
+    namespacePages(selector: string): AsyncIterable<readonly TenantNamespaceState[]>;
+    readNamespace(name: string): Promise<TenantNamespaceState | undefined>;
+    create(object: KubernetesObject): Promise<void>;
+    deleteNamespace(name: string): Promise<'deleted' | 'absent'>;
+  };
+  readonly grafana: {
+    searchUsers(): AsyncIterable<readonly GrafanaAccount[]>;
+    lookupUser(login: string): Promise<GrafanaAccount | undefined>;
+    createUser(user: { login: string; email: string; name?: string; password: string }): Promise<number>;
+    setOrgRole(userId: number, login: string, role: OrgRole): Promise<void>;
+    deleteUser(id: number): Promise<boolean>;
+  };
+  /** Which of these (lower-case) logins provision ever succeeded on: Grafana users this product made. */
+  readonly productLogins: (logins: readonly string[]) => Promise<ReadonlySet<string>>;
+}
+
+export interface SyncSettings {
+  readonly markerGroup: string;
+  readonly plans: ReadonlyMap<string, TenantPlan>;
+  /** The plan a recreated namespace gets (its old plan label went with it). */
+  readonly defaultPlan: string;
+  readonly access: TenantAccessSettings;
+  readonly grafanaRole: OrgRole;
+  /** Prune at most this share of the tenant namespaces in one run unless forced (0..1). */
+  readonly pruneMaxShare: number;
+  /** Tenants repaired at the same time. */
+  readonly concurrency: number;
+}
+
+export interface SyncRequest {
+  readonly username?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+  readonly prune?: boolean | undefined;
+  readonly force?: boolean | undefined;
+}
+
+export interface FixedUser {
+  readonly username: string;
+  readonly fixed_grafana: boolean;
+  readonly fixed_namespace: boolean;
+  readonly fixed_membership: boolean;
+}
+
+export interface OrphansReport {
+  readonly namespaces: readonly string[];
+  readonly grafana_users: readonly string[];
+}
+
+/** The predecessor's report (message, results.total_users/fixed_users/failed_fixes) and more. */
+export interface SyncReport {
+  readonly message: string;
+  readonly dryRun?: true;
+  readonly results: {
+    readonly total_users: number;
+    readonly fixed_users: readonly FixedUser[];
+    readonly failed_fixes: readonly { readonly username: string; readonly error: string }[];
+    readonly orphans: OrphansReport;
+    /** Dry run: what a real run would repair. */
+    readonly would_fix?: readonly FixedUser[];
+    readonly would_prune?: OrphansReport;
+    readonly pruned?: OrphansReport;
+  };
+  readonly counts: {
+    readonly tenants: number;
+    readonly namespaces: number;
+    readonly grafana_users: number;
+    readonly to_repair: number;
+    readonly orphans: number;
+  };
+}
+
+async function collect<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const page of pages) all.push(...page);
+  return all;
+}
+
+const lower = (names: Iterable<string>): string[] => [...names].map((n) => n.toLowerCase());
+
+/** Every system listed once, in pages; then a Keycloak lookup for each stray name only. */
+async function planAll(ports: SyncPorts, settings: SyncSettings) {
+  const marker = await ports.identity.findGroup(settings.markerGroup);
+  const [tenants, namespaces, grafanaUsers] = await Promise.all([
+    marker === undefined ? [] : collect(ports.identity.groupMembers(marker)),
+    collect(ports.cluster.namespacePages(tenantNamespaceSelector)),
+    collect(ports.grafana.searchUsers()),
+  ]);
+  if (marker === undefined && namespaces.length > 0) {
+    throw new PlatformError({
+      reason: 'conflict',
+      message: `the tenant marker group "${settings.markerGroup}" does not exist in Keycloak but ${namespaces.length} tenant namespaces do; refusing to sync (every tenant would look like an orphan): check KEYCLOAK_TENANT_GROUP and the realm`,
+    });
+  }
+  const inventory: SyncInventory = { tenants, namespaces, grafanaUsers };
+  return { inventory, ...(await resolve(inventory, ports)) };
+}
+
+/** One tenant: targeted reads in place of the lists; the same plan functions. */
+async function planOne(username: string, ports: SyncPorts, settings: SyncSettings) {
+  const name = username.toLowerCase();
+  const [user, namespace, grafanaUser, marker] = await Promise.all([
+    ports.identity.findUserByUsername(name),
+    ports.cluster.readNamespace(name),
+    ports.grafana.lookupUser(name),
+    ports.identity.findGroup(settings.markerGroup),
+  ]);
+  // A tenant is a member of the marker group and of its own group; missing either is repaired.
+  const groups = user === undefined ? [] : await ports.identity.userGroups(user.id);
+  const isTenant =
+    user !== undefined &&
+    groups.some((g) => g.id === marker) &&
+    groups.some((g) => g.name === tenantGroupName(name));
+  const inventory: SyncInventory = {
+    tenants: isTenant ? [user] : [],
+    namespaces: namespace === undefined ? [] : [namespace],
+    grafanaUsers: grafanaUser === undefined ? [] : [grafanaUser],
+  };
+  const planned = await resolve(inventory, ports, user);
+  const known =
+    isTenant ||
+    planned.plan.repairs.length > 0 ||
+    planned.plan.orphans.namespaces.length + planned.plan.orphans.grafanaUsers.length > 0;
+  if (!known) {
+    throw new PlatformError({
+      reason: 'not_found',
+      message:
+        user === undefined
+          ? `no tenant named "${name}": no Keycloak user, tenant namespace or Grafana user made by this product`
+          : `"${name}" is a Keycloak user but not a tenant (not in the group "${settings.markerGroup}", no tenant namespace)`,
+    });
+  }
+  return { inventory, ...planned };
+}
+
+async function resolve(inventory: SyncInventory, ports: SyncPorts, knownUser?: TenantIdentity) {
+  const diff = diffInventory(inventory);
+  const product = await ports.productLogins(lower(diff.strayGrafanaUsers.map((g) => g.login)));
+  const found = new Map<string, TenantIdentity | undefined>();
+  const limit = pLimit(8);
+  await Promise.all(
+    namesToLookUp(diff, product).map((name) =>
+      limit(async () => {
+        found.set(
+          name,
+          knownUser?.username.toLowerCase() === name
+            ? knownUser
+            : await ports.identity.findUserByUsername(name),
+        );
+      }),
+    ),
+  );
+  return { plan: completePlan(inventory, diff, found, product) };
+}
+
+const message = (error: unknown): string => toPlatformError(error).message;
+
+async function createIgnoringExisting(ports: SyncPorts, object: KubernetesObject): Promise<void> {
+  try {
+    await ports.cluster.create(object);
+  } catch (error) {
+    // Created meanwhile (a concurrent sync or provision): it is there, which is what was wanted.
+    if (!(error instanceof PlatformError && error.reason === 'conflict')) throw error;
+  }
+}
+
+class Repairer {
+  private markerId: Promise<string> | undefined;
+  private readonly ports: SyncPorts;
+  private readonly settings: SyncSettings;
+  private readonly now: Date;
+
+  constructor(ports: SyncPorts, settings: SyncSettings, now: Date) {
+    this.ports = ports;
+    this.settings = settings;
+    this.now = now;
+  }
+
+  private plan(): TenantPlan {
+    const plan = this.settings.plans.get(this.settings.defaultPlan);
+    if (plan === undefined)
+      throw new Error(`the default plan "${this.settings.defaultPlan}" is not configured`);
+    return plan;
+  }
+
+  async membership(r: TenantRepair): Promise<void> {
+    const { identity } = this.ports;
+    this.markerId ??= identity.ensureGroup(this.settings.markerGroup);
+    const marker = await this.markerId;
+    const group = await identity.ensureGroup(tenantGroupName(r.username), marker);
+    // Both adds are idempotent (PUT): a membership that exists stays as it is.
+    await identity.addToGroup(r.userId, marker);
+    await identity.addToGroup(r.userId, group);
+  }
+
+  async namespace(r: TenantRepair): Promise<void> {
+    if (r.namespace === 'terminating') {
+      throw new Error(`namespace ${r.username} is being deleted; sync again once it is gone`);
+    }
+    const objects = renderTenantObjects(
+      {
+        username: r.username,
+        ...(r.email === undefined ? {} : { ownerEmail: r.email }),
+        contactEmail: r.email ?? placeholderEmail(r.username),
+        plan: this.plan(),
+        createdAt: this.now,
+      },
+      this.settings.access,
+    );
+    // The namespace first: everything else lives in it.
+    for (const object of objects) await createIgnoringExisting(this.ports, object);
+  }
+
+  async grafana(r: TenantRepair): Promise<void> {
+    const id = await this.ports.grafana.createUser({
+      login: r.username,
+      email: r.email ?? placeholderEmail(r.username),
+      name: r.username,
+      // Random and discarded: never predictable, never logged or returned (see the module comment).
+      password: generatePassword(),
+    });
+    await this.ports.grafana.setOrgRole(id, r.username, this.settings.grafanaRole);
+  }
+
+  /** Repairs every part of one tenant independently; a failing part does not stop the others. */
+  async repair(r: TenantRepair): Promise<{ fixed: FixedUser; errors: string[] }> {
+    const errors: string[] = [];
+    const attempt = async (part: string, needed: boolean, fn: () => Promise<void>): Promise<boolean> => {
+      if (!needed) return false;
+      try {
+        await fn();
+        return true;
+      } catch (error) {
+        errors.push(`${part}: ${message(error)}`);
+        return false;
+      }
+    };
+    // Membership first, so a recreated namespace's group binding refers to a group the tenant is in.
+    const fixedMembership = await attempt('membership', r.membership, () => this.membership(r));
+    const [fixedNamespace, fixedGrafana] = await Promise.all([
+      attempt('namespace', r.namespace !== 'ok', () => this.namespace(r)),
+      attempt('grafana', r.grafana !== 'ok', () => this.grafana(r)),
+    ]);
+    return {
+      fixed: {
+        username: r.username,
+        fixed_grafana: fixedGrafana,
+        fixed_namespace: fixedNamespace,
+        fixed_membership: fixedMembership,
+      },
+      errors,
+    };
+  }
+}
+
+const wouldFix = (r: TenantRepair): FixedUser => ({
+  username: r.username,
+  fixed_grafana: r.grafana !== 'ok',
+  fixed_namespace: r.namespace !== 'ok',
+  fixed_membership: r.membership,
+});
+
+function orphansReport(plan: SyncPlan): OrphansReport {
+  return {
+    namespaces: plan.orphans.namespaces,
+    grafana_users: plan.orphans.grafanaUsers.map((g) => g.login),
+  };
+}
+
+export async function sync(
+  request: SyncRequest,
+  settings: SyncSettings,
+  ports: SyncPorts,
+  now = new Date(),
+): Promise<SyncReport> {
+  const { inventory, plan } =
+    request.username === undefined
+      ? await planAll(ports, settings)
+      : await planOne(request.username, ports, settings);
+  const scope = request.username === undefined ? 'all users' : `user ${request.username.toLowerCase()}`;
+  const counts = {
+    tenants: plan.totalTenants,
+    namespaces: inventory.namespaces.length,
+    grafana_users: inventory.grafanaUsers.length,
+    to_repair: plan.repairs.length,
+    orphans: plan.orphans.namespaces.length + plan.orphans.grafanaUsers.length,
+  };
+  if (request.dryRun === true) {
+    return {
+      message: `Dry run of sync for ${scope}: nothing was changed`,
+      dryRun: true,
+      results: {
+        total_users: plan.totalTenants,
+        fixed_users: [],
+        failed_fixes: [],
+        would_fix: plan.repairs.map(wouldFix),
+        orphans: orphansReport(plan),
+        ...(request.prune === true ? { would_prune: orphansReport(plan) } : {}),
+      },
+      counts,
+    };
+  }
+  if (request.prune === true && request.force !== true) {
+    if (pruneNeedsForce(plan, inventory.namespaces.length, settings.pruneMaxShare)) {
+      throw new PlatformError({
+        reason: 'conflict',
+        message: `refusing to prune ${plan.orphans.namespaces.length} namespaces and ${plan.orphans.grafanaUsers.length} Grafana users of ${inventory.namespaces.length} tenant namespaces in one run (more than ${Math.round(settings.pruneMaxShare * 100)}%); check the marker group and realm, or send force: true`,
+        extensions: { orphans: orphansReport(plan) },
+      });
+    }
+  }
+
+  const repairer = new Repairer(ports, settings, now);
+  const limit = pLimit(settings.concurrency);
+  const fixed: FixedUser[] = [];
+  const failed: { username: string; error: string }[] = [];
+  await Promise.all(
+    plan.repairs.map((r) =>
+      limit(async () => {
+        const outcome = await repairer.repair(r);
+        const f = outcome.fixed;
+        if (f.fixed_grafana || f.fixed_namespace || f.fixed_membership) fixed.push(f);
+        if (outcome.errors.length > 0)
+          failed.push({ username: r.username, error: outcome.errors.join('; ') });
+      }),
+    ),
+  );
+
+  const pruned = { namespaces: [] as string[], grafana_users: [] as string[] };
+  if (request.prune === true) {
+    await Promise.all([
+      ...plan.orphans.namespaces.map((name) =>
+        limit(async () => {
+          try {
+            await ports.cluster.deleteNamespace(name);
+            pruned.namespaces.push(name);
+          } catch (error) {
+            failed.push({ username: name, error: `prune namespace: ${message(error)}` });
+          }
+        }),
+      ),
+      ...plan.orphans.grafanaUsers.map((g) =>
+        limit(async () => {
+          try {
+            await ports.grafana.deleteUser(g.id);
+            pruned.grafana_users.push(g.login);
+          } catch (error) {
+            failed.push({ username: g.login, error: `prune Grafana user: ${message(error)}` });
+          }
+        }),
+      ),
+    ]);
+  }
+  const byName = (a: { username: string }, b: { username: string }) => a.username.localeCompare(b.username);
+  return {
+    message: `Sync completed for ${scope}`,
+    results: {
+      total_users: plan.totalTenants,
+      fixed_users: fixed.sort(byName),
+      failed_fixes: failed.sort(byName),
+      orphans: orphansReport(plan),
+      ...(request.prune === true
+        ? { pruned: { namespaces: pruned.namespaces.sort(), grafana_users: pruned.grafana_users.sort() } }
+        : {}),
+    },
+    counts,
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * The settings that shape a tenant's objects, shared by the functions that create them (provision, sync):
+ * plans, the tenant ClusterRole, how the apiserver prefixes OIDC names, and the tenant's Grafana org role.
+ */
+import { z } from 'zod';
+import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
+import { plansFrom, plansSchema } from './plans.ts';
+
+export const tenantShape = {
+  GRAFANA_ORG_ROLE: z.enum(['Viewer', 'Editor', 'Admin', 'None']).default('Viewer'),
+  OIDC_USERNAME_PREFIX: z.string().default('oidc:'),
+  OIDC_GROUPS_PREFIX: z.string().default('oidc:'),
+  TENANT_CLUSTER_ROLE: z.string().min(1).default(TENANT_CLUSTER_ROLE),
+  PLANS: plansSchema.optional(),
+  DEFAULT_PLAN: z.string().default('default'),
+} satisfies z.ZodRawShape;
+
+export function tenantSettings(v: z.infer<z.ZodObject<typeof tenantShape>>) {
+  return {
+    plans: plansFrom(v.PLANS),
+    defaultPlan: v.DEFAULT_PLAN,
+    tenantClusterRole: v.TENANT_CLUSTER_ROLE,
+    oidc: { usernamePrefix: v.OIDC_USERNAME_PREFIX, groupsPrefix: v.OIDC_GROUPS_PREFIX },
+    grafanaRole: v.GRAFANA_ORG_ROLE,
+  };
+}

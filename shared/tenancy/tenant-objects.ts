@@ -1,0 +1,52 @@
+/**
+ * The Kubernetes objects of one tenant: its baseline (namespace, quota, limits, isolation, access) and its
+ * plan's starter objects. Provision creates them; sync creates them again for a tenant whose namespace
+ * went missing. Pure, so both show exactly the same objects in a dry run.
+ */
+import { renderBaseline, type KubernetesObject, type TenantPlan } from './baseline.ts';
+import { renderStarter } from './starters.ts';
+
+/** How the apiserver names a tenant's OIDC identities, and the ClusterRole tenants are bound to. */
+export interface TenantAccessSettings {
+  readonly tenantClusterRole: string;
+  readonly oidc: { readonly usernamePrefix: string; readonly groupsPrefix: string };
+}
+
+export interface TenantObjectsInput {
+  readonly username: string;
+  /** The tenant's real email, when it has one (an annotation on the namespace). */
+  readonly ownerEmail?: string;
+  /** The email starter templates receive (a placeholder when the tenant has none). */
+  readonly contactEmail: string;
+  readonly plan: TenantPlan;
+  readonly createdAt: Date;
+}
+
+/** The Keycloak group below the marker group whose members may use the tenant's namespace. */
+export const tenantGroupName = (username: string): string => `tenant-${username}`;
+
+/** A unique placeholder email that says it is one; Grafana needs an email for every user. */
+export const placeholderEmail = (username: string): string => `${username}@tenants.invalid`;
+
+export function renderTenantObjects(
+  input: TenantObjectsInput,
+  access: TenantAccessSettings,
+): KubernetesObject[] {
+  const { username, plan } = input;
+  return [
+    ...renderBaseline({
+      tenant: username,
+      ...(input.ownerEmail === undefined ? {} : { ownerEmail: input.ownerEmail }),
+      createdAt: input.createdAt,
+      plan,
+      access: {
+        user: `${access.oidc.usernamePrefix}${username}`,
+        group: `${access.oidc.groupsPrefix}${tenantGroupName(username)}`,
+        clusterRole: access.tenantClusterRole,
+      },
+    }),
+    ...(plan.manifests ?? []).map((template) =>
+      renderStarter(template, { tenant: username, namespace: username, email: input.contactEmail }),
+    ),
+  ];
+}

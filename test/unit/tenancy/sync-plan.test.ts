@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  completePlan,
+  diffInventory,
+  namesToLookUp,
+  pruneNeedsForce,
+  type SyncInventory,
+  type TenantIdentity,
+} from '../../../shared/tenancy/sync-plan.ts';
+
+const tenant = (username: string): TenantIdentity => ({ id: `id-${username}`, username });
+const ns = (name: string, terminating = false) => ({ name, terminating });
+const gf = (login: string, id = 0, isAdmin = false) => ({ id, login, isAdmin });
+
+describe('diffInventory', () => {
+  it('finds nothing to do when every tenant has its namespace and Grafana user', () => {
+    const diff = diffInventory({
+      tenants: [tenant('ann'), tenant('bob')],
+      namespaces: [ns('ann'), ns('bob')],
+      grafanaUsers: [gf('ann'), gf('Bob'), gf('admin', 1, true)],
+    });
+    expect(diff).toEqual({ repairs: [], strayNamespaces: [], strayGrafanaUsers: [] });
+  });
+
+  it('plans a missing namespace, a missing Grafana user, and flags a terminating namespace', () => {
+    const diff = diffInventory({
+      tenants: [tenant('ann'), tenant('bob'), tenant('cid')],
+      namespaces: [ns('bob'), ns('cid', true)],
+      grafanaUsers: [gf('ann'), gf('cid')],
+    });
+    expect(diff.repairs).toEqual([
+      { username: 'ann', userId: 'id-ann', namespace: 'create', grafana: 'ok', membership: false },
+      { username: 'bob', userId: 'id-bob', namespace: 'ok', grafana: 'create', membership: false },
+      { username: 'cid', userId: 'id-cid', namespace: 'terminating', grafana: 'ok', membership: false },
+    ]);
+  });
+
+  it('sets aside namespaces and non-admin Grafana users that belong to no tenant', () => {
+    const diff = diffInventory({
+      tenants: [tenant('ann')],
+      namespaces: [ns('ann'), ns('old')],
+      grafanaUsers: [gf('ann'), gf('old'), gf('admin', 1, true), gf('human')],
+    });
+    expect(diff.strayNamespaces).toEqual([ns('old')]);
+    expect(diff.strayGrafanaUsers.map((g) => g.login)).toEqual(['old', 'human']);
+  });
+});
+
+describe('namesToLookUp', () => {
+  it('looks up stray namespaces and only the Grafana users this product made', () => {
+    const diff = diffInventory({
+      tenants: [],
+      namespaces: [ns('old')],
+      grafanaUsers: [gf('Made'), gf('human')],
+    });
+    expect(namesToLookUp(diff, new Set(['made']))).toEqual(['made', 'old']);
+  });
+});
+
+describe('completePlan', () => {
+  const inventory: SyncInventory = {
+    tenants: [tenant('ann')],
+    namespaces: [ns('ann'), ns('lost'), ns('gone'), ns('dying', true)],
+    grafanaUsers: [gf('ann', 2), gf('gone', 3), gf('human', 4), gf('made', 5)],
+  };
+  const diff = diffInventory(inventory);
+  const product = new Set(['gone', 'made']);
+  const found = new Map<string, TenantIdentity | undefined>([
+    ['lost', tenant('lost')],
+    ['gone', undefined],
+    ['dying', undefined],
+    ['made', undefined],
+  ]);
+  const plan = completePlan(inventory, diff, found, product);
+
+  it('restores the membership of a tenant whose Keycloak user still exists, with what else it lacks', () => {
+    expect(plan.repairs).toEqual([
+      { username: 'lost', userId: 'id-lost', namespace: 'ok', grafana: 'create', membership: true },
+    ]);
+    expect(plan.totalTenants).toBe(2);
+  });
+
+  it('reports as orphans what has no Keycloak user, never a person’s Grafana account or a dying namespace', () => {
+    expect(plan.orphans.namespaces).toEqual(['gone']);
+    expect(plan.orphans.grafanaUsers.map((g) => g.login)).toEqual(['gone', 'made']);
+  });
+});
+
+describe('pruneNeedsForce', () => {
+  const plan = (orphans: number) => ({
+    totalTenants: 0,
+    repairs: [],
+    orphans: { namespaces: Array.from({ length: orphans }, (_, i) => `o${i}`), grafanaUsers: [] },
+  });
+  it('lets one orphan go, and up to the share of the tenant namespaces', () => {
+    expect(pruneNeedsForce(plan(1), 1, 0.1)).toBe(false);
+    expect(pruneNeedsForce(plan(10), 100, 0.1)).toBe(false);
+  });
+  it('needs force beyond the share (a renamed marker group makes everything look orphaned)', () => {
+    expect(pruneNeedsForce(plan(11), 100, 0.1)).toBe(true);
+    expect(pruneNeedsForce(plan(2), 2, 0.1)).toBe(true);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * sync's orchestration over in-memory systems that count their calls: the call budget with no drift, the
+ * repairs it makes, and prune's safety bound. The real servers are in test/integration/functions/sync.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import { sync, type SyncPorts, type SyncSettings } from '../../../shared/tenancy/sync.ts';
+import type { GrafanaAccount, TenantIdentity } from '../../../shared/tenancy/sync-plan.ts';
+
+const PAGE = 100;
+
+function pages<T>(items: readonly T[], count: () => void): AsyncIterable<T[]> {
+  return (async function* () {
+    for (let i = 0; ; i += PAGE) {
+      count();
+      await Promise.resolve();
+      const page = items.slice(i, i + PAGE);
+      if (page.length > 0) yield page;
+      if (page.length < PAGE) return;
+    }
+  })();
+}
+
+function systems(options: { tenants: string[]; namespaces: string[]; grafana: string[]; made?: string[] }) {
+  const calls = { total: 0 };
+  const count = () => {
+    calls.total++;
+  };
+  const users = new Map<string, TenantIdentity>(
+    options.tenants.map((u) => [u, { id: `id-${u}`, username: u }]),
+  );
+  const members = new Set(options.tenants);
+  const namespaces = new Set(options.namespaces);
+  const grafana = new Map<string, GrafanaAccount>(
+    options.grafana.map((login, i) => [login, { id: i + 1, login, isAdmin: false }]),
+  );
+  const created: KubernetesObject[] = [];
+  const ports: SyncPorts = {
+    identity: {
+      findGroup: (name) => (count(), Promise.resolve(name === 'tenants' ? 'marker' : `g-${name}`)),
+      ensureGroup: (name) => (count(), Promise.resolve(name === 'tenants' ? 'marker' : `g-${name}`)),
+      addToGroup: (userId, groupId) => {
+        count();
+        if (groupId === 'marker') members.add(userId.replace(/^id-/, ''));
+        return Promise.resolve();
+      },
+      findUserByUsername: (name) => (count(), Promise.resolve(users.get(name))),
+      userGroups: () => (count(), Promise.resolve([])),
+      groupMembers: () =>
+        pages(
+          [...members].map((u) => ({ id: `id-${u}`, username: u })),
+          count,
+        ),
+    },
+    cluster: {
+      namespacePages: () =>
+        pages(
+          [...namespaces].map((name) => ({ name, terminating: false })),
+          count,
+        ),
+      readNamespace: (name) => (
+        count(),
+        Promise.resolve(namespaces.has(name) ? { name, terminating: false } : undefined)
+      ),
+      create: (object) => {
+        count();
+        created.push(object);
+        if (object.kind === 'Namespace') namespaces.add(object.metadata.name);
+        return Promise.resolve();
+      },
+      deleteNamespace: (name) => (count(), Promise.resolve(namespaces.delete(name) ? 'deleted' : 'absent')),
+    },
+    grafana: {
+      searchUsers: () => pages([...grafana.values()], count),
+      lookupUser: (login) => (count(), Promise.resolve(grafana.get(login))),
+      createUser: (user) => {
+        count();
+        grafana.set(user.login, { id: grafana.size + 100, login: user.login, isAdmin: false });
+        return Promise.resolve(grafana.size + 100);
+      },
+      setOrgRole: () => (count(), Promise.resolve()),
+      deleteUser: (id) => {
+        count();
+        for (const [login, g] of grafana) if (g.id === id) grafana.delete(login);
+        return Promise.resolve(true);
+      },
+    },
+    productLogins: (logins) => Promise.resolve(new Set(logins.filter((l) => options.made?.includes(l)))),
+  };
+  return { ports, calls, members, namespaces, grafana, created, users };
+}
+
+const settings: SyncSettings = {
+  markerGroup: 'tenants',
+  plans: new Map([[defaultPlan.name, defaultPlan]]),
+  defaultPlan: 'default',
+  access: { tenantClusterRole: 'tenant-edit', oidc: { usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' } },
+  grafanaRole: 'Viewer',
+  pruneMaxShare: 0.1,
+  concurrency: 4,
+};
+
+const names = (n: number) => Array.from({ length: n }, (_, i) => `t${i.toString().padStart(5, '0')}`);
+
+describe('sync', () => {
+  it('with no drift, calls grow with N/page: at most 3*(N/page)+10 for 2,550 tenants', async () => {
+    const all = names(2_550);
+    const s = systems({ tenants: all, namespaces: all, grafana: all });
+    const result = await sync({}, settings, s.ports);
+    expect(result.results).toMatchObject({ total_users: 2_550, fixed_users: [], failed_fixes: [] });
+    expect(s.calls.total).toBeLessThanOrEqual(3 * Math.ceil(2_550 / PAGE) + 10);
+  });
+
+  it('recreates a missing namespace with the baseline and a missing Grafana user, and reports them', async () => {
+    const s = systems({ tenants: ['ann', 'bob'], namespaces: ['bob'], grafana: ['ann'] });
+    const result = await sync({}, settings, s.ports);
+    expect(result.results.fixed_users).toEqual([
+      { username: 'ann', fixed_grafana: false, fixed_namespace: true, fixed_membership: false },
+      { username: 'bob', fixed_grafana: true, fixed_namespace: false, fixed_membership: false },
+    ]);
+    expect(s.created.map((o) => o.kind)).toEqual([
+      'Namespace',
+      'ResourceQuota',
+      'LimitRange',
+      'NetworkPolicy',
+      'RoleBinding',
+      'RoleBinding',
+    ]);
+    expect(s.grafana.has('bob')).toBe(true);
+  });
+
+  it('changes nothing in a dry run', async () => {
+    const s = systems({ tenants: ['ann'], namespaces: [], grafana: [] });
+    const result = await sync({ dryRun: true }, settings, s.ports);
+    expect(result.results).toMatchObject({
+      would_fix: [{ username: 'ann', fixed_grafana: true, fixed_namespace: true, fixed_membership: false }],
+    });
+    expect(s.created).toEqual([]);
+    expect(s.grafana.size).toBe(0);
+  });
+
+  it('restores the membership of a tenant that still has its user and namespace', async () => {
+    const s = systems({ tenants: ['ann'], namespaces: ['ann', 'lea'], grafana: ['ann', 'lea'] });
+    s.users.set('lea', { id: 'id-lea', username: 'lea' });
+    const result = await sync({}, settings, s.ports);
+    expect(result.results.fixed_users).toEqual([
+      { username: 'lea', fixed_grafana: false, fixed_namespace: false, fixed_membership: true },
+    ]);
+    expect(s.members.has('lea')).toBe(true);
+  });
+
+  it('reports orphans, prunes them only when asked, and refuses a mass prune unless forced', async () => {
+    const tenants = names(20);
+    const s = systems({
+      tenants,
+      namespaces: [...tenants, 'orphan-a', 'orphan-b', 'orphan-c'],
+      grafana: [...tenants, 'orphan-a', 'person'],
+      made: ['orphan-a'],
+    });
+    const report = await sync({}, settings, s.ports);
+    expect(report.results.orphans).toEqual({
+      namespaces: ['orphan-a', 'orphan-b', 'orphan-c'],
+      grafana_users: ['orphan-a'],
+    });
+    expect(s.namespaces.has('orphan-a')).toBe(true);
+    await expect(sync({ prune: true }, settings, s.ports)).rejects.toThrow(/refusing to prune 3 namespaces/);
+    const pruned = await sync({ prune: true, force: true }, settings, s.ports);
+    expect(pruned.results).toMatchObject({
+      pruned: { namespaces: ['orphan-a', 'orphan-b', 'orphan-c'], grafana_users: ['orphan-a'] },
+    });
+    expect(s.grafana.has('person')).toBe(true);
+    expect(s.namespaces.has('orphan-b')).toBe(false);
+  });
+
+  it('answers not found for a username that is nothing of a tenant', async () => {
+    const s = systems({ tenants: [], namespaces: [], grafana: [] });
+    await expect(sync({ username: 'nobody' }, settings, s.ports)).rejects.toMatchObject({
+      reason: 'not_found',
+    });
+  });
+});
