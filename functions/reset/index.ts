@@ -2,7 +2,8 @@
  * reset: HTTP POST / (and the predecessor's /reset) with { username?, dryRun?, after? }, the CloudEvent
  * dev.tenantlifecycle.tenant.reset.requested, or the monthly PingSource. Path: trigger -> host ->
  * resetSweep (discovery once, namespaces in pages, bounded concurrency, deadline) -> resetNamespace
- * (one DELETE of a collection per resource type) -> starters applied again -> audit.
+ * (one DELETE of a collection per resource type) -> starters applied again -> audit; a scheduled sweep that
+ * stopped early sends itself the continuation event through the sink (CONTINUATION_SINK, a Broker).
  */
 import { z } from 'zod';
 import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
@@ -11,7 +12,8 @@ import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
 import { createPool } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
-import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import { EventSink } from '../../shared/platform/event-sink.ts';
+import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
@@ -36,7 +38,40 @@ export interface ResetDependencies {
   readonly ports: ResetSweepPorts;
   readonly plans: ReadonlyMap<string, TenantPlan>;
   readonly concurrency: number;
+  readonly maxNamespaces?: number | undefined;
   readonly store: Pick<PlatformStore, 'recordAudit'>;
+  /** Where the event that continues an unfinished scheduled sweep goes; without it the rest is left undone. */
+  readonly continuation?: Pick<EventSink, 'send'> | undefined;
+}
+
+/**
+ * A sweep that stopped early continues by itself when no one is waiting for the answer (a PingSource or an
+ * event started it): an event carrying the cursor goes to the sink, and a Trigger brings it back here. An
+ * HTTP caller gets the cursor in the answer and decides.
+ */
+async function continueLater(
+  deps: ResetDependencies,
+  ctx: InvocationContext,
+  request: z.infer<typeof resetRequest>,
+  after: string,
+): Promise<'scheduled' | 'not_configured' | 'caller'> {
+  if (ctx.trigger === 'http') return 'caller';
+  if (deps.continuation === undefined) {
+    ctx.log.warn(
+      { after },
+      'reset stopped early and no CONTINUATION_SINK is configured: the namespaces after the cursor are not reset by this run',
+    );
+    return 'not_configured';
+  }
+  // If this fails the error answers the event, and the platform's delivery retries the whole sweep (resetting
+  // a namespace twice is harmless), so no namespace is left out.
+  const id = await deps.continuation.send(RESET_EVENT, {
+    after,
+    dryRun: request.dryRun,
+    ...(request.username === undefined ? {} : { username: request.username }),
+  });
+  ctx.log.info({ after, eventId: id }, 'reset continues in a follow-up invocation');
+  return 'scheduled';
 }
 
 export function resetSpec(deps: ResetDependencies): FunctionSpec {
@@ -53,11 +88,16 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
         events: [RESET_EVENT],
         ping: true,
         run: async (input, ctx) => {
-          const result = await resetSweep(input, deps.ports, {
+          const swept = await resetSweep(input, deps.ports, {
             plans: deps.plans,
             deadline: ctx.deadline,
             concurrency: deps.concurrency,
+            ...(deps.maxNamespaces === undefined ? {} : { maxNamespaces: deps.maxNamespaces }),
           });
+          const result =
+            swept.continue === undefined
+              ? swept
+              : { ...swept, continuation: await continueLater(deps, ctx, input, swept.continue.after) };
           await recordAuditSafely(deps.store, ctx, {
             operation: 'reset',
             target: input.username ?? '*',
@@ -81,6 +121,14 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
   const kc = loadKubeConfig(config.kubeconfig);
   const raw = new RawKubernetes(kc);
   const cluster = new KubernetesCluster(kc);
+  const sink =
+    config.continuation.sink === undefined
+      ? undefined
+      : new EventSink({
+          url: config.continuation.sink,
+          source: '/tenant-lifecycle/reset',
+          ...(config.continuation.token === undefined ? {} : { token: config.continuation.token }),
+        });
   return {
     spec: resetSpec({
       ports: {
@@ -91,9 +139,14 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
       },
       plans: config.plans,
       concurrency: config.concurrency,
+      maxNamespaces: config.maxNamespaces,
       store,
+      continuation: sink,
     }),
     ready: () => store.ensureSchema(),
-    close: () => pool.end(),
+    close: async () => {
+      await sink?.close();
+      await pool.end();
+    },
   };
 }

@@ -40,6 +40,8 @@ export interface ResetSweepOptions {
   readonly plans: ReadonlyMap<string, TenantPlan>;
   readonly deadline: number;
   readonly concurrency?: number;
+  /** Namespaces one invocation takes at most (spreads a large sweep over several invocations); no limit by default. */
+  readonly maxNamespaces?: number;
   readonly now?: () => number;
 }
 
@@ -53,6 +55,7 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   const failed: { namespace: string; errors: string[] }[] = [];
   const details: Record<string, Record<string, number>> = {};
   let processed = 0;
+  let started = 0;
   let stoppedAt: string | undefined;
   let lastDone: string | undefined;
 
@@ -63,10 +66,11 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
       .sort((a, b) => a.name.localeCompare(b.name));
     const jobs: Promise<void>[] = [];
     for (const ns of todo) {
-      if (now() > options.deadline) {
+      if (now() > options.deadline || started >= (options.maxNamespaces ?? Infinity)) {
         stoppedAt ??= ns.name;
         break;
       }
+      started++;
       jobs.push(
         limit(async () => {
           if (now() > options.deadline) {
@@ -106,7 +110,7 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
         ? `Namespace for user ${request.username} has been reset successfully`
         : complete
           ? 'All provisioned namespaces have been reset successfully'
-          : 'Reset stopped before the deadline; continue with the returned cursor',
+          : 'Reset stopped before the deadline or the per-invocation limit; continue with the returned cursor',
     dryRun: request.dryRun === true,
     users_processed: processed,
     namespaces_reset: reset.length,

@@ -82,6 +82,24 @@ describe('resetSweep', () => {
     expect(rest).not.toHaveProperty('continue');
   });
 
+  it('takes at most maxNamespaces per invocation, and the cursors cover every namespace once', async () => {
+    const done: string[] = [];
+    let after: string | undefined;
+    for (let invocation = 0; invocation < 10; invocation++) {
+      const p = ports();
+      const result = await resetSweep({ after }, p, {
+        plans,
+        deadline: Number.MAX_SAFE_INTEGER,
+        maxNamespaces: 3,
+      });
+      expect(result.namespaces_reset).toBeLessThanOrEqual(3);
+      done.push(...p.deleted);
+      after = result.continue?.after;
+      if (after === undefined) break;
+    }
+    expect(done).toEqual(names);
+  });
+
   it('skips namespaces that are being deleted', async () => {
     const p = ports();
     const dying: ResetSweepPorts = {
