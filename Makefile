@@ -41,8 +41,10 @@ testenv: install servers ## start the test environment and leave it running (Ctr
 dev: install servers ## the local stack: the test servers and the functions that have landed (Ctrl-C stops it)
 	node test/env/dev-stack.ts
 
-bench: install servers ## provision/deprovision latency on the local real stack (see docs/benchmarks.md)
-	node bench/provision.ts
+# Each bench starts its own local stack; BENCH=bench/sync.ts runs just one.
+BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts
+bench: install servers ## the benchmarks of docs/benchmarks.md on the local real stack
+	@set -e; for b in $(BENCH); do echo "== $$b"; node $$b; done
 
 clean:
 	rm -rf node_modules dist .dev
