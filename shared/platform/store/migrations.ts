@@ -54,6 +54,22 @@ export const migrations: readonly Migration[] = [
     // claim of the request that took it over.
     sql: `ALTER TABLE {schema}.idempotency_keys ADD COLUMN claim uuid;`,
   },
+  {
+    version: 3,
+    name: 'everest usage counters',
+    // The predecessor's /usage/register-* counters, per namespace. Enforcement reads the live
+    // DatabaseClusters instead; these stay for callers that still register usage.
+    sql: `
+      CREATE TABLE {schema}.usage_counters (
+        namespace       text PRIMARY KEY,
+        clusters_count  integer NOT NULL DEFAULT 0,
+        cpu_used        double precision NOT NULL DEFAULT 0,
+        memory_used     bigint NOT NULL DEFAULT 0,
+        db_users_count  integer NOT NULL DEFAULT 0,
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** The schema the platform store lives in unless configured otherwise. */

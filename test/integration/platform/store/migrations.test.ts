@@ -43,7 +43,7 @@ describe('migrate', () => {
     try {
       const applied = await Promise.all(pools.map((pool) => migrate(pool, 'concurrent')));
       // One instance applied every migration, in order; the four others waited and found nothing to do.
-      expect(versions).toEqual([1, 2]);
+      expect(versions).toEqual(migrations.map((_, i) => i + 1));
       expect(applied.filter((a) => a.length > 0)).toEqual([versions]);
       expect(applied.filter((a) => a.length === 0)).toHaveLength(4);
     } finally {

@@ -1,0 +1,84 @@
+/**
+ * TenantResourcePolicy (everest.local/v1, one per namespace, named resource-policy): the source of truth of
+ * a tenant namespace's Everest limits, as the predecessor wrote it (seed 001). PUT /limits writes it, the
+ * enforce function and the apiserver's admission policy read it. 0 means unlimited; no engines means all.
+ */
+import { z } from 'zod';
+import type { KubernetesObject } from '../tenancy/baseline.ts';
+
+export const TRP_GROUP = 'everest.local';
+export const TRP_VERSION = 'v1';
+export const TRP_KIND = 'TenantResourcePolicy';
+export const TRP_PLURAL = 'tenantresourcepolicies';
+/** The one policy object of a namespace. */
+export const TRP_NAME = 'resource-policy';
+
+/** The engines of the predecessor's API; Everest's DatabaseCluster names them differently (see engines.ts). */
+export const ENGINES = ['postgresql', 'mysql', 'mongodb', 'xtradb_cluster'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+export const tenantLimitsSpec = z
+  .object({
+    limits: z
+      .object({
+        cpuCores: z.number().min(0),
+        memoryBytes: z.number().int().min(0),
+        maxClusters: z.number().int().min(0),
+        maxDbUsers: z.number().int().min(0),
+      })
+      .strict(),
+    selectors: z.object({ engines: z.array(z.enum(ENGINES)) }).strict(),
+  })
+  .strict();
+
+export type TenantLimitsSpec = z.infer<typeof tenantLimitsSpec>;
+
+/** The predecessor's limits row (PUT /limits body, GET /limits answer). */
+export interface SeedLimits {
+  readonly namespace: string;
+  readonly max_clusters: number;
+  readonly allowed_engines: readonly Engine[];
+  readonly cpu_limit_cores: number;
+  readonly memory_limit_bytes: number;
+  readonly max_db_users: number;
+}
+
+export function specFromSeedLimits(limits: SeedLimits): TenantLimitsSpec {
+  return {
+    limits: {
+      cpuCores: limits.cpu_limit_cores,
+      memoryBytes: limits.memory_limit_bytes,
+      maxClusters: limits.max_clusters,
+      maxDbUsers: limits.max_db_users,
+    },
+    selectors: { engines: [...limits.allowed_engines] },
+  };
+}
+
+export function seedLimitsFromSpec(namespace: string, spec: TenantLimitsSpec): SeedLimits {
+  return {
+    namespace,
+    max_clusters: spec.limits.maxClusters,
+    allowed_engines: spec.selectors.engines,
+    cpu_limit_cores: spec.limits.cpuCores,
+    memory_limit_bytes: spec.limits.memoryBytes,
+    max_db_users: spec.limits.maxDbUsers,
+  };
+}
+
+export function renderTenantResourcePolicy(namespace: string, spec: TenantLimitsSpec): KubernetesObject {
+  return {
+    apiVersion: `${TRP_GROUP}/${TRP_VERSION}`,
+    kind: TRP_KIND,
+    metadata: { name: TRP_NAME, namespace },
+    spec,
+  };
+}
+
+/** The API path of a namespace's policy (or, without a namespace, of all policies). */
+export function tenantResourcePolicyPath(namespace?: string): string {
+  const base = `/apis/${TRP_GROUP}/${TRP_VERSION}`;
+  return namespace === undefined
+    ? `${base}/${TRP_PLURAL}`
+    : `${base}/namespaces/${encodeURIComponent(namespace)}/${TRP_PLURAL}/${TRP_NAME}`;
+}
