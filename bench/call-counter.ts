@@ -17,13 +17,14 @@ export interface CallCounter {
 export function countCalls(): CallCounter {
   const byOrigin = new Map<string, number>();
   const onCreate = (message: unknown): void => {
-    const origin = String((message as { request?: { origin?: unknown } }).request?.origin ?? 'unknown');
+    const origin = (message as { request?: { origin?: string } }).request?.origin ?? 'unknown';
     byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + 1);
   };
   const onHttpStart = (message: unknown): void => {
-    const request = (message as { request?: { protocol?: string; getHeader?: (name: string) => unknown } })
-      .request;
-    const origin = `${request?.protocol ?? 'http:'}//${String(request?.getHeader?.('host') ?? 'unknown')}`;
+    const request = (
+      message as { request?: { protocol?: string; getHeader?: (name: string) => string | undefined } }
+    ).request;
+    const origin = `${request?.protocol ?? 'http:'}//${request?.getHeader?.('host') ?? 'unknown'}`;
     byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + 1);
   };
   subscribe('undici:request:create', onCreate);

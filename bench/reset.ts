@@ -43,7 +43,8 @@ function tenObjects(namespace: string): KubernetesObject[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: meta(`svc-${i}`),
-      spec: { selector: { app: 'x' }, ports: [{ port: 80 + i }] },
+      // Headless: the test apiserver's service IP range is small (a /24), and reset does not care.
+      spec: { clusterIP: 'None', selector: { app: 'x' }, ports: [{ port: 80 + i }] },
     })),
     {
       apiVersion: 'apps/v1',

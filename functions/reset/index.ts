@@ -133,6 +133,7 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
     spec: resetSpec({
       ports: {
         raw,
+        lister: raw,
         discover: () => discoverResources(raw),
         namespacePages: (selector) => cluster.namespacePages(selector),
         create: (object) => cluster.create(object),

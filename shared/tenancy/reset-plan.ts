@@ -52,7 +52,7 @@ export function resetTargets(discovered: readonly DiscoveredResource[]): ResetTa
   for (const r of discovered) {
     const key = `${r.group}/${r.resource}`;
     if (!r.namespaced || r.resource.includes('/') || seen.has(key) || KEPT.has(key)) continue;
-    if (!r.verbs.includes('deletecollection')) continue;
+    if (!r.verbs.includes('deletecollection') || !r.verbs.includes('list')) continue;
     seen.add(key);
     const fieldSelector = RECREATED[key];
     targets.push({
@@ -67,10 +67,15 @@ export function resetTargets(discovered: readonly DiscoveredResource[]): ResetTa
   return targets;
 }
 
-/** The apiserver path of a target's collection in one namespace, with its selectors. */
-export function collectionUrl(target: ResetTarget, namespace: string): string {
+/** The apiserver path of a target's collection in one namespace (or all), with its selectors. */
+export function collectionUrl(target: ResetTarget, namespace?: string): string {
   const base = target.group === '' ? `/api/${target.version}` : `/apis/${target.group}/${target.version}`;
   const query = new URLSearchParams({ labelSelector: target.labelSelector });
   if (target.fieldSelector !== undefined) query.set('fieldSelector', target.fieldSelector);
-  return `${base}/namespaces/${encodeURIComponent(namespace)}/${target.resource}?${query.toString()}`;
+  const scope = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+  return `${base}${scope}/${target.resource}?${query.toString()}`;
 }
+
+/** A target's identity: its group and resource. */
+export const targetKey = (target: Pick<ResetTarget, 'group' | 'resource'>): string =>
+  `${target.group}/${target.resource}`;

@@ -10,6 +10,7 @@ import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantPlan } from './baseline.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import { resetNamespace, type CollectionClient } from './reset.ts';
+import { listOccupancy, occupiedTargets, type MetadataLister } from './reset-occupancy.ts';
 import type { DiscoveredResource } from './reset-plan.ts';
 import { resetTargets } from './reset-plan.ts';
 import { renderStarter } from './starters.ts';
@@ -24,6 +25,8 @@ export interface TenantNamespace {
 
 export interface ResetSweepPorts {
   readonly raw: CollectionClient;
+  /** Metadata lists across namespaces: when present, a full sweep deletes only where objects are. */
+  readonly lister?: MetadataLister;
   readonly discover: () => Promise<DiscoveredResource[]>;
   readonly namespacePages: (selector: string) => AsyncIterable<TenantNamespace[]>;
   readonly create: (object: KubernetesObject) => Promise<void>;
@@ -48,6 +51,11 @@ export interface ResetSweepOptions {
 export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, options: ResetSweepOptions) {
   const now = options.now ?? Date.now;
   const targets = resetTargets(await ports.discover());
+  // One sweep over many namespaces first learns where objects are; one namespace is cheaper asked directly.
+  const occupancy =
+    request.username === undefined && ports.lister !== undefined
+      ? await listOccupancy(ports.lister, targets)
+      : undefined;
   const selector =
     request.username === undefined ? tenantNamespaceSelector : `${labels.tenant}=${request.username}`;
   const limit = pLimit(options.concurrency ?? 4);
@@ -78,9 +86,8 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
             return;
           }
           processed++;
-          const report = await resetNamespace(ports.raw, ns.name, targets, {
-            dryRun: request.dryRun === true,
-          });
+          const here = occupancy === undefined ? targets : occupiedTargets(occupancy, ns.name, targets);
+          const report = await resetNamespace(ports.raw, ns.name, here, { dryRun: request.dryRun === true });
           const errors = report.failures.map((f) => `${f.kind}: ${f.error}`);
           if (!request.dryRun && errors.length === 0) {
             errors.push(...(await reapplyStarters(ns, options.plans, ports.create)));

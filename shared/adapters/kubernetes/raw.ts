@@ -1,12 +1,14 @@
 /**
  * Raw apiserver requests with the function's credentials, for what the typed clients cannot express in one
- * call: API discovery across every group, and DELETE of a whole collection of any resource (core or custom)
- * with label and field selectors. Errors become PlatformErrors like every other Kubernetes call.
+ * call: API discovery across every group, DELETE of a whole collection of any resource (core or custom)
+ * with label and field selectors, and server-side apply of any object. Errors become PlatformErrors like
+ * every other Kubernetes call.
  */
 import { request, type RequestOptions } from 'node:https';
 import { request as plainRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
+import { FIELD_MANAGER } from './cluster.ts';
 import { kubernetesError } from './errors.ts';
 import { ApiException } from '@kubernetes/client-node';
 
@@ -22,8 +24,23 @@ export class RawKubernetes {
     this.server = new URL(cluster.server);
   }
 
-  async send(method: 'GET' | 'DELETE', path: string, action: string): Promise<unknown> {
-    const options: RequestOptions = { method, headers: { accept: 'application/json' } };
+  async send(
+    method: 'GET' | 'DELETE' | 'PATCH' | 'POST' | 'PUT',
+    path: string,
+    action: string,
+    extra: {
+      readonly body?: { readonly contentType: string; readonly json: unknown };
+      readonly accept?: string;
+    } = {},
+  ): Promise<unknown> {
+    const { body } = extra;
+    const options: RequestOptions = {
+      method,
+      headers: {
+        accept: extra.accept ?? 'application/json',
+        ...(body === undefined ? {} : { 'content-type': body.contentType }),
+      },
+    };
     await this.kc.applyToHTTPSOptions(options);
     const url = new URL(path, this.server);
     const send = url.protocol === 'http:' ? plainRequest : request;
@@ -42,10 +59,48 @@ export class RawKubernetes {
           req.destroy(Object.assign(new Error('apiserver timeout'), { code: 'ETIMEDOUT' })),
         );
         req.on('error', reject);
-        req.end();
+        req.end(body === undefined ? undefined : JSON.stringify(body.json));
       });
     } catch (error) {
       throw kubernetesError(error, action);
     }
+  }
+
+  /**
+   * Server-side apply of `object` at `path` (the object's own URL): creates it or brings the fields this
+   * product manages to the given values, taking them over from other managers (force), in one call.
+   */
+  async apply(path: string, object: unknown, action: string): Promise<unknown> {
+    const query = `fieldManager=${FIELD_MANAGER}&force=true`;
+    return this.send('PATCH', `${path}${path.includes('?') ? '&' : '?'}${query}`, action, {
+      body: { contentType: 'application/apply-patch+yaml', json: object },
+    });
+  }
+
+  /**
+   * The namespace and name of every object of a list path (all namespaces, or one), in pages of `pageSize`
+   * (limit/continue), as metadata only (PartialObjectMetadataList): a fraction of the full objects' bytes.
+   */
+  async *listMetadata(
+    path: string,
+    action: string,
+    pageSize = 500,
+  ): AsyncGenerator<{ namespace: string; name: string }[]> {
+    let token: string | undefined;
+    do {
+      const separator = path.includes('?') ? '&' : '?';
+      const query = `limit=${pageSize}${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`;
+      const page = (await this.send('GET', `${path}${separator}${query}`, action, {
+        accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+      })) as {
+        items?: { metadata?: { namespace?: string; name?: string } }[];
+        metadata?: { continue?: string };
+      };
+      yield (page.items ?? []).map((i) => ({
+        namespace: i.metadata?.namespace ?? '',
+        name: i.metadata?.name ?? '',
+      }));
+      token = page.metadata?.continue || undefined;
+    } while (token !== undefined);
   }
 }

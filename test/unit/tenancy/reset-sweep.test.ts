@@ -18,7 +18,7 @@ function ports(failing: string[] = []): ResetSweepPorts & { deleted: string[] } 
           resource: 'deployments',
           kind: 'Deployment',
           namespaced: true,
-          verbs: ['deletecollection'],
+          verbs: ['list', 'deletecollection'],
         },
       ]),
     namespacePages: () =>

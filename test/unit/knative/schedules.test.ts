@@ -1,0 +1,49 @@
+/** The PingSources of knative/base/schedules.yaml: the schedules, payloads each function accepts. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { cleanupRequest } from '../../../functions/cleanup/index.ts';
+import { resetRequest } from '../../../functions/reset/index.ts';
+import { syncRequest } from '../../../functions/sync/index.ts';
+
+interface PingSource {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    schedule: string;
+    timezone?: string;
+    contentType: string;
+    data: string;
+    sink: { ref: { name: string } };
+  };
+}
+
+const sources = parseAllDocuments(
+  readFileSync(new URL('../../../knative/base/schedules.yaml', import.meta.url), 'utf8'),
+).map((d) => d.toJS() as PingSource);
+const schemas: Record<string, z.ZodType> = {
+  reset: resetRequest,
+  cleanup: cleanupRequest,
+  sync: syncRequest,
+};
+
+describe('knative/base/schedules.yaml', () => {
+  it('runs reset monthly, cleanup daily and sync hourly, in UTC', () => {
+    expect(Object.fromEntries(sources.map((s) => [s.spec.sink.ref.name, s.spec.schedule]))).toEqual({
+      reset: '0 0 1 * *',
+      cleanup: '0 0 * * *',
+      sync: '0 * * * *',
+    });
+    expect(sources.every((s) => s.kind === 'PingSource' && s.spec.timezone === 'UTC')).toBe(true);
+  });
+
+  it('sends each function a JSON body its request schema accepts', () => {
+    for (const source of sources) {
+      const schema = schemas[source.spec.sink.ref.name];
+      expect(schema, source.metadata.name).toBeDefined();
+      expect(source.spec.contentType).toBe('application/json');
+      expect(schema?.safeParse(JSON.parse(source.spec.data)).success, source.metadata.name).toBe(true);
+    }
+  });
+});
