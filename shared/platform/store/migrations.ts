@@ -66,7 +66,10 @@ export const migrations: readonly Migration[] = [
         cpu_used        double precision NOT NULL DEFAULT 0,
         memory_used     bigint NOT NULL DEFAULT 0,
         db_users_count  integer NOT NULL DEFAULT 0,
-        updated_at      timestamptz NOT NULL DEFAULT now()
+        updated_at      timestamptz NOT NULL DEFAULT now(),
+        -- An update that would go below zero fails as a whole (the predecessor's "underflow").
+        CONSTRAINT usage_counters_clusters_underflow CHECK (clusters_count >= 0 AND cpu_used >= -1e-9 AND memory_used >= 0),
+        CONSTRAINT usage_counters_db_users_underflow CHECK (db_users_count >= 0)
       );
     `,
   },

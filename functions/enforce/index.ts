@@ -1,0 +1,188 @@
+/**
+ * enforce: Everest limits (seed 001) checked and enforced.
+ * - POST /enforce/cluster-create: the predecessor's check, against the namespace's TenantResourcePolicy and
+ *   its live DatabaseClusters -> 200 {status: ok} or 403 with the predecessor's reason as `detail`.
+ * - POST /enforce/apply {namespace?, dryRun?}, the CloudEvent dev.tenantlifecycle.everest.limits.changed, or
+ *   the PingSource: the admission policy, its binding and each namespace's cluster-count quota applied
+ *   (shared/everest/admission.ts), so the apiserver itself refuses what is beyond the limits.
+ * - POST /usage/register-cluster, /usage/register-db-user: the predecessor's counters, kept for its callers.
+ * - GET /usage/:namespace: the namespace's usage report (pods, database clusters, storage, quotas).
+ * Path: trigger -> host -> operation -> shared/everest/* -> RawKubernetes / UsageCounterStore.
+ */
+import { z } from 'zod';
+import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
+import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
+import { createPool } from '../../shared/adapters/postgres/pool.ts';
+import { clusterCreateRefusal, dbUserCreateRefusal } from '../../shared/everest/cluster-create-check.ts';
+import { clusterUsage } from '../../shared/everest/cluster-usage.ts';
+import {
+  applyEnforcement,
+  liveClusters,
+  readLimits,
+  type EverestApi,
+} from '../../shared/everest/enforcement.ts';
+import { ENGINES } from '../../shared/everest/tenant-resource-policy.ts';
+import { UsageCounterStore } from '../../shared/everest/usage-counters.ts';
+import {
+  usageReport,
+  type PodLike,
+  type PvcLike,
+  type QuotaLike,
+} from '../../shared/everest/usage-report.ts';
+import { PlatformError } from '../../shared/platform/errors.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { PlatformStore } from '../../shared/platform/store/store.ts';
+import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
+import type { EnforceConfig } from './config.ts';
+
+export const LIMITS_CHANGED_EVENT = 'dev.tenantlifecycle.everest.limits.changed';
+
+const namespace = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'an RFC 1035 label');
+const nonNegative = z.number().min(0);
+
+export const clusterCreateRequest = z
+  .object({
+    namespace,
+    engine: z.enum(ENGINES),
+    cpu_request_cores: nonNegative,
+    memory_request_bytes: nonNegative,
+  })
+  .strict();
+export const applyRequest = z
+  .object({ namespace: namespace.optional(), dryRun: z.boolean().default(false) })
+  .strict();
+export const registerClusterRequest = z
+  .object({ namespace, op: z.enum(['create', 'delete']), cpu_cores: nonNegative, memory_bytes: nonNegative })
+  .strict();
+export const registerDbUserRequest = z.object({ namespace, op: z.enum(['create', 'delete']) }).strict();
+export const usageRequest = z.object({ namespace }).strict();
+
+export interface EnforceDependencies {
+  readonly api: EverestApi;
+  readonly counters: Pick<UsageCounterStore, 'registerCluster' | 'registerDbUser'>;
+  readonly store: Pick<PlatformStore, 'recordAudit'>;
+}
+
+const forbidden = (reason: string) => new PlatformError({ reason: 'forbidden', message: reason });
+
+async function list<T>(api: EverestApi, path: string, action: string): Promise<T[]> {
+  return ((await api.send('GET', path, action)) as { items?: T[] }).items ?? [];
+}
+
+export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
+  const { api } = deps;
+  return {
+    name: 'enforce',
+    operations: [
+      operation({
+        name: 'cluster-create',
+        input: clusterCreateRequest,
+        http: [{ method: 'POST', path: '/enforce/cluster-create' }],
+        run: async (input, ctx) => {
+          const [limits, clusters] = await Promise.all([
+            readLimits(api, input.namespace),
+            liveClusters(api, input.namespace),
+          ]);
+          const refusal = clusterCreateRefusal(limits, clusterUsage(clusters), input);
+          if (refusal !== undefined) {
+            ctx.log.info({ namespace: input.namespace, refusal }, 'cluster creation refused');
+            throw forbidden(refusal);
+          }
+          return { status: 'ok' };
+        },
+      }),
+      operation({
+        name: 'apply',
+        input: applyRequest,
+        http: [{ method: 'POST', path: '/enforce/apply' }],
+        events: [LIMITS_CHANGED_EVENT],
+        ping: true,
+        run: async (input, ctx) => {
+          const report = await applyEnforcement(api, input);
+          await recordAuditSafely(deps.store, ctx, {
+            operation: 'enforce-apply',
+            target: input.namespace ?? '*',
+            outcome: input.dryRun ? 'dry_run' : report.failures.length > 0 ? 'partial' : 'success',
+            details: { namespaces: report.namespaces, failures: report.failures },
+          });
+          return report;
+        },
+      }),
+      operation({
+        name: 'register-cluster',
+        input: registerClusterRequest,
+        http: [{ method: 'POST', path: '/usage/register-cluster' }],
+        run: async (input, ctx) => {
+          const usage = await deps.counters.registerCluster(
+            input.namespace,
+            input.op,
+            input.cpu_cores,
+            input.memory_bytes,
+          );
+          await recordAuditSafely(deps.store, ctx, {
+            operation: 'usage-register-cluster',
+            target: input.namespace,
+            outcome: 'success',
+            details: { op: input.op, usage },
+          });
+          return { status: 'ok', usage };
+        },
+      }),
+      operation({
+        name: 'register-db-user',
+        input: registerDbUserRequest,
+        http: [{ method: 'POST', path: '/usage/register-db-user' }],
+        run: async (input, ctx) => {
+          const limits = input.op === 'create' ? await readLimits(api, input.namespace) : undefined;
+          const usage = await deps.counters.registerDbUser(input.namespace, input.op, (count) =>
+            dbUserCreateRefusal(limits, count),
+          );
+          await recordAuditSafely(deps.store, ctx, {
+            operation: 'usage-register-db-user',
+            target: input.namespace,
+            outcome: 'success',
+            details: { op: input.op, usage },
+          });
+          return { status: 'ok', usage };
+        },
+      }),
+      operation({
+        name: 'usage',
+        input: usageRequest,
+        http: [{ method: 'GET', path: '/usage/:namespace' }],
+        run: async (input) => {
+          const ns = encodeURIComponent(input.namespace);
+          const [pods, databaseClusters, pvcs, quotas] = await Promise.all([
+            list<PodLike>(api, `/api/v1/namespaces/${ns}/pods`, `list pods in ${input.namespace}`),
+            liveClusters(api, input.namespace),
+            list<PvcLike>(
+              api,
+              `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+              `list PVCs in ${input.namespace}`,
+            ),
+            list<QuotaLike>(
+              api,
+              `/api/v1/namespaces/${ns}/resourcequotas`,
+              `list quotas in ${input.namespace}`,
+            ),
+          ]);
+          return usageReport(input.namespace, { pods, databaseClusters, pvcs, quotas });
+        },
+      }),
+    ],
+  };
+}
+
+export function enforceSetup(config: EnforceConfig, log: Logger): FunctionSetup {
+  const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'enforce' });
+  const store = new PlatformStore(pool);
+  const counters = new UsageCounterStore(pool);
+  const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
+  return {
+    spec: enforceSpec({ api, counters, store }),
+    ready: () => store.ensureSchema(),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * The Kubernetes side of Everest limits: a namespace's TenantResourcePolicy and live DatabaseClusters, and
+ * applying the in-apiserver enforcement (admission.ts) for one namespace or for every namespace that has a
+ * policy. Server-side apply makes each write idempotent: applying twice changes nothing.
+ */
+import { PlatformError } from '../platform/errors.ts';
+import type { KubernetesObject } from '../tenancy/baseline.ts';
+import {
+  ADMISSION_POLICY_NAME,
+  CLUSTER_QUOTA_NAME,
+  renderAdmissionPolicy,
+  renderClusterQuota,
+} from './admission.ts';
+import {
+  DATABASE_CLUSTER_GROUP,
+  DATABASE_CLUSTER_PLURAL,
+  DATABASE_CLUSTER_VERSION,
+  type DatabaseClusterLike,
+} from './cluster-usage.ts';
+import {
+  tenantLimitsSpec,
+  tenantResourcePolicyPath,
+  type TenantLimitsSpec,
+} from './tenant-resource-policy.ts';
+
+/** What this needs of the apiserver (RawKubernetes satisfies it). */
+export interface EverestApi {
+  send(method: 'GET' | 'DELETE', path: string, action: string): Promise<unknown>;
+  apply(path: string, object: unknown, action: string): Promise<unknown>;
+}
+
+const isNotFound = (error: unknown): boolean =>
+  error instanceof PlatformError && error.reason === 'not_found';
+
+function parseSpec(namespace: string, spec: unknown): TenantLimitsSpec {
+  const parsed = tenantLimitsSpec.safeParse(spec);
+  if (!parsed.success) {
+    throw new PlatformError({
+      reason: 'conflict',
+      message: `the TenantResourcePolicy of ${namespace} is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    });
+  }
+  return parsed.data;
+}
+
+/** The namespace's limits; undefined when it has no policy. */
+export async function readLimits(api: EverestApi, namespace: string): Promise<TenantLimitsSpec | undefined> {
+  try {
+    const policy = (await api.send(
+      'GET',
+      tenantResourcePolicyPath(namespace),
+      `read limits of ${namespace}`,
+    )) as {
+      spec?: unknown;
+    };
+    return parseSpec(namespace, policy.spec);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+const clustersPath = (namespace: string) =>
+  `/apis/${DATABASE_CLUSTER_GROUP}/${DATABASE_CLUSTER_VERSION}/namespaces/${encodeURIComponent(namespace)}/${DATABASE_CLUSTER_PLURAL}`;
+
+/** The namespace's DatabaseClusters (none when Everest's CRD is not installed). */
+export async function liveClusters(api: EverestApi, namespace: string): Promise<DatabaseClusterLike[]> {
+  try {
+    const list = (await api.send(
+      'GET',
+      clustersPath(namespace),
+      `list database clusters in ${namespace}`,
+    )) as {
+      items?: DatabaseClusterLike[];
+    };
+    return list.items ?? [];
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
+/** Every namespace's policy, in pages. */
+async function allPolicies(api: EverestApi): Promise<{ namespace: string; spec: TenantLimitsSpec }[]> {
+  const found: { namespace: string; spec: TenantLimitsSpec }[] = [];
+  let token: string | undefined;
+  do {
+    const query = `?limit=500${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`;
+    const page = (await api.send(
+      'GET',
+      `${tenantResourcePolicyPath()}${query}`,
+      'list tenant resource policies',
+    )) as {
+      items?: { metadata?: { namespace?: string }; spec?: unknown }[];
+      metadata?: { continue?: string };
+    };
+    for (const item of page.items ?? []) {
+      const namespace = item.metadata?.namespace ?? '';
+      found.push({ namespace, spec: parseSpec(namespace, item.spec) });
+    }
+    token = page.metadata?.continue || undefined;
+  } while (token !== undefined);
+  return found;
+}
+
+const admissionPath = (kind: string) =>
+  `/apis/admissionregistration.k8s.io/v1/${kind === 'ValidatingAdmissionPolicy' ? 'validatingadmissionpolicies' : 'validatingadmissionpolicybindings'}/${ADMISSION_POLICY_NAME}`;
+const quotaPath = (namespace: string) =>
+  `/api/v1/namespaces/${encodeURIComponent(namespace)}/resourcequotas/${CLUSTER_QUOTA_NAME}`;
+
+export interface EnforcementReport {
+  readonly dryRun: boolean;
+  readonly policy: 'applied' | 'would_apply';
+  readonly namespaces: readonly {
+    readonly namespace: string;
+    readonly quota: 'applied' | 'removed' | 'none' | 'would_apply' | 'would_remove';
+    readonly maxClusters: number;
+  }[];
+  readonly failures: readonly { readonly namespace: string; readonly error: string }[];
+}
+
+/**
+ * Applies the admission policy and binding, then the cluster-count quota of `namespace` (or of every
+ * namespace with a policy): maxClusters 0 (unlimited) removes the quota.
+ */
+export async function applyEnforcement(
+  api: EverestApi,
+  request: { readonly namespace?: string | undefined; readonly dryRun?: boolean | undefined },
+): Promise<EnforcementReport> {
+  const dryRun = request.dryRun === true;
+  if (!dryRun) {
+    for (const object of renderAdmissionPolicy())
+      await api.apply(admissionPath(object.kind), object, `apply ${object.kind} ${ADMISSION_POLICY_NAME}`);
+  }
+  let policies: { namespace: string; spec: TenantLimitsSpec }[];
+  if (request.namespace === undefined) policies = await allPolicies(api);
+  else {
+    const spec = await readLimits(api, request.namespace);
+    if (spec === undefined)
+      throw new PlatformError({
+        reason: 'not_found',
+        message: `no limits configured for namespace ${request.namespace}`,
+      });
+    policies = [{ namespace: request.namespace, spec }];
+  }
+  const namespaces: EnforcementReport['namespaces'][number][] = [];
+  const failures: { namespace: string; error: string }[] = [];
+  for (const { namespace, spec } of policies) {
+    const quota: KubernetesObject | undefined = renderClusterQuota(namespace, spec);
+    try {
+      if (quota !== undefined) {
+        if (!dryRun) await api.apply(quotaPath(namespace), quota, `apply the cluster quota of ${namespace}`);
+        namespaces.push({
+          namespace,
+          quota: dryRun ? 'would_apply' : 'applied',
+          maxClusters: spec.limits.maxClusters,
+        });
+      } else {
+        let removed = false;
+        if (!dryRun) {
+          try {
+            await api.send('DELETE', quotaPath(namespace), `remove the cluster quota of ${namespace}`);
+            removed = true;
+          } catch (error) {
+            if (!isNotFound(error)) throw error;
+          }
+        }
+        namespaces.push({
+          namespace,
+          quota: dryRun ? 'would_remove' : removed ? 'removed' : 'none',
+          maxClusters: 0,
+        });
+      }
+    } catch (error) {
+      failures.push({ namespace, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { dryRun, policy: dryRun ? 'would_apply' : 'applied', namespaces, failures };
+}
