@@ -10,10 +10,20 @@ import {
   FUNCTION_TOKEN,
   ensureTenantClusterRole,
   startTenantFunctions,
+  tenantFunctionEnv,
 } from '../support/tenant-functions.ts';
+import { installCrd } from '../support/crds.ts';
+import { loadConfig as loadCleanupConfig } from '../../functions/cleanup/config.ts';
+import { cleanupSetup } from '../../functions/cleanup/index.ts';
+import { loadConfig as loadEnforceConfig } from '../../functions/enforce/config.ts';
+import { enforceSetup } from '../../functions/enforce/index.ts';
 import { loadConfig as loadResetConfig } from '../../functions/reset/config.ts';
 import { resetSetup } from '../../functions/reset/index.ts';
-import { startFunction } from '../../shared/platform/server.ts';
+import { loadConfig as loadSyncConfig } from '../../functions/sync/config.ts';
+import { syncSetup } from '../../functions/sync/index.ts';
+import type { PlatformConfig } from '../../shared/platform/config.ts';
+import type { Logger } from '../../shared/platform/logger.ts';
+import { startFunction, type FunctionSetup, type RunningFunction } from '../../shared/platform/server.ts';
 import { createTestDatabase } from './databases.ts';
 import { describeStartup, startTestEnv } from './environment.ts';
 import { runUntilSignal } from './foreground.ts';
@@ -23,23 +33,42 @@ const running = await startTestEnv();
 const { env } = running;
 await ensureTenantClusterRole(env);
 const db = await createTestDatabase(env.postgres.url, 'dev');
-const functions = await startTenantFunctions(env, db.url, { logLevel: process.env.LOG_LEVEL ?? 'info' });
-const reset = await startFunction({
-  name: 'reset',
-  loadConfig: loadResetConfig,
-  env: {
-    API_TOKEN: FUNCTION_TOKEN,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    DATABASE_URL: db.url,
-    KUBECONFIG: env.kubernetes.kubeconfigPath,
-  },
-  port: 0,
-  host: '127.0.0.1',
-  setup: (config, log) => Promise.resolve(resetSetup(config, log)),
-});
+const logLevel = process.env.LOG_LEVEL ?? 'info';
+const functions = await startTenantFunctions(env, db.url, { logLevel });
+// The CRDs enforce reads: Everest's DatabaseCluster (reduced, see its file) and the TenantResourcePolicy.
+await installCrd(env, new URL('crds/databaseclusters.everest.percona.com.yaml', import.meta.url));
+await installCrd(env, new URL('../../knative/base/tenantresourcepolicy-crd.yaml', import.meta.url));
+
+/** One more function on loopback, with the tenant settings of the test servers plus its own. */
+async function start<C extends PlatformConfig>(
+  name: string,
+  loadConfig: (env: Readonly<Record<string, string | undefined>>) => C,
+  setup: (config: C, log: Logger) => FunctionSetup,
+  extra: Record<string, string> = {},
+): Promise<RunningFunction> {
+  return startFunction({
+    name,
+    loadConfig,
+    env: await tenantFunctionEnv(env, db.url, { LOG_LEVEL: logLevel, ...extra }),
+    port: 0,
+    host: '127.0.0.1',
+    setup: (config, log) => Promise.resolve(setup(config, log)),
+  });
+}
+const more = {
+  reset: await start('reset', loadResetConfig, resetSetup),
+  cleanup: await start('cleanup', loadCleanupConfig, cleanupSetup),
+  sync: await start('sync', loadSyncConfig, syncSetup),
+  enforce: await start('enforce', loadEnforceConfig, enforceSetup),
+};
+const { reset, cleanup, sync, enforce } = more;
 
 const stack = {
-  functions: { provision: functions.provision.url, deprovision: functions.deprovision.url, reset: reset.url },
+  functions: {
+    provision: functions.provision.url,
+    deprovision: functions.deprovision.url,
+    ...Object.fromEntries(Object.entries(more).map(([name, fn]) => [name, fn.url])),
+  },
   apiToken: FUNCTION_TOKEN,
   kubeconfig: env.kubernetes.kubeconfigPath,
   databaseUrl: db.url,
@@ -59,6 +88,9 @@ functions
   provision     ${functions.provision.url}
   deprovision   ${functions.deprovision.url}
   reset         ${reset.url}
+  cleanup       ${cleanup.url}
+  sync          ${sync.url}
+  enforce       ${enforce.url}
 
 Try the predecessor's examples:
 
@@ -67,6 +99,10 @@ Try the predecessor's examples:
   curl -s -X DELETE ${functions.deprovision.url}/provisioner -H 'Authorization: ${FUNCTION_TOKEN}' \\
     -H 'Content-Type: application/json' -d '{"full_name": "John Doe", "email": "john.doe@example.org"}'
   curl -s ${reset.url}/reset -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+  curl -s ${cleanup.url}/cleanup -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+  curl -s ${sync.url}/sync -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+  curl -s ${enforce.url}/enforce/cluster-create -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
+    -d '{"namespace":"ns-alice","engine":"postgresql","cpu_request_cores":1,"memory_request_bytes":2147483648}'
 
   export KUBECONFIG=${env.kubernetes.kubeconfigPath}     # cluster admin
   export DATABASE_URL=${db.url}
@@ -76,7 +112,7 @@ Ctrl-C stops everything.`);
 
 runUntilSignal('the local stack', async () => {
   await functions.stop();
-  await reset.stop();
+  for (const fn of Object.values(more)) await fn.stop();
   await db.drop();
   await running.stop();
 });
