@@ -41,6 +41,7 @@ describe('grafana users', () => {
       login,
       email: `${login}@example.org`,
       name: login,
+      isAdmin: false,
     });
     expect((await grafana.lookupUser(`${login}@example.org`))?.id).toBe(id);
     expect(await loginWorks(login, 'first-Passw0rd')).toBe(true);

@@ -80,6 +80,7 @@ describe('migrate', () => {
         'audit_log',
         'idempotency_keys',
         'schema_migrations',
+        'usage_counters',
       ]);
     } finally {
       await client.end();
