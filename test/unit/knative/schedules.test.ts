@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { cleanupRequest } from '../../../functions/cleanup/index.ts';
+import { applyRequest } from '../../../functions/enforce/index.ts';
 import { resetRequest } from '../../../functions/reset/index.ts';
 import { syncRequest } from '../../../functions/sync/index.ts';
 
@@ -26,14 +27,16 @@ const schemas: Record<string, z.ZodType> = {
   reset: resetRequest,
   cleanup: cleanupRequest,
   sync: syncRequest,
+  enforce: applyRequest,
 };
 
 describe('knative/base/schedules.yaml', () => {
-  it('runs reset monthly, cleanup daily and sync hourly, in UTC', () => {
+  it('runs reset monthly, cleanup daily, sync hourly and enforce every 10 minutes, in UTC', () => {
     expect(Object.fromEntries(sources.map((s) => [s.spec.sink.ref.name, s.spec.schedule]))).toEqual({
       reset: '0 0 1 * *',
       cleanup: '0 0 * * *',
       sync: '0 * * * *',
+      enforce: '*/10 * * * *',
     });
     expect(sources.every((s) => s.kind === 'PingSource' && s.spec.timezone === 'UTC')).toBe(true);
   });
