@@ -3,6 +3,7 @@
  * plans, the tenant ClusterRole, how the apiserver prefixes OIDC names, and the tenant's Grafana org role.
  */
 import { z } from 'zod';
+import { ConfigError } from '../platform/config.ts';
 import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
 import { plansFrom, plansSchema } from './plans.ts';
 
@@ -16,8 +17,18 @@ export const tenantShape = {
 } satisfies z.ZodRawShape;
 
 export function tenantSettings(v: z.infer<z.ZodObject<typeof tenantShape>>) {
+  const plans = plansFrom(v.PLANS);
+  // A default plan that does not exist would fail every provision and every namespace sync recreates.
+  if (!plans.has(v.DEFAULT_PLAN)) {
+    throw new ConfigError([
+      {
+        variable: 'DEFAULT_PLAN',
+        message: `no plan "${v.DEFAULT_PLAN}"; known: ${[...plans.keys()].join(', ')} (add it to PLANS)`,
+      },
+    ]);
+  }
   return {
-    plans: plansFrom(v.PLANS),
+    plans,
     defaultPlan: v.DEFAULT_PLAN,
     tenantClusterRole: v.TENANT_CLUSTER_ROLE,
     oidc: { usernamePrefix: v.OIDC_USERNAME_PREFIX, groupsPrefix: v.OIDC_GROUPS_PREFIX },
