@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { FunctionSpec } from './operation.ts';
 import type { DestinationStream } from 'pino';
+import type { Registry } from 'prom-client';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -89,6 +90,8 @@ export interface FunctionLifecycle {
   readonly close?: () => Promise<void>;
   /** The platform store, for operations marked idempotent. */
   readonly idempotency?: IdempotencyStore;
+  /** Registers the function's own metrics in the registry served at /metrics. */
+  readonly registerMetrics?: (registry: Registry) => void;
 }
 
 function functionName(options: { readonly name?: string; readonly spec?: FunctionSpec }): string {
@@ -116,10 +119,12 @@ export async function startFunction<C extends PlatformConfig>(
   if (spec === undefined)
     throw new Error(`${functionName(options)}: no operations (neither spec nor setup gave any)`);
   const shutdown = new AbortController();
+  const metrics = createMetrics(spec.name);
+  lifecycle.registerMetrics?.(metrics.registry);
   const handler = createHandler(spec, {
     config,
     log,
-    metrics: createMetrics(spec.name),
+    metrics,
     shutdown: shutdown.signal,
     ...(lifecycle.ready === undefined ? {} : { ready: lifecycle.ready }),
     ...(lifecycle.idempotency === undefined ? {} : { idempotency: lifecycle.idempotency }),
