@@ -1,0 +1,99 @@
+/**
+ * pg-reconcile's settings: the managed PostgreSQL server (PG_URL, or the predecessor's DB_HOST, DB_PORT,
+ * DB_NAME, DB_USER, DB_PASS), where the desired state lives (NAMESPACE, CONFIGMAP_NAME: the predecessor's
+ * names and defaults), the platform store (DATABASE_URL: audit), and the safety bound.
+ */
+import { z } from 'zod';
+import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig.ts';
+import { ConfigError, defineConfig, envBoolean } from '../../shared/platform/config.ts';
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'must be a postgres:// or postgresql:// URL' });
+
+export const loadConfig = defineConfig(
+  {
+    /** Platform store (audit log). */
+    DATABASE_URL: z.string().min(1),
+    /** The PostgreSQL server whose roles are managed, as a URL; else the predecessor's DB_* variables. */
+    PG_URL: postgresUrl.optional(),
+    DB_HOST: z.string().min(1).optional(),
+    DB_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
+    DB_NAME: z.string().min(1).default('postgres'),
+    DB_USER: z.string().min(1).default('postgres'),
+    DB_PASS: z.string().optional(),
+    NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')
+      .default('postgres'),
+    CONFIGMAP_NAME: z.string().min(1).default('postgres-users-config'),
+    KUBE_CONFIG: z.string().optional(),
+    KUBECONFIG: z.string().optional(),
+    /** Marker scope: which managed roles are this reconciler's. Default: NAMESPACE/CONFIGMAP_NAME. */
+    PG_RECONCILE_SCOPE: z.string().min(1).max(200).optional(),
+    /** REASSIGN OWNED target of dropped users. Default: the connecting user (the predecessor's DB_USER). */
+    PG_FALLBACK_ROLE: z.string().min(1).max(63).optional(),
+    /** Share of the managed users one run may drop unless forced (at least one). */
+    PG_DROP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.25),
+    /** Every run is a dry run (the predecessor's DRY_RUN). */
+    DRY_RUN: envBoolean.default(false),
+    /** Retries of transient failures (the predecessor's MAX_RETRIES). */
+    MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+    /** First backoff delay; doubles each retry, with jitter. */
+    RETRY_MIN_DELAY_MS: z.coerce.number().int().min(1).max(60_000).default(200),
+    DB_POOL_MAX_CONN: z.coerce.number().int().min(1).max(50).default(5),
+    /** PBKDF2 iterations of new SCRAM verifiers (PostgreSQL's default is 4096). */
+    PG_SCRAM_ITERATIONS: z.coerce.number().int().min(4096).max(1_000_000).default(4096),
+    /** Statements per round trip when applying. */
+    PG_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  },
+  (v) => {
+    let target: URL;
+    if (v.PG_URL !== undefined) target = new URL(v.PG_URL);
+    else if (v.DB_HOST !== undefined && v.DB_PASS !== undefined) {
+      target = new URL('postgresql://localhost');
+      target.hostname = v.DB_HOST;
+      target.port = String(v.DB_PORT);
+      target.username = encodeURIComponent(v.DB_USER);
+      target.password = encodeURIComponent(v.DB_PASS);
+      target.pathname = `/${encodeURIComponent(v.DB_NAME)}`;
+    } else {
+      throw new ConfigError([
+        {
+          variable: v.DB_HOST === undefined ? 'PG_URL' : 'DB_PASS',
+          message:
+            v.DB_HOST === undefined
+              ? 'required (or DB_HOST and DB_PASS): the PostgreSQL server to manage'
+              : 'required with DB_HOST',
+        },
+      ]);
+    }
+    const defaultDatabase = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
+    const targetUrl = target.toString();
+    return {
+      databaseUrl: v.DATABASE_URL,
+      targetUrl,
+      /** The same server, another database (REASSIGN/DROP OWNED where a dropped user owns objects). */
+      targetDatabaseUrl: (database: string) => {
+        const url = new URL(targetUrl);
+        url.pathname = `/${encodeURIComponent(database)}`;
+        return url.toString();
+      },
+      defaultDatabase,
+      namespace: v.NAMESPACE,
+      configMap: v.CONFIGMAP_NAME,
+      kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
+      scope: v.PG_RECONCILE_SCOPE ?? `${v.NAMESPACE}/${v.CONFIGMAP_NAME}`,
+      ...(v.PG_FALLBACK_ROLE === undefined ? {} : { fallbackRole: v.PG_FALLBACK_ROLE }),
+      maxDropShare: v.PG_DROP_MAX_SHARE,
+      dryRun: v.DRY_RUN,
+      retries: v.MAX_RETRIES,
+      retryMinDelayMs: v.RETRY_MIN_DELAY_MS,
+      poolMax: v.DB_POOL_MAX_CONN,
+      scramIterations: v.PG_SCRAM_ITERATIONS,
+      batchSize: v.PG_BATCH_SIZE,
+    };
+  },
+);
+
+export type PgReconcileConfig = ReturnType<typeof loadConfig>;

@@ -1,0 +1,172 @@
+/**
+ * The actual state, read in at most three catalog queries whatever the number of roles:
+ *   1. who we are, whether pg_authid (the stored verifiers) is readable, and the databases;
+ *   2. every role with its attributes, comment (the marker), memberships, explicit CONNECT grants, the
+ *      databases where it owns objects or holds privileges (pg_shdepend), and its verifier when readable;
+ *   3. only when some user declares table privileges: the table privileges those users hold in the
+ *      connected database, and which of the named tables exist.
+ */
+import type pg from 'pg';
+import type { DesiredUser, TablePrivilege } from './desired.ts';
+import { parseMarker, type Marker } from './marker.ts';
+
+export interface ActualRole {
+  readonly name: string;
+  readonly login: boolean;
+  readonly superuser: boolean;
+  /** CREATEROLE, REPLICATION or BYPASSRLS: a role the reconciler would not hand out. */
+  readonly elevated: boolean;
+  readonly createdb: boolean;
+  readonly inherit: boolean;
+  readonly connectionLimit: number;
+  readonly marker: Marker | undefined;
+  /** Roles this role is a member of, sorted. */
+  readonly memberOf: readonly string[];
+  /** Databases with an explicit CONNECT grant to this role. */
+  readonly connect: readonly string[];
+  /** Databases where it owns objects or holds privileges (REASSIGN/DROP OWNED must run there). */
+  readonly ownsIn: readonly string[];
+  /** The stored verifier; undefined when pg_authid is not readable. */
+  readonly password?: string | null;
+}
+
+export interface ActualState {
+  readonly currentUser: string;
+  readonly currentDatabase: string;
+  /** Whether stored verifiers could be read (superuser, or SELECT on pg_authid). */
+  readonly passwordsReadable: boolean;
+  readonly databases: ReadonlySet<string>;
+  readonly roles: ReadonlyMap<string, ActualRole>;
+  /** user -> tableKey -> privileges, for users that declare privileges; tables they own are left out. */
+  readonly tablePrivileges: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<TablePrivilege>>>;
+  /** tableKey of the declared tables that exist in the connected database. */
+  readonly existingTables: ReadonlySet<string>;
+  /** Number of catalog queries it took. */
+  readonly queries: number;
+}
+
+export function tableKey(schema: string, table: string): string {
+  return JSON.stringify([schema, table]);
+}
+
+/** What sends catalog queries; a pg client fits (tests count the calls through it). */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
+const ROLES_SQL = (source: 'pg_authid' | 'pg_roles') => `
+WITH m AS (
+  SELECT am.member, array_agg(g.rolname::text ORDER BY g.rolname) AS member_of
+    FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid GROUP BY am.member),
+c AS (
+  SELECT a.grantee, array_agg(d.datname::text ORDER BY d.datname) AS dbs
+    FROM pg_database d, aclexplode(d.datacl) a
+   WHERE a.privilege_type = 'CONNECT' GROUP BY a.grantee),
+o AS (
+  SELECT s.refobjid, array_agg(DISTINCT d.datname::text) AS dbs
+    FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+   WHERE s.refclassid = 'pg_authid'::regclass GROUP BY s.refobjid)
+SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolsuper AS superuser,
+       (r.rolcreaterole OR r.rolreplication OR r.rolbypassrls) AS elevated,
+       r.rolcreatedb AS createdb, r.rolinherit AS inherit, r.rolconnlimit AS connlimit,
+       ${source === 'pg_authid' ? 'r.rolpassword' : 'NULL::text'} AS password,
+       sd.description AS comment, m.member_of, c.dbs AS connect, o.dbs AS owns_in
+  FROM ${source} r
+  LEFT JOIN pg_shdescription sd ON sd.objoid = r.oid AND sd.classoid = 'pg_authid'::regclass
+  LEFT JOIN m ON m.member = r.oid
+  LEFT JOIN c ON c.grantee = r.oid
+  LEFT JOIN o ON o.refobjid = r.oid`;
+
+const TABLES_SQL = `
+SELECT 'grant' AS kind, n.nspname::text AS schema, c.relname::text AS table, g.rolname::text AS grantee,
+       a.privilege_type AS privilege
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+       aclexplode(c.relacl) a JOIN pg_roles g ON g.oid = a.grantee
+ WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND g.rolname = ANY($1::text[]) AND a.grantee <> c.relowner
+UNION ALL
+SELECT 'table', n.nspname::text, c.relname::text, NULL, NULL
+  FROM unnest($2::text[], $3::text[]) AS w(schema, tbl)
+  JOIN pg_namespace n ON n.nspname = w.schema
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.tbl AND c.relkind IN ('r', 'v', 'm', 'f', 'p')`;
+
+interface RoleRow {
+  name: string;
+  login: boolean;
+  superuser: boolean;
+  elevated: boolean;
+  createdb: boolean;
+  inherit: boolean;
+  connlimit: number;
+  password: string | null;
+  comment: string | null;
+  member_of: string[] | null;
+  connect: string[] | null;
+  owns_in: string[] | null;
+}
+
+export async function readActualState(db: Queryable, desired: readonly DesiredUser[]): Promise<ActualState> {
+  const head = await db.query<{ me: string; db: string; authid: boolean; databases: string[] }>(
+    `SELECT current_user::text AS me, current_database()::text AS db,
+            has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS authid,
+            array(SELECT datname::text FROM pg_database WHERE datallowconn ORDER BY 1) AS databases`,
+  );
+  const info = head.rows[0];
+  if (info === undefined) throw new Error('catalog query returned no row');
+  const rows = await db.query<RoleRow>(ROLES_SQL(info.authid ? 'pg_authid' : 'pg_roles'));
+  const roles = new Map<string, ActualRole>();
+  for (const r of rows.rows) {
+    roles.set(r.name, {
+      name: r.name,
+      login: r.login,
+      superuser: r.superuser,
+      elevated: r.elevated,
+      createdb: r.createdb,
+      inherit: r.inherit,
+      connectionLimit: r.connlimit,
+      marker: parseMarker(r.comment),
+      memberOf: r.member_of ?? [],
+      connect: r.connect ?? [],
+      ownsIn: (r.owns_in ?? []).sort(),
+      ...(info.authid ? { password: r.password } : {}),
+    });
+  }
+
+  const declaring = desired.filter((u) => u.privileges !== undefined);
+  const tablePrivileges = new Map<string, Map<string, Set<TablePrivilege>>>();
+  const existingTables = new Set<string>();
+  let queries = 2;
+  if (declaring.length > 0) {
+    const tables = declaring.flatMap((u) => u.privileges ?? []);
+    const result = await db.query<{
+      kind: string;
+      schema: string;
+      table: string;
+      grantee: string | null;
+      privilege: string | null;
+    }>(TABLES_SQL, [
+      declaring.map((u) => u.username),
+      tables.map((t) => t.schema),
+      tables.map((t) => t.table),
+    ]);
+    queries++;
+    for (const row of result.rows) {
+      const key = tableKey(row.schema, row.table);
+      if (row.kind === 'table') existingTables.add(key);
+      else if (row.grantee !== null && row.privilege !== null) {
+        const byTable = tablePrivileges.get(row.grantee) ?? new Map<string, Set<TablePrivilege>>();
+        tablePrivileges.set(row.grantee, byTable);
+        const set = byTable.get(key) ?? new Set<TablePrivilege>();
+        byTable.set(key, set);
+        set.add(row.privilege as TablePrivilege);
+      }
+    }
+  }
+  return {
+    currentUser: info.me,
+    currentDatabase: info.db,
+    passwordsReadable: info.authid,
+    databases: new Set(info.databases),
+    roles,
+    tablePrivileges,
+    existingTables,
+    queries,
+  };
+}

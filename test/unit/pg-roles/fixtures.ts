@@ -1,0 +1,75 @@
+/** Builders of catalog states and desired states for the pg-roles unit tests. */
+import type { ActualRole, ActualState } from '../../../shared/pg-roles/catalog.ts';
+import { parseDesiredState, type DesiredState } from '../../../shared/pg-roles/desired.ts';
+import { renderMarker, type Marker } from '../../../shared/pg-roles/marker.ts';
+import { parseMarker } from '../../../shared/pg-roles/marker.ts';
+
+export const SCOPE = 'postgres/postgres-users-config';
+
+export function role(name: string, extra: Partial<ActualRole> = {}): ActualRole {
+  return {
+    name,
+    login: false,
+    superuser: false,
+    elevated: false,
+    createdb: false,
+    inherit: true,
+    connectionLimit: -1,
+    marker: undefined,
+    memberOf: [],
+    connect: [],
+    ownsIn: [],
+    ...extra,
+  };
+}
+
+/** A user this reconciler manages (marker of SCOPE), logging in, with CONNECT on myapp. */
+export function managedUser(name: string, extra: Partial<ActualRole> = {}, marker: Partial<Marker> = {}) {
+  return role(name, {
+    login: true,
+    connect: ['myapp'],
+    marker: parseMarker(renderMarker({ scope: SCOPE, kind: 'user', secret: `uid-${name}/1`, ...marker })),
+    ...extra,
+  });
+}
+
+export function managedRole(name: string): ActualRole {
+  return role(name, { marker: { scope: SCOPE, kind: 'role' } });
+}
+
+export function actual(roles: ActualRole[], extra: Partial<ActualState> = {}): ActualState {
+  return {
+    currentUser: 'postgres',
+    currentDatabase: 'postgres',
+    passwordsReadable: false,
+    databases: new Set(['postgres', 'myapp']),
+    roles: new Map([role('postgres', { superuser: true, login: true }), ...roles].map((r) => [r.name, r])),
+    tablePrivileges: new Map(),
+    existingTables: new Set(),
+    queries: 2,
+    ...extra,
+  };
+}
+
+export const SEED_YAML = `
+users:
+  - username: alice
+    database: myapp
+    roles:
+      - read_only
+      - analyst
+  - username: bob
+    database: myapp
+    roles:
+      - read_write
+      - developer
+`;
+
+export function desired(yaml: string = SEED_YAML): DesiredState {
+  return parseDesiredState(yaml, 'postgres');
+}
+
+/** Secret versions for the seed's users (or the given ones). */
+export function secrets(...users: string[]): Map<string, string> {
+  return new Map(users.map((u) => [`user-${u}-secret`, `uid-${u}/1`]));
+}

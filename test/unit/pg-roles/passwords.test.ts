@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { passwordStates } from '../../../shared/pg-roles/passwords.ts';
+import { scramVerifier, verifierDigest } from '../../../shared/pg-roles/scram.ts';
+import { actual, desired, managedUser, role } from './fixtures.ts';
+
+const yaml = 'users:\n  - username: alice\n';
+const secret = (password: string, version = 'uid-alice/1') =>
+  new Map([['user-alice-secret', { version, password }]]);
+
+describe('passwordStates', () => {
+  it('is current, without hashing, when the Secret version and the verifier digest are unchanged', async () => {
+    const stored = await scramVerifier('one');
+    const states = await passwordStates(
+      desired(yaml).users,
+      // The password is not even looked at: another value proves no PBKDF2 ran.
+      secret('not-looked-at'),
+      actual([managedUser('alice', { password: stored }, { vh: verifierDigest(stored) })], {
+        passwordsReadable: true,
+      }),
+      'postgres/postgres-users-config',
+    );
+    expect(states.get('alice')).toBe('current');
+  });
+
+  it('checks the stored verifier when the Secret changed: same password -> refresh the marker only', async () => {
+    const stored = await scramVerifier('one');
+    const states = await passwordStates(
+      desired(yaml).users,
+      secret('one', 'uid-alice/2'),
+      actual([managedUser('alice', { password: stored }, { vh: verifierDigest(stored) })], {
+        passwordsReadable: true,
+      }),
+      'postgres/postgres-users-config',
+    );
+    expect(states.get('alice')).toBe('refresh-marker');
+  });
+
+  it('rotates when the Secret holds a new password', async () => {
+    const stored = await scramVerifier('one');
+    const states = await passwordStates(
+      desired(yaml).users,
+      secret('two', 'uid-alice/2'),
+      actual([managedUser('alice', { password: stored }, { vh: verifierDigest(stored) })], {
+        passwordsReadable: true,
+      }),
+      'postgres/postgres-users-config',
+    );
+    expect(states.get('alice')).toBe('changed');
+  });
+
+  it('sees a password changed by hand in the database (the verifier digest differs) and sets it back', async () => {
+    const ours = await scramVerifier('one');
+    const byHand = await scramVerifier('hand-made');
+    const states = await passwordStates(
+      desired(yaml).users,
+      secret('one'),
+      actual([managedUser('alice', { password: byHand }, { vh: verifierDigest(ours) })], {
+        passwordsReadable: true,
+      }),
+      'postgres/postgres-users-config',
+    );
+    expect(states.get('alice')).toBe('changed');
+  });
+
+  it('without pg_authid: follows the Secret version only', async () => {
+    const same = await passwordStates(
+      desired(yaml).users,
+      secret('x'),
+      actual([managedUser('alice')]),
+      'postgres/postgres-users-config',
+    );
+    expect(same.get('alice')).toBe('current');
+    const changed = await passwordStates(
+      desired(yaml).users,
+      secret('x', 'uid-alice/2'),
+      actual([managedUser('alice')]),
+      'postgres/postgres-users-config',
+    );
+    expect(changed.get('alice')).toBe('changed');
+  });
+
+  it('has no opinion on users that are new, unmanaged or without a Secret', async () => {
+    const states = await passwordStates(
+      desired('users:\n  - username: alice\n  - username: bob\n  - username: carol\n').users,
+      new Map([
+        ['user-alice-secret', { version: 'v', password: 'p' }],
+        ['user-bob-secret', { version: 'v', password: 'p' }],
+      ]),
+      actual([role('bob', { login: true })]),
+      'postgres/postgres-users-config',
+    );
+    expect(states.size).toBe(0);
+  });
+});
