@@ -44,7 +44,9 @@ export interface ApplyResult {
   /** Whether the transaction wrote anything (it got a transaction id). */
   readonly wrote: boolean;
   /** Items that failed in the careful (per item) mode. */
-  readonly failures: readonly { readonly subject: string; readonly message: string }[];
+  readonly failures: readonly { readonly subject: string; readonly step: string; readonly message: string }[];
+  /** What the server warned about while applying (a GRANT without effect, ...). */
+  readonly notices: readonly string[];
 }
 
 const redact = (sql: string) => sql.replace(/'SCRAM-SHA-256\$[^']*'/g, "'SCRAM-SHA-256$<redacted>'");
@@ -116,7 +118,13 @@ export async function reconcileTransaction(
   const onError = () => {
     connection.broken = true;
   };
+  const notices: string[] = [];
+  const onNotice = (notice: { severity?: string; message?: string }) => {
+    // e.g. "no privileges were granted for ...": the reconciler's role lacks the grant option.
+    if (notice.severity === 'WARNING' && notices.length < 100) notices.push(notice.message ?? '');
+  };
   client.on('error', onError);
+  client.on('notice', onNotice);
   const db: Queryable = {
     query: ((text: string, values?: unknown[]) => {
       settings.trace?.(redact(text));
@@ -152,7 +160,7 @@ export async function reconcileTransaction(
         : (await db.query<{ wrote: boolean }>('SELECT txid_current_if_assigned() IS NOT NULL AS wrote'))
             .rows[0]?.wrote === true;
       await db.query(input.dryRun ? 'ROLLBACK' : 'COMMIT');
-      return { ...result, statements: 0, wrote, failures: [] };
+      return { ...result, statements: 0, wrote, failures: [], notices };
     }
 
     action = 'compute password verifiers';
@@ -165,18 +173,14 @@ export async function reconcileTransaction(
     action = 'hand over objects in other databases';
     await cleanupOtherDatabases(plan, actual.currentDatabase, settings);
 
-    const failures: { subject: string; message: string }[] = [];
+    const failures: { subject: string; step: string; message: string }[] = [];
     let statements = 0;
     if (input.careful === true) {
-      // One savepoint per subject (a role, or a user with all its steps).
-      const units = new Map<string, Step[]>();
+      // One savepoint per step: a refused statement fails its step only.
       for (const step of plan.steps) {
-        const key = subjectOf(step);
-        units.set(key, [...(units.get(key) ?? []), step]);
-      }
-      for (const [subject, steps] of units) {
-        const sql = steps.flatMap((s) => stepSql(s, ctx));
-        action = `apply changes to ${subject}`;
+        const subject = subjectOf(step);
+        const sql = stepSql(step, ctx);
+        action = `apply ${step.op} of ${subject}`;
         await db.query('SAVEPOINT item');
         try {
           await db.query(sql.join(';\n'));
@@ -187,7 +191,7 @@ export async function reconcileTransaction(
           if (state === undefined || state.startsWith('08') || state === '40001' || state === '40P01')
             throw error;
           await db.query('ROLLBACK TO SAVEPOINT item');
-          failures.push({ subject, message: `${state}: ${(error as Error).message}` });
+          failures.push({ subject, step: step.op, message: `${state}: ${(error as Error).message}` });
         }
       }
     } else {
@@ -204,7 +208,7 @@ export async function reconcileTransaction(
       (await db.query<{ wrote: boolean }>('SELECT txid_current_if_assigned() IS NOT NULL AS wrote')).rows[0]
         ?.wrote === true;
     await db.query('COMMIT');
-    return { ...result, statements, wrote, failures };
+    return { ...result, statements, wrote, failures, notices };
   } catch (error) {
     if (!connection.broken) {
       await client.query('ROLLBACK').catch(() => {
@@ -214,6 +218,7 @@ export async function reconcileTransaction(
     throw postgresError(error, action);
   } finally {
     client.removeListener('error', onError);
+    client.removeListener('notice', onNotice);
     client.release(connection.broken);
   }
 }

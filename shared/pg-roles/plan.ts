@@ -154,6 +154,29 @@ function privilegeSteps(user: DesiredUser, input: PlanInput, problems: Plan['pro
   return steps;
 }
 
+/** Users exist before anything is granted to or revoked from them (a user may be another user's role). */
+const PHASE: Readonly<Record<Step['op'], number>> = {
+  'create-role': 0,
+  'create-user': 1,
+  'alter-user': 1,
+  'set-password': 1,
+  'refresh-marker': 1,
+  'revoke-roles': 2,
+  'grant-roles': 2,
+  'grant-connect': 2,
+  'revoke-connect': 2,
+  'grant-privileges': 2,
+  'revoke-privileges': 2,
+  'drop-user': 3,
+};
+
+function inPhases(steps: readonly Step[]): Step[] {
+  return steps
+    .map((step, i) => ({ step, i }))
+    .sort((a, b) => PHASE[a.step.op] - PHASE[b.step.op] || a.i - b.i)
+    .map((x) => x.step);
+}
+
 export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   const { desired, actual, secrets, passwords } = input;
   const { scope } = options;
@@ -304,7 +327,7 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     (r) => isManaged(r, scope) && r.marker?.kind === 'role',
   );
   return {
-    steps: [...roleSteps, ...userSteps, ...dropSteps],
+    steps: [...roleSteps, ...inPhases(userSteps), ...dropSteps],
     skipped,
     problems,
     ...(refusedDrops === undefined ? {} : { refusedDrops }),

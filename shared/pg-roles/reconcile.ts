@@ -145,7 +145,7 @@ export async function reconcile(
       ...(plan.refusedDrops === undefined ? {} : { refused_drops: plan.refusedDrops }),
     },
     failures: result.failures,
-    warnings: desired.warnings,
+    warnings: [...desired.warnings, ...result.notices.map((n) => `PostgreSQL: ${n}`)],
     managed: plan.managed,
     catalog_queries: result.catalogQueries,
     statements: result.statements,

@@ -15,8 +15,8 @@ describe('describePlan', () => {
       '[DRY-RUN] Would create role: read_only',
       '[DRY-RUN] Would create role: read_write',
       "[DRY-RUN] Would create user: alice with roles ['analyst', 'read_only']",
-      '[DRY-RUN] Would grant CONNECT on database myapp to alice',
       "[DRY-RUN] Would create user: bob with roles ['developer', 'read_write']",
+      '[DRY-RUN] Would grant CONNECT on database myapp to alice',
       '[DRY-RUN] Would grant CONNECT on database myapp to bob',
       'Drift detected: 2 changes needed',
     ]);

@@ -43,14 +43,14 @@ describe('planReconcile', () => {
       'create-role read_only',
       'create-role read_write',
       'create-user alice',
+      'create-user bob',
       'grant-roles alice',
       'grant-connect alice',
-      'create-user bob',
       'grant-roles bob',
       'grant-connect bob',
     ]);
-    expect(p.steps[5]).toEqual({ op: 'grant-roles', user: 'alice', roles: ['analyst', 'read_only'] });
-    expect(p.steps[6]).toEqual({ op: 'grant-connect', user: 'alice', database: 'myapp' });
+    expect(p.steps[6]).toEqual({ op: 'grant-roles', user: 'alice', roles: ['analyst', 'read_only'] });
+    expect(p.steps[7]).toEqual({ op: 'grant-connect', user: 'alice', database: 'myapp' });
     expect(p.summary).toMatchObject({ users_created: 2, roles_created: 4, drift_detected: 2, errors: 0 });
     expect(p.managed).toEqual({ users: 2, roles: 4 });
   });
@@ -178,17 +178,17 @@ describe('planReconcile', () => {
     expect(p.steps[0]).toMatchObject({ changes: { login: true } });
   });
 
-  it('creates a role that is also a user only once, as the user', () => {
+  it('creates a role that is also a user only once, as the user, before granting it', () => {
     const p = plan({
-      yaml: 'users:\n  - username: lead\n  - username: dev\n    roles: [lead]\n',
+      yaml: 'users:\n  - username: dev\n    roles: [lead]\n  - username: lead\n',
       secrets: secrets('lead', 'dev'),
     });
     expect(ops(p)).toEqual([
-      'create-user lead',
-      'grant-connect lead',
       'create-user dev',
+      'create-user lead',
       'grant-roles dev',
       'grant-connect dev',
+      'grant-connect lead',
     ]);
   });
 
