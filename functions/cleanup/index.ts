@@ -10,6 +10,7 @@ import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { cleanup, type CleanupPorts, type CleanupSettings } from '../../shared/tenancy/cleanup.ts';
+import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
 import type { CleanupConfig } from './config.ts';
 
@@ -27,6 +28,7 @@ export function cleanupSpec(deps: {
   settings: CleanupSettings;
   ports: CleanupPorts;
   store: Pick<PlatformStore, 'recordAudit'>;
+  metrics?: TenantRunMetrics;
 }): FunctionSpec {
   return {
     name: 'cleanup',
@@ -42,6 +44,8 @@ export function cleanupSpec(deps: {
         ping: true,
         run: async (input, ctx) => {
           const result = await cleanup(input, deps.settings, deps.ports);
+          if ('successfully_deleted' in result)
+            deps.metrics?.run('cleanup', { deleted: result.successfully_deleted, failed: result.failed });
           await recordAuditSafely(deps.store, ctx, {
             operation: 'cleanup',
             target: '*',
@@ -67,8 +71,13 @@ export function cleanupSpec(deps: {
 export function cleanupSetup(config: CleanupConfig, log: Logger): FunctionSetup {
   const systems = connectTenantSystems(config, log, 'cleanup');
   const { store, identity, cluster, grafana } = systems;
+  const metrics = new TenantRunMetrics();
   return {
+    registerMetrics: (registry) => {
+      metrics.register(registry);
+    },
     spec: cleanupSpec({
+      metrics,
       settings: {
         markerGroup: config.markerGroup,
         retentionDays: config.retentionDays,

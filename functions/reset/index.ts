@@ -19,6 +19,7 @@ import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts } from '../../shared/tenancy/reset-sweep.ts';
+import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
 import type { ResetConfig } from './config.ts';
 
 export const RESET_EVENT = 'dev.tenantlifecycle.tenant.reset.requested';
@@ -40,6 +41,7 @@ export interface ResetDependencies {
   readonly concurrency: number;
   readonly maxNamespaces?: number | undefined;
   readonly store: Pick<PlatformStore, 'recordAudit'>;
+  readonly metrics?: TenantRunMetrics | undefined;
   /** Where the event that continues an unfinished scheduled sweep goes; without it the rest is left undone. */
   readonly continuation?: Pick<EventSink, 'send'> | undefined;
 }
@@ -98,6 +100,11 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
             swept.continue === undefined
               ? swept
               : { ...swept, continuation: await continueLater(deps, ctx, input, swept.continue.after) };
+          if (!input.dryRun)
+            deps.metrics?.run('reset', {
+              reset: result.namespaces_reset,
+              failed: result.failed_resets.length,
+            });
           await recordAuditSafely(deps.store, ctx, {
             operation: 'reset',
             target: input.username ?? '*',
@@ -121,6 +128,7 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
   const kc = loadKubeConfig(config.kubeconfig);
   const raw = new RawKubernetes(kc);
   const cluster = new KubernetesCluster(kc);
+  const metrics = new TenantRunMetrics();
   const sink =
     config.continuation.sink === undefined
       ? undefined
@@ -143,7 +151,11 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
       maxNamespaces: config.maxNamespaces,
       store,
       continuation: sink,
+      metrics,
     }),
+    registerMetrics: (registry) => {
+      metrics.register(registry);
+    },
     ready: () => store.ensureSchema(),
     close: async () => {
       await sink?.close();

@@ -11,6 +11,7 @@ import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../shared/tenancy/sync.ts';
+import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
 import type { SyncConfig } from './config.ts';
 
@@ -35,6 +36,7 @@ export interface SyncDependencies {
   readonly ports: SyncPorts;
   readonly store: Pick<PlatformStore, 'recordAudit'>;
   readonly now?: () => Date;
+  readonly metrics?: TenantRunMetrics;
 }
 
 export function syncSpec(deps: SyncDependencies): FunctionSpec {
@@ -53,6 +55,19 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
         run: async (input, ctx) => {
           const result = await sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))());
           const failed = result.results.failed_fixes;
+          if (result.dryRun !== true) {
+            const pruned = result.results.pruned;
+            deps.metrics?.run('sync', {
+              repaired: result.results.fixed_users.length,
+              failed: failed.length,
+              pruned: (pruned?.namespaces.length ?? 0) + (pruned?.grafana_users.length ?? 0),
+            });
+            if (input.username === undefined)
+              deps.metrics?.syncOrphans(
+                result.results.orphans.namespaces.length,
+                result.results.orphans.grafana_users.length,
+              );
+          }
           await recordAuditSafely(deps.store, ctx, {
             operation: 'sync',
             target: input.username ?? '*',
@@ -70,8 +85,13 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
 export function syncSetup(config: SyncConfig, log: Logger): FunctionSetup {
   const systems = connectTenantSystems(config, log, 'sync', { pageSize: config.pageSize });
   const { store, identity, cluster, grafana } = systems;
+  const metrics = new TenantRunMetrics();
   return {
+    registerMetrics: (registry) => {
+      metrics.register(registry);
+    },
     spec: syncSpec({
+      metrics,
       settings: { ...config.sync, markerGroup: config.markerGroup },
       ports: {
         identity,

@@ -155,6 +155,12 @@ describe('sync', () => {
     expect(await groupsOf('sync-sue')).toEqual(expect.arrayContaining(['tenants', 'tenant-sync-sue']));
   });
 
+  it('counts the repairs and the last clean run in its metrics', async () => {
+    const text = await (await fetch(`${fn.url}/metrics`)).text();
+    expect(text).toMatch(/tenant_lifecycle_items_total\{[^}]*outcome="repaired"[^}]*\} [1-9]/);
+    expect(text).toMatch(/tenant_lifecycle_orphans\{[^}]*kind="namespace"[^}]*\} \d+/);
+  });
+
   it('finds nothing more to repair for its tenants on the next run', async () => {
     const { body } = await run({});
     expect(fixed(body, 'sync-sam')).toBeUndefined();
