@@ -21,7 +21,7 @@ import { passwordStates } from './passwords.ts';
 import { planReconcile, type Plan, type PlanOptions, type Step } from './plan.ts';
 import { scramVerifier } from './scram.ts';
 import type { UserSecret } from './source.ts';
-import { ownedCleanupSql, stepSql, type RenderContext } from './sql.ts';
+import { ownedCleanupSql, planSql, stepSql, type RenderContext } from './sql.ts';
 
 export const LOCK_KEY = 'tenant-lifecycle/pg-reconcile';
 
@@ -195,7 +195,7 @@ export async function reconcileTransaction(
         }
       }
     } else {
-      const sql = plan.steps.flatMap((s) => stepSql(s, ctx));
+      const sql = planSql(plan.steps, ctx);
       const size = settings.batchSize ?? 1000;
       action = 'apply changes';
       for (let i = 0; i < sql.length; i += size) {

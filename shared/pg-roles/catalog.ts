@@ -52,16 +52,21 @@ export function tableKey(schema: string, table: string): string {
 /** What sends catalog queries; a pg client fits (tests count the calls through it). */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
+/*
+ * aclexplode(acl) detoasts its argument again for every row it returns, which is quadratic in the size of
+ * an ACL stored out of line (a database with 10,000 CONNECT grants: 600 ms). array_cat(acl, '{}') hands it
+ * an in-memory copy instead (5 ms); a NULL ACL must stay NULL (array_cat would make it a 0-D array).
+ */
 const ROLES_SQL = (source: 'pg_authid' | 'pg_roles') => `
 WITH m AS (
-  SELECT am.member, array_agg(g.rolname::text ORDER BY g.rolname) AS member_of
+  SELECT am.member, json_agg(g.rolname ORDER BY g.rolname) AS member_of
     FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid GROUP BY am.member),
 c AS (
-  SELECT a.grantee, array_agg(d.datname::text ORDER BY d.datname) AS dbs
-    FROM pg_database d, aclexplode(d.datacl) a
+  SELECT a.grantee, json_agg(d.datname ORDER BY d.datname) AS dbs
+    FROM pg_database d, aclexplode(CASE WHEN d.datacl IS NOT NULL THEN array_cat(d.datacl, '{}'::aclitem[]) END) a
    WHERE a.privilege_type = 'CONNECT' GROUP BY a.grantee),
 o AS (
-  SELECT s.refobjid, array_agg(DISTINCT d.datname::text) AS dbs
+  SELECT s.refobjid, json_agg(DISTINCT d.datname) AS dbs
     FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
    WHERE s.refclassid = 'pg_authid'::regclass GROUP BY s.refobjid)
 SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolsuper AS superuser,
@@ -79,7 +84,7 @@ const TABLES_SQL = `
 SELECT 'grant' AS kind, n.nspname::text AS schema, c.relname::text AS table, g.rolname::text AS grantee,
        a.privilege_type AS privilege
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-       aclexplode(c.relacl) a JOIN pg_roles g ON g.oid = a.grantee
+       aclexplode(CASE WHEN c.relacl IS NOT NULL THEN array_cat(c.relacl, '{}'::aclitem[]) END) a JOIN pg_roles g ON g.oid = a.grantee
  WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND g.rolname = ANY($1::text[]) AND a.grantee <> c.relowner
 UNION ALL
 SELECT 'table', n.nspname::text, c.relname::text, NULL, NULL

@@ -15,14 +15,18 @@ export function pyRepr(s: string): string {
 const pyList = (items: readonly string[]) => `[${items.map(pyRepr).join(', ')}]`;
 const pySet = (items: readonly string[]) => `{${items.map(pyRepr).join(', ')}}`;
 
-function wouldLine(step: Step, plan: Plan): string | undefined {
+interface Index {
+  /** Roles granted to each user in this plan. */
+  readonly grants: ReadonlyMap<string, readonly string[]>;
+  readonly created: ReadonlySet<string>;
+}
+
+function wouldLine(step: Step, index: Index): string | undefined {
   switch (step.op) {
     case 'create-role':
       return `Would create role: ${step.role}`;
-    case 'create-user': {
-      const roles = plan.steps.find((s) => s.op === 'grant-roles' && s.user === step.user);
-      return `Would create user: ${step.user} with roles ${pyList(roles?.op === 'grant-roles' ? roles.roles : [])}`;
-    }
+    case 'create-user':
+      return `Would create user: ${step.user} with roles ${pyList(index.grants.get(step.user) ?? [])}`;
     case 'alter-user':
       return `Would alter user ${step.user}: ${Object.entries(step.changes)
         .map(([k, v]) => `${k}=${String(v)}`)
@@ -33,7 +37,7 @@ function wouldLine(step: Step, plan: Plan): string | undefined {
       return undefined;
     case 'grant-roles':
       // The roles of a new user are on its create line.
-      return plan.steps.some((s) => s.op === 'create-user' && s.user === step.user)
+      return index.created.has(step.user)
         ? undefined
         : `Would grant roles to ${step.user}: ${pySet(step.roles)}`;
     case 'revoke-roles':
@@ -63,8 +67,12 @@ const applied: [RegExp, string][] = [
 /** One line per change; dry-run lines carry the predecessor's `[DRY-RUN] ` prefix. */
 export function describePlan(plan: Plan, dryRun: boolean): string[] {
   const lines: string[] = [];
+  const index: Index = {
+    grants: new Map(plan.steps.flatMap((s) => (s.op === 'grant-roles' ? [[s.user, s.roles] as const] : []))),
+    created: new Set(plan.steps.flatMap((s) => (s.op === 'create-user' ? [s.user] : []))),
+  };
   for (const step of plan.steps) {
-    const line = wouldLine(step, plan);
+    const line = wouldLine(step, index);
     if (line === undefined) continue;
     if (dryRun) lines.push(`[DRY-RUN] ${line}`);
     else lines.push(applied.reduce((text, [re, to]) => text.replace(re, to), line));

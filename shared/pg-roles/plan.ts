@@ -163,11 +163,12 @@ const PHASE: Readonly<Record<Step['op'], number>> = {
   'refresh-marker': 1,
   'revoke-roles': 2,
   'grant-roles': 2,
-  'grant-connect': 2,
-  'revoke-connect': 2,
-  'grant-privileges': 2,
-  'revoke-privileges': 2,
-  'drop-user': 3,
+  // CONNECT steps together, so that they become one statement per database (sql.ts planSql).
+  'grant-connect': 3,
+  'revoke-connect': 3,
+  'grant-privileges': 4,
+  'revoke-privileges': 4,
+  'drop-user': 5,
 };
 
 function inPhases(steps: readonly Step[]): Step[] {
@@ -291,12 +292,13 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     (r) => isManaged(r, scope) && r.marker?.kind === 'user',
   );
   const protectedNames = new Set(desired.protectedNames);
+  const neededAsRole = new Set(neededRoles);
   const candidates = managedUsers
     .filter(
       (r) =>
         !wanted.has(r.name) &&
         !protectedNames.has(r.name) &&
-        !neededRoles.includes(r.name) &&
+        !neededAsRole.has(r.name) &&
         r.name !== actual.currentUser &&
         r.name !== fallback &&
         !r.superuser &&

@@ -107,3 +107,49 @@ export function stepSql(step: Step, ctx: RenderContext): string[] {
       return [...ownedCleanupSql(step.user, step.fallback), `DROP ROLE ${ident(step.user)}`];
   }
 }
+
+/** Grantees per GRANT/REVOKE CONNECT statement. */
+const GRANTEES_PER_STATEMENT = 1000;
+
+/**
+ * The statements of a whole plan, in order. CONNECT grants and revokes on one database are merged into
+ * one statement per 1000 users: each GRANT on a database rewrites its whole ACL (one entry per user), so
+ * one statement per user costs time and catalog bloat quadratic in the number of users.
+ */
+export function planSql(steps: readonly Step[], ctx: RenderContext): string[] {
+  const out: string[] = [];
+  // (op, database) -> users, for the CONNECT steps met since the last other step.
+  const pending = new Map<
+    string,
+    { op: 'grant-connect' | 'revoke-connect'; database: string; users: string[] }
+  >();
+  const flush = () => {
+    for (const run of pending.values()) {
+      for (let i = 0; i < run.users.length; i += GRANTEES_PER_STATEMENT) {
+        const users = run.users
+          .slice(i, i + GRANTEES_PER_STATEMENT)
+          .map(ident)
+          .join(', ');
+        out.push(
+          run.op === 'grant-connect'
+            ? `GRANT CONNECT ON DATABASE ${ident(run.database)} TO ${users}`
+            : `REVOKE CONNECT ON DATABASE ${ident(run.database)} FROM ${users}`,
+        );
+      }
+    }
+    pending.clear();
+  };
+  for (const step of steps) {
+    if (step.op === 'grant-connect' || step.op === 'revoke-connect') {
+      const key = JSON.stringify([step.op, step.database]);
+      const run = pending.get(key) ?? { op: step.op, database: step.database, users: [] };
+      pending.set(key, run);
+      run.users.push(step.user);
+      continue;
+    }
+    flush();
+    out.push(...stepSql(step, ctx));
+  }
+  flush();
+  return out;
+}

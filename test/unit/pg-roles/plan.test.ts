@@ -45,12 +45,12 @@ describe('planReconcile', () => {
       'create-user alice',
       'create-user bob',
       'grant-roles alice',
-      'grant-connect alice',
       'grant-roles bob',
+      'grant-connect alice',
       'grant-connect bob',
     ]);
     expect(p.steps[6]).toEqual({ op: 'grant-roles', user: 'alice', roles: ['analyst', 'read_only'] });
-    expect(p.steps[7]).toEqual({ op: 'grant-connect', user: 'alice', database: 'myapp' });
+    expect(p.steps[8]).toEqual({ op: 'grant-connect', user: 'alice', database: 'myapp' });
     expect(p.summary).toMatchObject({ users_created: 2, roles_created: 4, drift_detected: 2, errors: 0 });
     expect(p.managed).toEqual({ users: 2, roles: 4 });
   });

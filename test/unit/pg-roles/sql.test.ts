@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseMarker } from '../../../shared/pg-roles/marker.ts';
 import { ident } from '../../../shared/pg-roles/names.ts';
 import type { Step } from '../../../shared/pg-roles/plan.ts';
-import { stepSql } from '../../../shared/pg-roles/sql.ts';
+import { planSql, stepSql } from '../../../shared/pg-roles/sql.ts';
 
 const VERIFIER = 'SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$AAAA:BBBB';
 const ctx = { scope: 'postgres/cm', passwordsReadable: true, verifiers: new Map([['alice', VERIFIER]]) };
@@ -86,5 +86,23 @@ describe('stepSql', () => {
       'DROP OWNED BY "bob"',
       'DROP ROLE "bob"',
     ]);
+  });
+
+  it('merges CONNECT grants and revokes per database into one statement per 1000 users (a GRANT rewrites the whole ACL)', () => {
+    const users = Array.from({ length: 1001 }, (_, i) => `u${String(i)}`);
+    const steps: Step[] = [
+      { op: 'create-role', role: 'g' },
+      ...users.map((user) => ({ op: 'grant-connect' as const, user, database: 'app' })),
+      { op: 'grant-connect', user: 'x', database: 'other' },
+      { op: 'revoke-connect', user: 'y', database: 'app' },
+      { op: 'drop-user', user: 'z', databases: ['postgres'], fallback: 'postgres' },
+    ];
+    const sql = planSql(steps, ctx);
+    expect(sql).toHaveLength(2 + 2 + 1 + 1 + 3);
+    expect(sql[2]).toMatch(/^GRANT CONNECT ON DATABASE "app" TO "u0", "u1", .*"u999"$/);
+    expect(sql[3]).toBe('GRANT CONNECT ON DATABASE "app" TO "u1000"');
+    expect(sql[4]).toBe('GRANT CONNECT ON DATABASE "other" TO "x"');
+    expect(sql[5]).toBe('REVOKE CONNECT ON DATABASE "app" FROM "y"');
+    expect(sql[6]).toBe('REASSIGN OWNED BY "z" TO "postgres"');
   });
 });
