@@ -18,7 +18,7 @@ import { postgresError, sqlState } from '../adapters/postgres/errors.ts';
 import { readActualState, type ActualState, type Queryable } from './catalog.ts';
 import type { DesiredState } from './desired.ts';
 import { passwordStates } from './passwords.ts';
-import { planReconcile, type Plan, type PlanOptions, type Step } from './plan.ts';
+import { planReconcile, unlistedManagedUsers, type Plan, type PlanOptions, type Step } from './plan.ts';
 import { scramVerifier } from './scram.ts';
 import type { UserSecret } from './source.ts';
 import { ownedCleanupSql, planSql, stepSql, type RenderContext } from './sql.ts';
@@ -137,7 +137,9 @@ export async function reconcileTransaction(
     action = 'take the reconcile lock';
     await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [LOCK_KEY]);
     action = 'read roles';
-    const actual = await readActualState(db, input.desired.users);
+    const actual = await readActualState(db, input.desired.users, (roles) =>
+      unlistedManagedUsers(input.desired, roles, settings.scope),
+    );
     const versions = new Map([...input.secrets].map(([name, s]) => [name, s.version]));
     const passwords = await passwordStates(input.desired.users, input.secrets, actual, settings.scope);
     const plan = planReconcile(

@@ -1,10 +1,11 @@
 /**
  * The actual state, read in at most three catalog queries whatever the number of roles:
  *   1. who we are, whether pg_authid (the stored verifiers) is readable, and the databases;
- *   2. every role with its attributes, comment (the marker), memberships, explicit CONNECT grants, the
- *      databases where it owns objects or holds privileges (pg_shdepend), and its verifier when readable;
- *   3. only when some user declares table privileges: the table privileges those users hold in the
- *      connected database, and which of the named tables exist.
+ *   2. every role with its attributes, comment (the marker), memberships, explicit CONNECT grants, and its
+ *      verifier when readable;
+ *   3. only when some user declares table privileges or some user is to be dropped: the table privileges
+ *      of those users in the connected database, which of the named tables exist, and the databases where
+ *      the users to be dropped own objects or hold privileges (pg_shdepend).
  */
 import type pg from 'pg';
 import type { DesiredUser, TablePrivilege } from './desired.ts';
@@ -56,43 +57,48 @@ export type Queryable = Pick<pg.ClientBase, 'query'>;
  * aclexplode(acl) detoasts its argument again for every row it returns, which is quadratic in the size of
  * an ACL stored out of line (a database with 10,000 CONNECT grants: 600 ms). array_cat(acl, '{}') hands it
  * an in-memory copy instead (5 ms); a NULL ACL must stay NULL (array_cat would make it a 0-D array).
+ * Memberships come as role oids (named from the same rows): cheaper than names aggregated per role.
  */
 const ROLES_SQL = (source: 'pg_authid' | 'pg_roles') => `
-WITH m AS (
-  SELECT am.member, json_agg(g.rolname ORDER BY g.rolname) AS member_of
-    FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid GROUP BY am.member),
-c AS (
-  SELECT a.grantee, json_agg(d.datname ORDER BY d.datname) AS dbs
+WITH c AS (
+  SELECT a.grantee, json_agg(d.datname) AS dbs
     FROM pg_database d, aclexplode(CASE WHEN d.datacl IS NOT NULL THEN array_cat(d.datacl, '{}'::aclitem[]) END) a
-   WHERE a.privilege_type = 'CONNECT' GROUP BY a.grantee),
-o AS (
-  SELECT s.refobjid, json_agg(DISTINCT d.datname) AS dbs
-    FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
-   WHERE s.refclassid = 'pg_authid'::regclass GROUP BY s.refobjid)
-SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolsuper AS superuser,
+   WHERE a.privilege_type = 'CONNECT' GROUP BY a.grantee)
+SELECT r.oid::text AS oid, r.rolname::text AS name, r.rolcanlogin AS login, r.rolsuper AS superuser,
        (r.rolcreaterole OR r.rolreplication OR r.rolbypassrls) AS elevated,
        r.rolcreatedb AS createdb, r.rolinherit AS inherit, r.rolconnlimit AS connlimit,
        ${source === 'pg_authid' ? 'r.rolpassword' : 'NULL::text'} AS password,
-       sd.description AS comment, m.member_of, c.dbs AS connect, o.dbs AS owns_in
+       sd.description AS comment,
+       (SELECT json_agg(am.roleid) FROM pg_auth_members am WHERE am.member = r.oid) AS member_of,
+       c.dbs AS connect
   FROM ${source} r
   LEFT JOIN pg_shdescription sd ON sd.objoid = r.oid AND sd.classoid = 'pg_authid'::regclass
-  LEFT JOIN m ON m.member = r.oid
-  LEFT JOIN c ON c.grantee = r.oid
-  LEFT JOIN o ON o.refobjid = r.oid`;
+  LEFT JOIN c ON c.grantee = r.oid`;
 
-const TABLES_SQL = `
+/**
+ * The third query, only when needed: the table privileges of the users that declare some and which of
+ * the declared tables exist (connected database), and the databases where the users about to be dropped
+ * own objects or hold privileges (pg_shdepend, every database).
+ */
+const DETAILS_SQL = `
 SELECT 'grant' AS kind, n.nspname::text AS schema, c.relname::text AS table, g.rolname::text AS grantee,
        a.privilege_type AS privilege
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-       aclexplode(CASE WHEN c.relacl IS NOT NULL THEN array_cat(c.relacl, '{}'::aclitem[]) END) a JOIN pg_roles g ON g.oid = a.grantee
+       aclexplode(CASE WHEN c.relacl IS NOT NULL THEN array_cat(c.relacl, '{}'::aclitem[]) END) a
+       JOIN pg_roles g ON g.oid = a.grantee
  WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND g.rolname = ANY($1::text[]) AND a.grantee <> c.relowner
 UNION ALL
 SELECT 'table', n.nspname::text, c.relname::text, NULL, NULL
   FROM unnest($2::text[], $3::text[]) AS w(schema, tbl)
   JOIN pg_namespace n ON n.nspname = w.schema
-  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.tbl AND c.relkind IN ('r', 'v', 'm', 'f', 'p')`;
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.tbl AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+UNION ALL
+SELECT DISTINCT 'owns', d.datname::text, NULL, r.rolname::text, NULL
+  FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid
+ WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = ANY($4::text[])`;
 
 interface RoleRow {
+  oid: string;
   name: string;
   login: boolean;
   superuser: boolean;
@@ -102,12 +108,19 @@ interface RoleRow {
   connlimit: number;
   password: string | null;
   comment: string | null;
-  member_of: string[] | null;
+  member_of: number[] | null;
   connect: string[] | null;
-  owns_in: string[] | null;
 }
 
-export async function readActualState(db: Queryable, desired: readonly DesiredUser[]): Promise<ActualState> {
+/**
+ * Reads the actual state. `dropCandidates` names, from the roles read, the users that may be dropped, so
+ * that their databases with owned objects are read too (in the third query).
+ */
+export async function readActualState(
+  db: Queryable,
+  desired: readonly DesiredUser[],
+  dropCandidates: (roles: ReadonlyMap<string, ActualRole>) => readonly string[] = () => [],
+): Promise<ActualState> {
   const head = await db.query<{ me: string; db: string; authid: boolean; databases: string[] }>(
     `SELECT current_user::text AS me, current_database()::text AS db,
             has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS authid,
@@ -115,9 +128,10 @@ export async function readActualState(db: Queryable, desired: readonly DesiredUs
   );
   const info = head.rows[0];
   if (info === undefined) throw new Error('catalog query returned no row');
-  const rows = await db.query<RoleRow>(ROLES_SQL(info.authid ? 'pg_authid' : 'pg_roles'));
+  const rows = (await db.query<RoleRow>(ROLES_SQL(info.authid ? 'pg_authid' : 'pg_roles'))).rows;
+  const nameOf = new Map(rows.map((r) => [r.oid, r.name]));
   const roles = new Map<string, ActualRole>();
-  for (const r of rows.rows) {
+  for (const r of rows) {
     roles.set(r.name, {
       name: r.name,
       login: r.login,
@@ -127,33 +141,40 @@ export async function readActualState(db: Queryable, desired: readonly DesiredUs
       inherit: r.inherit,
       connectionLimit: r.connlimit,
       marker: parseMarker(r.comment),
-      memberOf: r.member_of ?? [],
+      memberOf: (r.member_of ?? []).map((oid) => nameOf.get(String(oid)) ?? String(oid)).sort(),
       connect: r.connect ?? [],
-      ownsIn: (r.owns_in ?? []).sort(),
+      ownsIn: [],
       ...(info.authid ? { password: r.password } : {}),
     });
   }
 
   const declaring = desired.filter((u) => u.privileges !== undefined);
+  const dropping = dropCandidates(roles);
   const tablePrivileges = new Map<string, Map<string, Set<TablePrivilege>>>();
   const existingTables = new Set<string>();
   let queries = 2;
-  if (declaring.length > 0) {
+  if (declaring.length > 0 || dropping.length > 0) {
     const tables = declaring.flatMap((u) => u.privileges ?? []);
     const result = await db.query<{
       kind: string;
       schema: string;
-      table: string;
+      table: string | null;
       grantee: string | null;
       privilege: string | null;
-    }>(TABLES_SQL, [
+    }>(DETAILS_SQL, [
       declaring.map((u) => u.username),
       tables.map((t) => t.schema),
       tables.map((t) => t.table),
+      dropping,
     ]);
     queries++;
+    const owns = new Map<string, string[]>();
     for (const row of result.rows) {
-      const key = tableKey(row.schema, row.table);
+      if (row.kind === 'owns') {
+        if (row.grantee !== null) owns.set(row.grantee, [...(owns.get(row.grantee) ?? []), row.schema]);
+        continue;
+      }
+      const key = tableKey(row.schema, row.table ?? '');
       if (row.kind === 'table') existingTables.add(key);
       else if (row.grantee !== null && row.privilege !== null) {
         const byTable = tablePrivileges.get(row.grantee) ?? new Map<string, Set<TablePrivilege>>();
@@ -162,6 +183,10 @@ export async function readActualState(db: Queryable, desired: readonly DesiredUs
         byTable.set(key, set);
         set.add(row.privilege as TablePrivilege);
       }
+    }
+    for (const [name, databases] of owns) {
+      const role = roles.get(name);
+      if (role !== undefined) roles.set(name, { ...role, ownsIn: databases.sort() });
     }
   }
   return {

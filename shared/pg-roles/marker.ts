@@ -6,9 +6,9 @@
  * other's roles, and roles made by hand (no marker) are never altered or dropped.
  *
  * A user's marker also records which Secret version set its password (`secret`: uid/resourceVersion) and
- * a digest of the verifier that was set (`vh`, when pg_authid is readable), so that an unchanged Secret is
- * recognised without any hashing and without any write. Nothing in it is secret: comments are readable by
- * every role.
+ * the salt of the verifier that was set (`salt`, when pg_authid is readable), so that an unchanged Secret
+ * and an untouched password are recognised without any hashing and without any write. Nothing in it is
+ * secret: comments are readable by every role, and PostgreSQL hands the salt to anyone starting a login.
  */
 export const MARKER_PREFIX = 'tenant-lifecycle/pg-reconcile ';
 
@@ -17,8 +17,8 @@ export interface Marker {
   readonly kind: 'user' | 'role';
   /** uid/resourceVersion of the Secret whose password was set last (users). */
   readonly secret?: string;
-  /** verifierDigest of the verifier set last (users, when the stored verifier is readable). */
-  readonly vh?: string;
+  /** `<iterations>:<salt>` of the verifier set last (users, when the stored verifier is readable). */
+  readonly salt?: string;
 }
 
 export function renderMarker(marker: Marker): string {
@@ -41,6 +41,6 @@ export function parseMarker(comment: string | null | undefined): Marker | undefi
     scope: o.scope,
     kind: o.kind,
     ...(typeof o.secret === 'string' ? { secret: o.secret } : {}),
-    ...(typeof o.vh === 'string' ? { vh: o.vh } : {}),
+    ...(typeof o.salt === 'string' ? { salt: o.salt } : {}),
   };
 }

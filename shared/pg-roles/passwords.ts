@@ -1,7 +1,8 @@
 /**
  * Whether each existing managed user's stored password is its Secret's, as cheaply as possible:
  * 1. the marker names the Secret version (uid/resourceVersion) that set the password and, when pg_authid is
- *    readable, a digest of the verifier set: both unchanged -> current, no hashing at all (the no-op path);
+ *    readable, the salt of the verifier set (a new password gets a new salt): both unchanged -> current, no
+ *    hashing at all (the no-op path);
  * 2. otherwise, when the stored verifier is readable, PBKDF2 with its salt tells whether the Secret's
  *    password is still the one stored (a Secret updated without a new password, or a password set by hand)
  *    -> the marker is refreshed, or the password rotated;
@@ -11,7 +12,7 @@
 import type { ActualState } from './catalog.ts';
 import type { DesiredUser } from './desired.ts';
 import { isManaged, type PasswordState } from './plan.ts';
-import { verifierDigest, verifierMatches } from './scram.ts';
+import { verifierMatches, verifierSalt } from './scram.ts';
 import type { UserSecret } from './source.ts';
 
 export async function passwordStates(
@@ -30,7 +31,8 @@ export async function passwordStates(
     const stored = role.password;
     const sameSecret = role.marker.secret === secret.version;
     const sameVerifier =
-      !actual.passwordsReadable || (stored != null && role.marker.vh === verifierDigest(stored));
+      !actual.passwordsReadable ||
+      (role.marker.salt !== undefined && role.marker.salt === verifierSalt(stored));
     if (sameSecret && sameVerifier) {
       states.set(user.username, 'current');
     } else if (actual.passwordsReadable) {

@@ -9,7 +9,7 @@ import type { ActualRole, ActualState } from './catalog.ts';
 import { tableKey } from './catalog.ts';
 import type { DesiredState, DesiredUser, TablePrivilege, UserAttributes } from './desired.ts';
 import { SYSTEM_ROLES } from './names.ts';
-import { verifierDigest } from './scram.ts';
+import { verifierSalt } from './scram.ts';
 
 /** Attributes that differ: login (a managed group role that became a user), createdb, inherit, limit. */
 export type AttributeChanges = Partial<UserAttributes> & { readonly login?: boolean };
@@ -32,12 +32,12 @@ export type Step =
       readonly secret: string;
       readonly secretVersion: string;
     }
-  /** The password is already right; the marker records the Secret's new version (and verifier digest). */
+  /** The password is already right; the marker records the Secret's new version (and the verifier's salt). */
   | {
       readonly op: 'refresh-marker';
       readonly user: string;
       readonly secretVersion: string;
-      readonly vh?: string;
+      readonly salt?: string;
     }
   | { readonly op: 'grant-roles'; readonly user: string; readonly roles: readonly string[] }
   | { readonly op: 'revoke-roles'; readonly user: string; readonly roles: readonly string[] }
@@ -104,6 +104,19 @@ export interface PlanInput {
   /** For existing managed login users: is the stored password the Secret's? */
   readonly passwords: ReadonlyMap<string, PasswordState>;
   readonly actual: ActualState;
+}
+
+/** Managed users of this scope that the ConfigMap no longer names: the possible drops. */
+export function unlistedManagedUsers(
+  desired: DesiredState,
+  roles: ReadonlyMap<string, ActualRole>,
+  scope: string,
+): string[] {
+  const listed = new Set([...desired.users.map((u) => u.username), ...desired.protectedNames]);
+  const out: string[] = [];
+  for (const role of roles.values())
+    if (isManaged(role, scope) && role.marker?.kind === 'user' && !listed.has(role.name)) out.push(role.name);
+  return out;
 }
 
 export function isManaged(role: ActualRole | undefined, scope: string): boolean {
@@ -270,7 +283,7 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
         op: 'refresh-marker',
         user: user.username,
         secretVersion,
-        ...(role.password == null || !actual.passwordsReadable ? {} : { vh: verifierDigest(role.password) }),
+        ...(role.password == null || !actual.passwordsReadable ? {} : { salt: verifierSalt(role.password) }),
       });
     }
     const revoke = role.memberOf.filter((r) => !user.roles.includes(r));

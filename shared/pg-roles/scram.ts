@@ -77,10 +77,13 @@ export async function verifierMatches(stored: string | null | undefined, passwor
 }
 
 /**
- * A short digest of a stored verifier, kept in the role's marker: it tells cheaply whether the verifier in
- * pg_authid is still the one this reconciler set. The verifier's salt is not public, so the digest gives
- * no way to test password guesses.
+ * `<iterations>:<salt>` of a stored verifier, kept in the role's marker: a new password always gets a new
+ * random salt, so an unchanged salt means the verifier is still the one the reconciler set, told by a string
+ * comparison instead of a hash. The salt is not secret: PostgreSQL sends it to anyone who starts a SCRAM
+ * login as that user. Undefined for anything that is not a SCRAM verifier.
  */
-export function verifierDigest(stored: string): string {
-  return createHash('sha256').update(stored).digest('hex').slice(0, 24);
+export function verifierSalt(stored: string | null | undefined): string | undefined {
+  if (stored == null || !stored.startsWith(SCRAM_PREFIX)) return undefined;
+  const end = stored.indexOf('$', SCRAM_PREFIX.length);
+  return end < 0 ? undefined : stored.slice(SCRAM_PREFIX.length, end);
 }

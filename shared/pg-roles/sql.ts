@@ -8,11 +8,11 @@ import type { UserAttributes } from './desired.ts';
 import { renderMarker } from './marker.ts';
 import { ident, qualified } from './names.ts';
 import type { Step } from './plan.ts';
-import { verifierDigest } from './scram.ts';
+import { verifierSalt } from './scram.ts';
 
 export interface RenderContext {
   readonly scope: string;
-  /** Record a digest of the verifier in the marker (when the reconciler can read pg_authid). */
+  /** Record the verifier's salt in the marker (when the reconciler can read pg_authid). */
   readonly passwordsReadable: boolean;
   /** user -> SCRAM verifier, for create-user and set-password steps. */
   readonly verifiers: ReadonlyMap<string, string>;
@@ -36,7 +36,9 @@ function userMarker(ctx: RenderContext, secretVersion: string, verifier?: string
     scope: ctx.scope,
     kind: 'user',
     secret: secretVersion,
-    ...(ctx.passwordsReadable && verifier !== undefined ? { vh: verifierDigest(verifier) } : {}),
+    ...(ctx.passwordsReadable && verifierSalt(verifier) !== undefined
+      ? { salt: verifierSalt(verifier) }
+      : {}),
   });
 }
 
@@ -83,7 +85,7 @@ export function stepSql(step: Step, ctx: RenderContext): string[] {
             scope: ctx.scope,
             kind: 'user',
             secret: step.secretVersion,
-            ...(step.vh === undefined ? {} : { vh: step.vh }),
+            ...(step.salt === undefined ? {} : { salt: step.salt }),
           }),
         ),
       ];

@@ -3,7 +3,7 @@ import { MARKER_PREFIX, parseMarker, renderMarker } from '../../../shared/pg-rol
 
 describe('marker', () => {
   it('round-trips', () => {
-    const m = { scope: 'postgres/cm', kind: 'user' as const, secret: 'uid/3', vh: 'abc' };
+    const m = { scope: 'postgres/cm', kind: 'user' as const, secret: 'uid/3', salt: '4096:abc=' };
     expect(parseMarker(renderMarker(m))).toEqual(m);
   });
 

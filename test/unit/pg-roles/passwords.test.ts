@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { passwordStates } from '../../../shared/pg-roles/passwords.ts';
-import { scramVerifier, verifierDigest } from '../../../shared/pg-roles/scram.ts';
+import { scramVerifier, verifierSalt } from '../../../shared/pg-roles/scram.ts';
 import { actual, desired, managedUser, role } from './fixtures.ts';
 
 const yaml = 'users:\n  - username: alice\n';
@@ -8,13 +8,13 @@ const secret = (password: string, version = 'uid-alice/1') =>
   new Map([['user-alice-secret', { version, password }]]);
 
 describe('passwordStates', () => {
-  it('is current, without hashing, when the Secret version and the verifier digest are unchanged', async () => {
+  it('is current, without hashing, when the Secret version and the verifier salt are unchanged', async () => {
     const stored = await scramVerifier('one');
     const states = await passwordStates(
       desired(yaml).users,
       // The password is not even looked at: another value proves no PBKDF2 ran.
       secret('not-looked-at'),
-      actual([managedUser('alice', { password: stored }, { vh: verifierDigest(stored) })], {
+      actual([managedUser('alice', { password: stored }, { salt: verifierSalt(stored) })], {
         passwordsReadable: true,
       }),
       'postgres/postgres-users-config',
@@ -27,7 +27,7 @@ describe('passwordStates', () => {
     const states = await passwordStates(
       desired(yaml).users,
       secret('one', 'uid-alice/2'),
-      actual([managedUser('alice', { password: stored }, { vh: verifierDigest(stored) })], {
+      actual([managedUser('alice', { password: stored }, { salt: verifierSalt(stored) })], {
         passwordsReadable: true,
       }),
       'postgres/postgres-users-config',
@@ -40,7 +40,7 @@ describe('passwordStates', () => {
     const states = await passwordStates(
       desired(yaml).users,
       secret('two', 'uid-alice/2'),
-      actual([managedUser('alice', { password: stored }, { vh: verifierDigest(stored) })], {
+      actual([managedUser('alice', { password: stored }, { salt: verifierSalt(stored) })], {
         passwordsReadable: true,
       }),
       'postgres/postgres-users-config',
@@ -48,13 +48,13 @@ describe('passwordStates', () => {
     expect(states.get('alice')).toBe('changed');
   });
 
-  it('sees a password changed by hand in the database (the verifier digest differs) and sets it back', async () => {
+  it('sees a password changed by hand in the database (the verifier salt differs) and sets it back', async () => {
     const ours = await scramVerifier('one');
     const byHand = await scramVerifier('hand-made');
     const states = await passwordStates(
       desired(yaml).users,
       secret('one'),
-      actual([managedUser('alice', { password: byHand }, { vh: verifierDigest(ours) })], {
+      actual([managedUser('alice', { password: byHand }, { salt: verifierSalt(ours) })], {
         passwordsReadable: true,
       }),
       'postgres/postgres-users-config',

@@ -3,10 +3,11 @@ import { tableKey } from '../../../shared/pg-roles/catalog.ts';
 import {
   dropAllowance,
   planReconcile,
+  unlistedManagedUsers,
   type PasswordState,
   type PlanOptions,
 } from '../../../shared/pg-roles/plan.ts';
-import { verifierDigest } from '../../../shared/pg-roles/scram.ts';
+import { verifierSalt } from '../../../shared/pg-roles/scram.ts';
 import { actual, desired, managedRole, managedUser, role, SCOPE, secrets } from './fixtures.ts';
 
 const options: PlanOptions = { scope: SCOPE, maxDropShare: 0.25, force: false };
@@ -128,7 +129,7 @@ describe('planReconcile', () => {
     });
     expect(p.steps).toEqual([
       { op: 'set-password', user: 'alice', secret: 'user-alice-secret', secretVersion: 'uid-alice/1' },
-      { op: 'refresh-marker', user: 'bob', secretVersion: 'uid-bob/1', vh: verifierDigest(stored) },
+      { op: 'refresh-marker', user: 'bob', secretVersion: 'uid-bob/1', salt: verifierSalt(stored) },
     ]);
     expect(p.summary).toMatchObject({ passwords_rotated: 1, users_updated: 1 });
     expect(JSON.stringify(p)).not.toContain('SCRAM-SHA-256$');
@@ -452,5 +453,18 @@ describe('planReconcile', () => {
       ]);
       expect(p.steps.filter((s) => s.op === 'grant-privileges')).toHaveLength(1);
     });
+  });
+
+  it('names the possible drops for the catalog (managed users of this scope no longer listed)', () => {
+    const state = actual([
+      managedUser('alice'),
+      managedUser('bob'),
+      managedRole('grp'),
+      role('handmade', { login: true }),
+      role('theirs', { login: true, marker: { scope: 'other/cm', kind: 'user' } }),
+      managedUser('rejected'),
+    ]);
+    const want = desired('users:\n  - username: alice\n  - username: pg_rejected\n');
+    expect(unlistedManagedUsers(want, state.roles, SCOPE)).toEqual(['bob', 'rejected']);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   parseVerifier,
   scramVerifier,
-  verifierDigest,
+  verifierSalt,
   verifierMatches,
 } from '../../../shared/pg-roles/scram.ts';
 
@@ -47,8 +47,13 @@ describe('SCRAM-SHA-256 verifiers', () => {
     expect(parseVerifier('md5abc')).toBeUndefined();
   });
 
-  it('digest a verifier to a short stable value', () => {
-    expect(verifierDigest('SCRAM-SHA-256$4096:a$b:c')).toMatch(/^[0-9a-f]{24}$/);
-    expect(verifierDigest('x')).toBe(verifierDigest('x'));
+  it('give their iterations and salt (what PostgreSQL tells anyone who starts a login), nothing more', async () => {
+    const v = await scramVerifier('pw');
+    const salt = verifierSalt(v);
+    expect(salt).toMatch(/^4096:[A-Za-z0-9+/]{22}==$/);
+    expect(v.startsWith(`SCRAM-SHA-256$${salt ?? ''}$`)).toBe(true);
+    expect(verifierSalt(await scramVerifier('pw'))).not.toBe(salt);
+    expect(verifierSalt('md5abc')).toBeUndefined();
+    expect(verifierSalt(null)).toBeUndefined();
   });
 });

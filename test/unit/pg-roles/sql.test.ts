@@ -29,7 +29,7 @@ describe('stepSql', () => {
     );
     const marker = parseMarker(/IS '(.*)'$/.exec(comment ?? '')?.[1]);
     expect(marker).toMatchObject({ scope: 'postgres/cm', kind: 'user', secret: 'uid/7' });
-    expect(marker?.vh).toMatch(/^[0-9a-f]{24}$/);
+    expect(marker?.salt).toBe('4096:c2FsdHNhbHRzYWx0c2FsdA==');
   });
 
   it('leaves the verifier digest out of the marker when pg_authid is not readable', () => {
@@ -37,7 +37,7 @@ describe('stepSql', () => {
       { op: 'set-password', user: 'alice', secret: 's', secretVersion: 'uid/8' },
       { ...ctx, passwordsReadable: false },
     );
-    expect(comment).not.toContain('"vh"');
+    expect(comment).not.toContain('"salt"');
   });
 
   it('refuses to render a password step without a verifier (never falls back to plaintext)', () => {
