@@ -4,7 +4,6 @@
  * server ask members of given roles for their password (the test server trusts every local connection).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 
 /** A prefix like `p3fa9c_` that no other test file uses. */
@@ -61,6 +60,16 @@ export async function readRoles(superuserUrl: string, prefix: string): Promise<M
   }
 }
 
+/** Writes a server-side file through the server itself (as its OS user): works whoever runs the tests. */
+async function writeServerFile(client: pg.Client, file: string, text: string): Promise<void> {
+  const lines = text.replace(/\n$/, '').split('\n');
+  // CSV with delimiter and quote characters that never occur: every line is written as it is.
+  await client.query(
+    `COPY (SELECT unnest(ARRAY[${lines.map((l) => pg.escapeLiteral(l)).join(', ')}]::text[]))
+       TO ${pg.escapeLiteral(file)} WITH (FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02')`,
+  );
+}
+
 /**
  * Adds `host all +<role>,... 127.0.0.1/32 scram-sha-256` at the top of pg_hba.conf and reloads, so that
  * members of these roles must give their password (everyone else is still trusted). Returns the undo.
@@ -72,17 +81,23 @@ export async function requirePasswordsFor(
   const client = new pg.Client({ connectionString: superuserUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ hba_file: string }>('SHOW hba_file');
-    const file = rows[0]?.hba_file ?? '';
-    const original = await readFile(file, 'utf8');
+    const { rows } = await client.query<{ file: string; text: string }>(
+      `SELECT current_setting('hba_file') AS file, pg_read_file(current_setting('hba_file')) AS text`,
+    );
+    const file = rows[0]?.file ?? '';
+    const original = rows[0]?.text ?? '';
     const users = roles.map((r) => `+${r}`).join(',');
-    await writeFile(file, `host all ${users} 127.0.0.1/32 scram-sha-256\n${original}`);
+    await writeServerFile(client, file, `host all ${users} 127.0.0.1/32 scram-sha-256\n${original}`);
     await client.query('SELECT pg_reload_conf()');
     return async () => {
-      await writeFile(file, original);
       const c = new pg.Client({ connectionString: superuserUrl });
       await c.connect();
-      await c.query('SELECT pg_reload_conf()').finally(() => c.end());
+      try {
+        await writeServerFile(c, file, original);
+        await c.query('SELECT pg_reload_conf()');
+      } finally {
+        await c.end();
+      }
     };
   } finally {
     await client.end();
