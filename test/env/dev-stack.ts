@@ -17,11 +17,17 @@ import { loadConfig as loadCleanupConfig } from '../../functions/cleanup/config.
 import { cleanupSetup } from '../../functions/cleanup/index.ts';
 import { loadConfig as loadEnforceConfig } from '../../functions/enforce/config.ts';
 import { enforceSetup } from '../../functions/enforce/index.ts';
+import { loadConfig as loadPgReconcileConfig } from '../../functions/pg-reconcile/config.ts';
+import { pgReconcileSetup } from '../../functions/pg-reconcile/index.ts';
 import { loadConfig as loadResetConfig } from '../../functions/reset/config.ts';
 import { resetSetup } from '../../functions/reset/index.ts';
 import { loadConfig as loadSyncConfig } from '../../functions/sync/config.ts';
 import { syncSetup } from '../../functions/sync/index.ts';
+import pg from 'pg';
+import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
+import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import type { PlatformConfig } from '../../shared/platform/config.ts';
+import { PlatformError } from '../../shared/platform/errors.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { startFunction, type FunctionSetup, type RunningFunction } from '../../shared/platform/server.ts';
 import { createTestDatabase } from './databases.ts';
@@ -55,13 +61,59 @@ async function start<C extends PlatformConfig>(
     setup: (config, log) => Promise.resolve(setup(config, log)),
   });
 }
+// pg-reconcile's demo, seed 004's example: the ConfigMap and Secrets in namespace postgres, database myapp
+// on the environment's PostgreSQL (whose superuser pg-reconcile connects as).
+await seedPgReconcileExample();
+async function seedPgReconcileExample(): Promise<void> {
+  const cluster = new KubernetesCluster(
+    loadKubeConfig({ kind: 'file', path: env.kubernetes.kubeconfigPath }),
+  );
+  const secret = (user: string, password: string) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `user-${user}-secret`, namespace: 'postgres' },
+    stringData: { password },
+  });
+  for (const object of [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'postgres' } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'postgres-users-config', namespace: 'postgres' },
+      data: {
+        'users.yaml':
+          'users:\n  - username: alice\n    database: myapp\n    roles:\n      - read_only\n      - analyst\n' +
+          '  - username: bob\n    database: myapp\n    roles:\n      - read_write\n      - developer\n',
+      },
+    },
+    secret('alice', 'alice-dev-password'),
+    secret('bob', 'bob-dev-password'),
+  ]) {
+    await cluster.create(object).catch((error: unknown) => {
+      if (!(error instanceof PlatformError && error.reason === 'conflict')) throw error;
+    });
+  }
+  const admin = new pg.Client({ connectionString: env.postgres.url });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'myapp'");
+    if (rowCount === 0) await admin.query('CREATE DATABASE myapp');
+  } finally {
+    await admin.end();
+  }
+}
+
 const more = {
   reset: await start('reset', loadResetConfig, resetSetup),
   cleanup: await start('cleanup', loadCleanupConfig, cleanupSetup),
   sync: await start('sync', loadSyncConfig, syncSetup),
   enforce: await start('enforce', loadEnforceConfig, enforceSetup),
+  'pg-reconcile': await start('pg-reconcile', loadPgReconcileConfig, pgReconcileSetup, {
+    PG_URL: env.postgres.url,
+  }),
 };
 const { reset, cleanup, sync, enforce } = more;
+const pgReconcile = more['pg-reconcile'];
 
 const stack = {
   functions: {
@@ -91,6 +143,7 @@ functions
   cleanup       ${cleanup.url}
   sync          ${sync.url}
   enforce       ${enforce.url}
+  pg-reconcile  ${pgReconcile.url}
 
 Try the predecessor's examples:
 
@@ -103,6 +156,7 @@ Try the predecessor's examples:
   curl -s ${sync.url}/sync -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${enforce.url}/enforce/cluster-create -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
     -d '{"namespace":"ns-alice","engine":"postgresql","cpu_request_cores":1,"memory_request_bytes":2147483648}'
+  curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
 
   export KUBECONFIG=${env.kubernetes.kubeconfigPath}     # cluster admin
   export DATABASE_URL=${db.url}
