@@ -17,7 +17,7 @@ import pg from 'pg';
 import { postgresError, sqlState } from '../adapters/postgres/errors.ts';
 import { readActualState, type ActualState, type Queryable } from './catalog.ts';
 import type { DesiredState } from './desired.ts';
-import { passwordStates } from './passwords.ts';
+import { passwordStates, verifiersToCheck } from './passwords.ts';
 import { planReconcile, unlistedManagedUsers, type Plan, type PlanOptions, type Step } from './plan.ts';
 import { scramVerifier } from './scram.ts';
 import type { UserSecret } from './source.ts';
@@ -137,9 +137,10 @@ export async function reconcileTransaction(
     action = 'take the reconcile lock';
     await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [LOCK_KEY]);
     action = 'read roles';
-    const actual = await readActualState(db, input.desired.users, (roles) =>
-      unlistedManagedUsers(input.desired, roles, settings.scope),
-    );
+    const actual = await readActualState(db, input.desired.users, (roles, readable) => ({
+      drop: unlistedManagedUsers(input.desired, roles, settings.scope),
+      verify: verifiersToCheck(input.desired.users, input.secrets, roles, readable, settings.scope),
+    }));
     const versions = new Map([...input.secrets].map(([name, s]) => [name, s.version]));
     const passwords = await passwordStates(input.desired.users, input.secrets, actual, settings.scope);
     const plan = planReconcile(

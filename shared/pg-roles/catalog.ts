@@ -1,11 +1,12 @@
 /**
  * The actual state, read in at most three catalog queries whatever the number of roles:
- *   1. who we are, whether pg_authid (the stored verifiers) is readable, and the databases;
- *   2. every role with its attributes, comment (the marker), memberships, explicit CONNECT grants, and its
- *      verifier when readable;
- *   3. only when some user declares table privileges or some user is to be dropped: the table privileges
- *      of those users in the connected database, which of the named tables exist, and the databases where
- *      the users to be dropped own objects or hold privileges (pg_shdepend).
+ *   1. who we are, whether pg_authid (the stored verifiers) is readable, the databases, every membership
+ *      and every explicit CONNECT grant (as two JSON documents of oid pairs);
+ *   2. every role with its attributes, comment (the marker) and, when readable, the salt of its verifier;
+ *   3. only when needed: the table privileges of the users that declare some and which of the declared
+ *      tables exist (connected database), the databases where the users to be dropped own objects or hold
+ *      privileges (pg_shdepend), and the stored verifiers of the users whose password must be checked
+ *      (a Secret changed, or the salt is not the one the reconciler set). A no-op run reads no verifier.
  */
 import type pg from 'pg';
 import type { DesiredUser, TablePrivilege } from './desired.ts';
@@ -27,8 +28,18 @@ export interface ActualRole {
   readonly connect: readonly string[];
   /** Databases where it owns objects or holds privileges (REASSIGN/DROP OWNED must run there). */
   readonly ownsIn: readonly string[];
-  /** The stored verifier; undefined when pg_authid is not readable. */
+  /** `<iterations>:<salt>` of the stored SCRAM verifier (null: none); undefined when pg_authid is not readable. */
+  readonly salt?: string | null;
+  /** The stored verifier, read only for the users whose password must be checked. */
   readonly password?: string | null;
+}
+
+/** What the third query must read, decided from the roles read by the second. */
+export interface CatalogNeeds {
+  /** Users that may be dropped: the databases where they own objects. */
+  readonly drop: readonly string[];
+  /** Users whose stored verifier must be checked against their Secret. */
+  readonly verify: readonly string[];
 }
 
 export interface ActualState {
@@ -57,28 +68,37 @@ export type Queryable = Pick<pg.ClientBase, 'query'>;
  * aclexplode(acl) detoasts its argument again for every row it returns, which is quadratic in the size of
  * an ACL stored out of line (a database with 10,000 CONNECT grants: 600 ms). array_cat(acl, '{}') hands it
  * an in-memory copy instead (5 ms); a NULL ACL must stay NULL (array_cat would make it a 0-D array).
- * Memberships come as role oids (named from the same rows): cheaper than names aggregated per role.
+ * Memberships and grants come as oid pairs in one JSON document each, named from the roles' rows: cheaper
+ * than aggregating names per role.
  */
+const HEAD_SQL = `
+SELECT current_user::text AS me, current_database()::text AS db,
+       has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS authid,
+       array(SELECT datname::text FROM pg_database WHERE datallowconn ORDER BY 1) AS databases,
+       (SELECT json_agg(json_build_array(member, roleid)) FROM pg_auth_members) AS members,
+       (SELECT json_agg(json_build_array(a.grantee, d.datname))
+          FROM pg_database d,
+               aclexplode(CASE WHEN d.datacl IS NOT NULL THEN array_cat(d.datacl, '{}'::aclitem[]) END) a
+         WHERE a.privilege_type = 'CONNECT') AS connects`;
+
 const ROLES_SQL = (source: 'pg_authid' | 'pg_roles') => `
-WITH c AS (
-  SELECT a.grantee, json_agg(d.datname) AS dbs
-    FROM pg_database d, aclexplode(CASE WHEN d.datacl IS NOT NULL THEN array_cat(d.datacl, '{}'::aclitem[]) END) a
-   WHERE a.privilege_type = 'CONNECT' GROUP BY a.grantee)
 SELECT r.oid::text AS oid, r.rolname::text AS name, r.rolcanlogin AS login, r.rolsuper AS superuser,
        (r.rolcreaterole OR r.rolreplication OR r.rolbypassrls) AS elevated,
        r.rolcreatedb AS createdb, r.rolinherit AS inherit, r.rolconnlimit AS connlimit,
-       ${source === 'pg_authid' ? 'r.rolpassword' : 'NULL::text'} AS password,
-       sd.description AS comment,
-       (SELECT json_agg(am.roleid) FROM pg_auth_members am WHERE am.member = r.oid) AS member_of,
-       c.dbs AS connect
+       ${
+         source === 'pg_authid'
+           ? `CASE WHEN starts_with(r.rolpassword, 'SCRAM-SHA-256$') THEN split_part(r.rolpassword, '$', 2) END`
+           : 'NULL::text'
+       } AS salt,
+       sd.description AS comment
   FROM ${source} r
-  LEFT JOIN pg_shdescription sd ON sd.objoid = r.oid AND sd.classoid = 'pg_authid'::regclass
-  LEFT JOIN c ON c.grantee = r.oid`;
+  LEFT JOIN pg_shdescription sd ON sd.objoid = r.oid AND sd.classoid = 'pg_authid'::regclass`;
 
 /**
  * The third query, only when needed: the table privileges of the users that declare some and which of
- * the declared tables exist (connected database), and the databases where the users about to be dropped
- * own objects or hold privileges (pg_shdepend, every database).
+ * the declared tables exist (connected database), the databases where the users about to be dropped own
+ * objects or hold privileges (pg_shdepend, every database), and the verifiers to check ($5 false when
+ * pg_authid is not readable: the branch is then never executed).
  */
 const DETAILS_SQL = `
 SELECT 'grant' AS kind, n.nspname::text AS schema, c.relname::text AS table, g.rolname::text AS grantee,
@@ -95,7 +115,10 @@ SELECT 'table', n.nspname::text, c.relname::text, NULL, NULL
 UNION ALL
 SELECT DISTINCT 'owns', d.datname::text, NULL, r.rolname::text, NULL
   FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid
- WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = ANY($4::text[])`;
+ WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = ANY($4::text[])
+UNION ALL
+SELECT 'verifier', '', NULL, a.rolname::text, a.rolpassword
+  FROM pg_authid a WHERE $5::boolean AND a.rolname = ANY($6::text[])`;
 
 interface RoleRow {
   oid: string;
@@ -106,30 +129,50 @@ interface RoleRow {
   createdb: boolean;
   inherit: boolean;
   connlimit: number;
-  password: string | null;
+  salt: string | null;
   comment: string | null;
-  member_of: number[] | null;
-  connect: string[] | null;
+}
+
+interface HeadRow {
+  me: string;
+  db: string;
+  authid: boolean;
+  databases: string[];
+  /** [member oid, role oid] */
+  members: [number, number][] | null;
+  /** [grantee oid, database] */
+  connects: [number, string][] | null;
+}
+
+function grouped<V>(pairs: readonly (readonly [number, V])[] | null): Map<string, V[]> {
+  const out = new Map<string, V[]>();
+  for (const [oid, value] of pairs ?? []) {
+    const key = String(oid);
+    const list = out.get(key);
+    if (list === undefined) out.set(key, [value]);
+    else list.push(value);
+  }
+  return out;
 }
 
 /**
- * Reads the actual state. `dropCandidates` names, from the roles read, the users that may be dropped, so
- * that their databases with owned objects are read too (in the third query).
+ * Reads the actual state. `needs` decides, from the roles read, what the third query reads besides the
+ * declared table privileges: the users that may be dropped and the users whose verifier must be checked.
  */
 export async function readActualState(
   db: Queryable,
   desired: readonly DesiredUser[],
-  dropCandidates: (roles: ReadonlyMap<string, ActualRole>) => readonly string[] = () => [],
+  needs: (roles: ReadonlyMap<string, ActualRole>, passwordsReadable: boolean) => CatalogNeeds = () => ({
+    drop: [],
+    verify: [],
+  }),
 ): Promise<ActualState> {
-  const head = await db.query<{ me: string; db: string; authid: boolean; databases: string[] }>(
-    `SELECT current_user::text AS me, current_database()::text AS db,
-            has_table_privilege('pg_catalog.pg_authid', 'SELECT') AS authid,
-            array(SELECT datname::text FROM pg_database WHERE datallowconn ORDER BY 1) AS databases`,
-  );
-  const info = head.rows[0];
+  const info = (await db.query<HeadRow>(HEAD_SQL)).rows[0];
   if (info === undefined) throw new Error('catalog query returned no row');
   const rows = (await db.query<RoleRow>(ROLES_SQL(info.authid ? 'pg_authid' : 'pg_roles'))).rows;
   const nameOf = new Map(rows.map((r) => [r.oid, r.name]));
+  const members = grouped(info.members);
+  const connects = grouped(info.connects);
   const roles = new Map<string, ActualRole>();
   for (const r of rows) {
     roles.set(r.name, {
@@ -141,19 +184,20 @@ export async function readActualState(
       inherit: r.inherit,
       connectionLimit: r.connlimit,
       marker: parseMarker(r.comment),
-      memberOf: (r.member_of ?? []).map((oid) => nameOf.get(String(oid)) ?? String(oid)).sort(),
-      connect: r.connect ?? [],
+      memberOf: (members.get(r.oid) ?? []).map((oid) => nameOf.get(String(oid)) ?? String(oid)).sort(),
+      connect: (connects.get(r.oid) ?? []).sort(),
       ownsIn: [],
-      ...(info.authid ? { password: r.password } : {}),
+      ...(info.authid ? { salt: r.salt } : {}),
     });
   }
 
   const declaring = desired.filter((u) => u.privileges !== undefined);
-  const dropping = dropCandidates(roles);
+  const { drop: dropping, verify } = needs(roles, info.authid);
   const tablePrivileges = new Map<string, Map<string, Set<TablePrivilege>>>();
   const existingTables = new Set<string>();
   let queries = 2;
-  if (declaring.length > 0 || dropping.length > 0) {
+  const verifying = info.authid ? verify : [];
+  if (declaring.length > 0 || dropping.length > 0 || verifying.length > 0) {
     const tables = declaring.flatMap((u) => u.privileges ?? []);
     const result = await db.query<{
       kind: string;
@@ -166,10 +210,17 @@ export async function readActualState(
       tables.map((t) => t.schema),
       tables.map((t) => t.table),
       dropping,
+      verifying.length > 0,
+      verifying,
     ]);
     queries++;
     const owns = new Map<string, string[]>();
     for (const row of result.rows) {
+      if (row.kind === 'verifier') {
+        const role = row.grantee === null ? undefined : roles.get(row.grantee);
+        if (role !== undefined) roles.set(role.name, { ...role, password: row.privilege });
+        continue;
+      }
       if (row.kind === 'owns') {
         if (row.grantee !== null) owns.set(row.grantee, [...(owns.get(row.grantee) ?? []), row.schema]);
         continue;

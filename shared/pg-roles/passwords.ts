@@ -9,11 +9,40 @@
  * 3. otherwise (pg_authid not readable: the reconciler is not a superuser) a new Secret version rotates the
  *    password; a password changed by hand in the database cannot be seen and stays until the Secret changes.
  */
-import type { ActualState } from './catalog.ts';
+import type { ActualRole, ActualState } from './catalog.ts';
 import type { DesiredUser } from './desired.ts';
 import { isManaged, type PasswordState } from './plan.ts';
-import { verifierMatches, verifierSalt } from './scram.ts';
+import { verifierMatches } from './scram.ts';
 import type { UserSecret } from './source.ts';
+
+/** Whether the marker alone says the stored password is the Secret's (no hashing). */
+function knownCurrent(role: ActualRole, secret: UserSecret, passwordsReadable: boolean): boolean {
+  if (role.marker?.secret !== secret.version) return false;
+  return !passwordsReadable || (role.marker.salt !== undefined && role.marker.salt === role.salt);
+}
+
+function managedUser(role: ActualRole | undefined, scope: string): role is ActualRole {
+  return role !== undefined && isManaged(role, scope) && role.marker?.kind === 'user';
+}
+
+/** The users whose stored verifier must be read and checked (the catalog's third query reads them). */
+export function verifiersToCheck(
+  users: readonly DesiredUser[],
+  secrets: ReadonlyMap<string, UserSecret>,
+  roles: ReadonlyMap<string, ActualRole>,
+  passwordsReadable: boolean,
+  scope: string,
+): string[] {
+  if (!passwordsReadable) return [];
+  const out: string[] = [];
+  for (const user of users) {
+    const role = roles.get(user.username);
+    const secret = secrets.get(user.secretName);
+    if (managedUser(role, scope) && secret !== undefined && !knownCurrent(role, secret, true))
+      out.push(user.username);
+  }
+  return out;
+}
 
 export async function passwordStates(
   users: readonly DesiredUser[],
@@ -26,18 +55,13 @@ export async function passwordStates(
   for (const user of users) {
     const role = actual.roles.get(user.username);
     const secret = secrets.get(user.secretName);
-    if (role === undefined || secret === undefined || !isManaged(role, scope) || role.marker?.kind !== 'user')
-      continue;
-    const stored = role.password;
-    const sameSecret = role.marker.secret === secret.version;
-    const sameVerifier =
-      !actual.passwordsReadable ||
-      (role.marker.salt !== undefined && role.marker.salt === verifierSalt(stored));
-    if (sameSecret && sameVerifier) {
+    if (!managedUser(role, scope) || secret === undefined) continue;
+    if (knownCurrent(role, secret, actual.passwordsReadable)) {
       states.set(user.username, 'current');
     } else if (actual.passwordsReadable) {
+      // role.password was read for exactly these users (verifiersToCheck); absent means "no verifier".
       checks.push(
-        verifierMatches(stored, secret.password).then((matches) => {
+        verifierMatches(role.password, secret.password).then((matches) => {
           states.set(user.username, matches ? 'refresh-marker' : 'changed');
         }),
       );

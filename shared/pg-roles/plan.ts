@@ -9,7 +9,6 @@ import type { ActualRole, ActualState } from './catalog.ts';
 import { tableKey } from './catalog.ts';
 import type { DesiredState, DesiredUser, TablePrivilege, UserAttributes } from './desired.ts';
 import { SYSTEM_ROLES } from './names.ts';
-import { verifierSalt } from './scram.ts';
 
 /** Attributes that differ: login (a managed group role that became a user), createdb, inherit, limit. */
 export type AttributeChanges = Partial<UserAttributes> & { readonly login?: boolean };
@@ -283,7 +282,7 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
         op: 'refresh-marker',
         user: user.username,
         secretVersion,
-        ...(role.password == null || !actual.passwordsReadable ? {} : { salt: verifierSalt(role.password) }),
+        ...(role.salt == null || !actual.passwordsReadable ? {} : { salt: role.salt }),
       });
     }
     const revoke = role.memberOf.filter((r) => !user.roles.includes(r));

@@ -62,7 +62,8 @@ export async function readRoles(superuserUrl: string, prefix: string): Promise<M
 
 /** Writes a server-side file through the server itself (as its OS user): works whoever runs the tests. */
 async function writeServerFile(client: pg.Client, file: string, text: string): Promise<void> {
-  const lines = text.replace(/\n$/, '').split('\n');
+  // Blank lines would be written as a quoted empty field (CSV tells them from NULL): leave them out.
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
   // CSV with delimiter and quote characters that never occur: every line is written as it is.
   await client.query(
     `COPY (SELECT unnest(ARRAY[${lines.map((l) => pg.escapeLiteral(l)).join(', ')}]::text[]))

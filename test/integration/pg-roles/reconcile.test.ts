@@ -124,7 +124,7 @@ describe('reconcile on the real PostgreSQL', () => {
       'BEGIN',
       'SELECT pg_advisory_xact_lock(hashtextextended($1,',
       'SELECT current_user::text',
-      'WITH c',
+      'SELECT r.oid::text',
       'SELECT txid_current_if_assigned()',
       'COMMIT',
     ]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { passwordStates } from '../../../shared/pg-roles/passwords.ts';
+import { passwordStates, verifiersToCheck } from '../../../shared/pg-roles/passwords.ts';
 import { scramVerifier, verifierSalt } from '../../../shared/pg-roles/scram.ts';
-import { actual, desired, managedUser, role } from './fixtures.ts';
+import { actual, desired, managedUser, role, SCOPE } from './fixtures.ts';
 
 const yaml = 'users:\n  - username: alice\n';
 const secret = (password: string, version = 'uid-alice/1') =>
@@ -14,9 +14,18 @@ describe('passwordStates', () => {
       desired(yaml).users,
       // The password is not even looked at: another value proves no PBKDF2 ran.
       secret('not-looked-at'),
-      actual([managedUser('alice', { password: stored }, { salt: verifierSalt(stored) })], {
-        passwordsReadable: true,
-      }),
+      actual(
+        [
+          managedUser(
+            'alice',
+            { password: stored, salt: verifierSalt(stored) },
+            { salt: verifierSalt(stored) },
+          ),
+        ],
+        {
+          passwordsReadable: true,
+        },
+      ),
       'postgres/postgres-users-config',
     );
     expect(states.get('alice')).toBe('current');
@@ -27,9 +36,18 @@ describe('passwordStates', () => {
     const states = await passwordStates(
       desired(yaml).users,
       secret('one', 'uid-alice/2'),
-      actual([managedUser('alice', { password: stored }, { salt: verifierSalt(stored) })], {
-        passwordsReadable: true,
-      }),
+      actual(
+        [
+          managedUser(
+            'alice',
+            { password: stored, salt: verifierSalt(stored) },
+            { salt: verifierSalt(stored) },
+          ),
+        ],
+        {
+          passwordsReadable: true,
+        },
+      ),
       'postgres/postgres-users-config',
     );
     expect(states.get('alice')).toBe('refresh-marker');
@@ -40,9 +58,18 @@ describe('passwordStates', () => {
     const states = await passwordStates(
       desired(yaml).users,
       secret('two', 'uid-alice/2'),
-      actual([managedUser('alice', { password: stored }, { salt: verifierSalt(stored) })], {
-        passwordsReadable: true,
-      }),
+      actual(
+        [
+          managedUser(
+            'alice',
+            { password: stored, salt: verifierSalt(stored) },
+            { salt: verifierSalt(stored) },
+          ),
+        ],
+        {
+          passwordsReadable: true,
+        },
+      ),
       'postgres/postgres-users-config',
     );
     expect(states.get('alice')).toBe('changed');
@@ -54,9 +81,18 @@ describe('passwordStates', () => {
     const states = await passwordStates(
       desired(yaml).users,
       secret('one'),
-      actual([managedUser('alice', { password: byHand }, { salt: verifierSalt(ours) })], {
-        passwordsReadable: true,
-      }),
+      actual(
+        [
+          managedUser(
+            'alice',
+            { password: byHand, salt: verifierSalt(byHand) },
+            { salt: verifierSalt(ours) },
+          ),
+        ],
+        {
+          passwordsReadable: true,
+        },
+      ),
       'postgres/postgres-users-config',
     );
     expect(states.get('alice')).toBe('changed');
@@ -90,5 +126,30 @@ describe('passwordStates', () => {
       'postgres/postgres-users-config',
     );
     expect(states.size).toBe(0);
+  });
+
+  it('asks the catalog for the verifiers of exactly the users whose marker does not vouch for the password', async () => {
+    const stored = await scramVerifier('one');
+    const salt = verifierSalt(stored);
+    const state = actual(
+      [
+        managedUser('alice', { salt }, { salt }),
+        managedUser('bob', { salt }, { salt, secret: 'uid-bob/0' }),
+        managedUser('carol', { salt: '4096:other' }, { salt }),
+        role('dave', { login: true }),
+      ],
+      { passwordsReadable: true },
+    );
+    const users = desired(
+      'users:\n  - username: alice\n  - username: bob\n  - username: carol\n  - username: dave\n',
+    ).users;
+    const secrets = new Map(
+      ['alice', 'bob', 'carol', 'dave'].map((u) => [
+        `user-${u}-secret`,
+        { version: `uid-${u}/1`, password: 'x' },
+      ]),
+    );
+    expect(verifiersToCheck(users, secrets, state.roles, true, SCOPE)).toEqual(['bob', 'carol']);
+    expect(verifiersToCheck(users, secrets, state.roles, false, SCOPE)).toEqual([]);
   });
 });

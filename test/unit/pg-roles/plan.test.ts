@@ -118,8 +118,16 @@ describe('planReconcile', () => {
         role('read_only'),
         role('developer'),
         role('read_write'),
-        managedUser('alice', { memberOf: ['analyst', 'read_only'], password: stored }),
-        managedUser('bob', { memberOf: ['developer', 'read_write'], password: stored }),
+        managedUser('alice', {
+          memberOf: ['analyst', 'read_only'],
+          password: stored,
+          salt: verifierSalt(stored),
+        }),
+        managedUser('bob', {
+          memberOf: ['developer', 'read_write'],
+          password: stored,
+          salt: verifierSalt(stored),
+        }),
       ],
       passwords: new Map<string, PasswordState>([
         ['alice', 'changed'],
