@@ -1,0 +1,198 @@
+/**
+ * knative/base on the real apiserver: every Knative Service passes server-side dry-run with strict field
+ * validation against Knative Serving's own CRD; the RBAC applies; and SubjectAccessReviews show each
+ * function's ServiceAccount may do what its function needs and not more.
+ */
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import { knativeServingCrd } from '../../env/knative-crds.ts';
+import '../../env/provided.ts';
+import { apiserver } from '../../support/apiserver.ts';
+import { installCrd } from '../../support/crds.ts';
+
+const env = inject('testEnv');
+const api = apiserver(env.kubernetes);
+const admin = env.kubernetes.adminToken;
+
+const manifests = (file: string): KubernetesObject[] =>
+  parseAllDocuments(readFileSync(new URL(`../../../knative/base/${file}`, import.meta.url), 'utf8'))
+    .map((d) => d.toJS() as KubernetesObject | null)
+    .filter((o): o is KubernetesObject => o !== null);
+
+function path(object: KubernetesObject): string {
+  const [group, version] = object.apiVersion.includes('/')
+    ? object.apiVersion.split('/')
+    : ['', object.apiVersion];
+  const plural: Record<string, string> = {
+    Service: 'services',
+    ServiceAccount: 'serviceaccounts',
+    ClusterRole: 'clusterroles',
+    ClusterRoleBinding: 'clusterrolebindings',
+    Role: 'roles',
+    RoleBinding: 'rolebindings',
+    CustomResourceDefinition: 'customresourcedefinitions',
+  };
+  const base = group === '' ? `/api/${version ?? ''}` : `/apis/${group ?? ''}/${version ?? ''}`;
+  const ns = object.metadata.namespace === undefined ? '' : `/namespaces/${object.metadata.namespace}`;
+  return `${base}${ns}/${plural[object.kind] ?? 'unknown'}`;
+}
+
+async function ensureNamespace(name: string): Promise<void> {
+  const status = await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, admin);
+  expect([201, 409]).toContain(status);
+}
+
+beforeAll(async () => {
+  await installCrd(env, await knativeServingCrd('service'));
+  await ensureNamespace('tenant-functions');
+  await ensureNamespace('postgres');
+}, 300_000);
+
+describe('knative/base', () => {
+  it('has a Knative Service per function that Knative Serving’s CRD accepts, strictly', async () => {
+    const services = manifests('services.yaml');
+    expect(services.map((s) => s.metadata.name).sort()).toEqual([
+      'cleanup',
+      'deprovision',
+      'enforce',
+      'pg-reconcile',
+      'provision',
+      'reset',
+      'sync',
+    ]);
+    for (const service of services) {
+      const answer = await api.send(
+        'POST',
+        `${path(service)}?dryRun=All&fieldValidation=Strict`,
+        admin,
+        service,
+      );
+      expect(answer.status, `${service.metadata.name}: ${JSON.stringify(answer.json)}`).toBe(201);
+    }
+  });
+
+  it('is checked for real: a misspelt field is refused', async () => {
+    const [first] = manifests('services.yaml');
+    const typo = {
+      ...first,
+      spec: { template: { spec: { containers: [{ image: 'x', imagePullPolicyy: 'Always' }] } } },
+    };
+    const answer = await api.send(
+      'POST',
+      `${path(first as KubernetesObject)}?dryRun=All&fieldValidation=Strict`,
+      admin,
+      typo,
+    );
+    expect(answer.status).toBe(400); // strict decoding error: unknown field
+    expect(JSON.stringify(answer.json)).toContain('imagePullPolicyy');
+  });
+
+  it('grants each function what it needs and nothing more', async () => {
+    for (const object of [
+      ...manifests('tenant-clusterrole.yaml'),
+      ...manifests('rbac.yaml'),
+      ...manifests('pg-reconcile.yaml').filter((o) => !o.apiVersion.startsWith('sources.knative.dev')),
+    ]) {
+      const status = (await api.send('POST', path(object), admin, object)).status;
+      expect([201, 409], `${object.kind} ${object.metadata.name}`).toContain(status);
+    }
+    const can = async (
+      fn: string,
+      attributes: { verb: string; resource: string; group?: string; namespace?: string; name?: string },
+    ): Promise<boolean> => {
+      const answer = await api.send('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', admin, {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: `system:serviceaccount:tenant-functions:${fn}`,
+          groups: [
+            'system:serviceaccounts',
+            'system:serviceaccounts:tenant-functions',
+            'system:authenticated',
+          ],
+          resourceAttributes: { group: '', ...attributes },
+        },
+      });
+      return (answer.json as { status: { allowed: boolean } }).status.allowed;
+    };
+    const expectations: [string, Parameters<typeof can>[1], boolean][] = [
+      ['provision', { verb: 'create', resource: 'namespaces' }, true],
+      [
+        'provision',
+        { verb: 'create', resource: 'rolebindings', group: 'rbac.authorization.k8s.io', namespace: 'x' },
+        true,
+      ],
+      [
+        'provision',
+        {
+          verb: 'bind',
+          resource: 'clusterroles',
+          group: 'rbac.authorization.k8s.io',
+          name: 'tenant-lifecycle:tenant-edit',
+        },
+        true,
+      ],
+      [
+        'provision',
+        { verb: 'bind', resource: 'clusterroles', group: 'rbac.authorization.k8s.io', name: 'cluster-admin' },
+        false,
+      ],
+      ['provision', { verb: 'get', resource: 'secrets', namespace: 'x' }, false],
+      ['deprovision', { verb: 'delete', resource: 'namespaces' }, true],
+      ['deprovision', { verb: 'create', resource: 'namespaces' }, false],
+      ['cleanup', { verb: 'list', resource: 'namespaces' }, true],
+      ['cleanup', { verb: 'create', resource: 'namespaces' }, false],
+      ['sync', { verb: 'create', resource: 'namespaces' }, true],
+      ['sync', { verb: 'list', resource: 'secrets', namespace: 'x' }, false],
+      ['reset', { verb: 'deletecollection', resource: 'deployments', group: 'apps', namespace: 'x' }, true],
+      [
+        'reset',
+        { verb: 'deletecollection', resource: 'widgets', group: 'example.com', namespace: 'x' },
+        true,
+      ],
+      ['reset', { verb: 'delete', resource: 'namespaces' }, false],
+      ['reset', { verb: 'get', resource: 'secrets', namespace: 'x' }, false],
+      [
+        'enforce',
+        {
+          verb: 'patch',
+          resource: 'validatingadmissionpolicies',
+          group: 'admissionregistration.k8s.io',
+          name: 'tenant-lifecycle.everest-limits',
+        },
+        true,
+      ],
+      [
+        'enforce',
+        {
+          verb: 'patch',
+          resource: 'validatingadmissionpolicies',
+          group: 'admissionregistration.k8s.io',
+          name: 'someone-elses',
+        },
+        false,
+      ],
+      [
+        'enforce',
+        { verb: 'list', resource: 'databaseclusters', group: 'everest.percona.com', namespace: 'x' },
+        true,
+      ],
+      ['enforce', { verb: 'create', resource: 'namespaces' }, false],
+      [
+        'pg-reconcile',
+        { verb: 'get', resource: 'configmaps', namespace: 'postgres', name: 'postgres-users-config' },
+        true,
+      ],
+      ['pg-reconcile', { verb: 'list', resource: 'secrets', namespace: 'postgres' }, true],
+      ['pg-reconcile', { verb: 'list', resource: 'secrets', namespace: 'default' }, false],
+      ['pg-reconcile', { verb: 'update', resource: 'secrets', namespace: 'postgres' }, false],
+    ];
+    for (const [fn, attributes, allowed] of expectations)
+      expect(
+        await can(fn, attributes),
+        `${fn} ${attributes.verb} ${attributes.resource} ${attributes.name ?? ''}`,
+      ).toBe(allowed);
+  });
+});
