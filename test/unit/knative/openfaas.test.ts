@@ -1,0 +1,30 @@
+/** knative/openfaas/stack.yml deploys every function, with the same schedules as the Knative PingSources. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { functionNames } from '../../../knative/image/bundle.ts';
+
+const read = (path: string) => readFileSync(new URL(`../../../knative/${path}`, import.meta.url), 'utf8');
+const stack = parse(read('openfaas/stack.yml')) as {
+  functions: Record<string, { image: string; annotations?: { topic?: string; schedule?: string } }>;
+};
+const pings = ['base/schedules.yaml', 'base/pg-reconcile.yaml'].flatMap((file) =>
+  parseAllDocuments(read(file))
+    .map((d) => d.toJS() as { kind: string; spec: { schedule?: string; sink?: { ref?: { name: string } } } })
+    .filter((o) => o.kind === 'PingSource'),
+);
+
+describe('knative/openfaas/stack.yml', () => {
+  it('deploys every function', () => {
+    expect(Object.keys(stack.functions).sort()).toEqual(functionNames());
+  });
+
+  it('schedules through the cron-connector exactly what the PingSources schedule', () => {
+    const cron = Object.fromEntries(
+      Object.entries(stack.functions)
+        .filter(([, f]) => f.annotations?.topic === 'cron-function')
+        .map(([name, f]) => [name, f.annotations?.schedule]),
+    );
+    expect(cron).toEqual(Object.fromEntries(pings.map((p) => [p.spec.sink?.ref?.name, p.spec.schedule])));
+  });
+});
