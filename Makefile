@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: bundle install check typecheck lint format test test-unit test-integration servers testenv dev bench clean
+.PHONY: openapi bundle install check typecheck lint format test test-unit test-integration servers testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -45,6 +45,10 @@ dev: install servers ## the local stack: the test servers and the functions that
 BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts
 bench: install servers ## the benchmarks of docs/benchmarks.md on the local real stack
 	@set -e; for b in $(BENCH); do echo "== $$b"; node $$b; done
+
+openapi: install ## docs/openapi/<function>.json from the functions' zod schemas
+	node docs/openapi/generate.ts
+	npx prettier --write docs/openapi
 
 bundle: install ## each function bundled into dist/<name>/ (what the image holds); FUNCTIONS=a,b for some
 	node knative/image/bundle.ts
