@@ -1,0 +1,33 @@
+/** knative/base/events.yaml routes every product CloudEvent type a function accepts to that function, and only there. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { specs } from '../../../docs/openapi/generate.ts';
+
+interface Trigger {
+  kind: string;
+  spec?: { broker: string; filter: { attributes: { type: string } }; subscriber: { ref: { name: string } } };
+}
+const triggers = parseAllDocuments(
+  readFileSync(new URL('../../../knative/base/events.yaml', import.meta.url), 'utf8'),
+)
+  .map((d) => d.toJS() as Trigger)
+  .filter((o) => o.kind === 'Trigger');
+
+describe('knative/base/events.yaml', () => {
+  it('has a Trigger for every event type of every function, to that function', () => {
+    const accepted = Object.entries(specs).flatMap(([name, spec]) =>
+      spec().operations.flatMap((op) =>
+        (op.events ?? [])
+          // Knative's own source events (ApiServerSource) go straight to their sink, not through the Broker.
+          .filter((type) => !type.startsWith('dev.knative.'))
+          .map((type) => `${type} -> ${name}`),
+      ),
+    );
+    const routed = triggers.map(
+      (t) => `${t.spec?.filter.attributes.type ?? ''} -> ${t.spec?.subscriber.ref.name ?? ''}`,
+    );
+    expect(routed.sort()).toEqual(accepted.sort());
+    expect(new Set(triggers.map((t) => t.spec?.broker))).toEqual(new Set(['tenant-lifecycle']));
+  });
+});
