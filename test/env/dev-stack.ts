@@ -12,7 +12,7 @@ import {
   startTenantFunctions,
   tenantFunctionEnv,
 } from '../support/tenant-functions.ts';
-import { installCrd } from '../support/crds.ts';
+import { installEverestCrds } from '../support/crds.ts';
 import { loadConfig as loadCleanupConfig } from '../../functions/cleanup/config.ts';
 import { cleanupSetup } from '../../functions/cleanup/index.ts';
 import { loadConfig as loadEnforceConfig } from '../../functions/enforce/config.ts';
@@ -41,9 +41,8 @@ await ensureTenantClusterRole(env);
 const db = await createTestDatabase(env.postgres.url, 'dev');
 const logLevel = process.env.LOG_LEVEL ?? 'info';
 const functions = await startTenantFunctions(env, db.url, { logLevel });
-// The CRDs enforce reads: Everest's DatabaseCluster (reduced, see its file) and the TenantResourcePolicy.
-await installCrd(env, new URL('crds/databaseclusters.everest.percona.com.yaml', import.meta.url));
-await installCrd(env, new URL('../../knative/base/tenantresourcepolicy-crd.yaml', import.meta.url));
+// The CRDs of Everest tenants: Everest's and OLM's from their Go modules, and the TenantResourcePolicy.
+await installEverestCrds(env);
 
 /** One more function on loopback, with the tenant settings of the test servers plus its own. */
 async function start<C extends PlatformConfig>(

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { TestEnv } from '../env/provided.ts';
 import { apiserver } from './apiserver.ts';
+import { everestCrd, olmCrd } from '../env/upstream-crds.ts';
 
 interface Crd {
   metadata: { name: string };
@@ -29,4 +30,21 @@ export async function installCrd(env: TestEnv, file: URL): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`CRD ${crd.metadata.name} did not start serving within 20 s`);
+}
+
+/**
+ * The CRDs Everest tenants need, from upstream (see test/env/upstream-crds.ts): Everest's DatabaseCluster,
+ * BackupStorage and MonitoringConfig, OLM's Subscription and OperatorGroup, and this product's
+ * TenantResourcePolicy.
+ */
+export async function installEverestCrds(env: TestEnv): Promise<void> {
+  const files = await Promise.all([
+    everestCrd('databaseclusters'),
+    everestCrd('backupstorages'),
+    everestCrd('monitoringconfigs'),
+    olmCrd('subscriptions'),
+    olmCrd('operatorgroups'),
+  ]);
+  files.push(new URL('../../knative/base/tenantresourcepolicy-crd.yaml', import.meta.url));
+  await Promise.all(files.map((file) => installCrd(env, file)));
 }

@@ -3,7 +3,7 @@
  * the apiserver itself refuses a DatabaseCluster beyond the namespace's TenantResourcePolicy (engine, cpu,
  * memory by the admission policy; the number of clusters by the quota) and accepts one within, also when
  * the function is stopped; the predecessor's checks and counters answer as before.
- * The DatabaseCluster CRD is a reduced one written from everest-operator's contract (see its first lines).
+ * The DatabaseCluster CRD is Everest's own, from the everest-operator Go module.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../../functions/enforce/config.ts';
@@ -13,7 +13,7 @@ import { startFunction, type RunningFunction } from '../../../shared/platform/se
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
-import { installCrd } from '../../support/crds.ts';
+import { installEverestCrds } from '../../support/crds.ts';
 import { FUNCTION_TOKEN } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
@@ -48,8 +48,7 @@ async function call(method: string, path: string, body?: unknown) {
 
 beforeAll(async () => {
   db = await createTestDatabase(env.postgres.url, 'enforce');
-  await installCrd(env, new URL('../../env/crds/databaseclusters.everest.percona.com.yaml', import.meta.url));
-  await installCrd(env, new URL('../../../knative/base/tenantresourcepolicy-crd.yaml', import.meta.url));
+  await installEverestCrds(env);
   for (const name of [NS, PLAIN])
     expect(
       await api.create(

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
-import { knativeServingCrd } from '../../env/knative-crds.ts';
+import { knativeServingCrd } from '../../env/upstream-crds.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
 import { installCrd } from '../../support/crds.ts';
