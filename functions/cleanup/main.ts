@@ -1,6 +1,11 @@
 // Process entrypoint of the cleanup function.
+// Only the configuration is read before the server listens; index.ts (the operations and their adapters) is
+// imported on first use, so that /healthz answers without loading them (see shared/platform/server.ts).
 import { serve } from '../../shared/platform/server.ts';
 import { loadConfig } from './config.ts';
-import { cleanupSetup } from './index.ts';
 
-serve({ name: 'cleanup', loadConfig, setup: (config, log) => Promise.resolve(cleanupSetup(config, log)) });
+serve({
+  name: 'cleanup',
+  loadConfig,
+  setup: async (config, log) => (await import('./index.ts')).cleanupSetup(config, log),
+});

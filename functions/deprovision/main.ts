@@ -1,10 +1,11 @@
 // Process entrypoint of the deprovision function.
+// Only the configuration is read before the server listens; index.ts (the operations and their adapters) is
+// imported on first use, so that /healthz answers without loading them (see shared/platform/server.ts).
 import { serve } from '../../shared/platform/server.ts';
 import { loadConfig } from './config.ts';
-import { deprovisionSetup } from './index.ts';
 
 serve({
   name: 'deprovision',
   loadConfig,
-  setup: (config, log) => Promise.resolve(deprovisionSetup(config, log)),
+  setup: async (config, log) => (await import('./index.ts')).deprovisionSetup(config, log),
 });

@@ -1,6 +1,6 @@
 /** enforce's settings: Kubernetes credentials and the platform store (usage counters, audit). */
 import { z } from 'zod';
-import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig.ts';
+import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 
 export const loadConfig = defineConfig(

@@ -1,6 +1,11 @@
 // Process entrypoint of the enforce function.
+// Only the configuration is read before the server listens; index.ts (the operations and their adapters) is
+// imported on first use, so that /healthz answers without loading them (see shared/platform/server.ts).
 import { serve } from '../../shared/platform/server.ts';
 import { loadConfig } from './config.ts';
-import { enforceSetup } from './index.ts';
 
-serve({ name: 'enforce', loadConfig, setup: (config, log) => Promise.resolve(enforceSetup(config, log)) });
+serve({
+  name: 'enforce',
+  loadConfig,
+  setup: async (config, log) => (await import('./index.ts')).enforceSetup(config, log),
+});

@@ -4,7 +4,7 @@
  * names and defaults), the platform store (DATABASE_URL: audit), and the safety bound.
  */
 import { z } from 'zod';
-import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig.ts';
+import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { ConfigError, defineConfig, envBoolean } from '../../shared/platform/config.ts';
 
 const postgresUrl = z

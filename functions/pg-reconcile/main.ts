@@ -1,10 +1,11 @@
 // Process entrypoint of the pg-reconcile function.
+// Only the configuration is read before the server listens; index.ts (the operations and their adapters) is
+// imported on first use, so that /healthz answers without loading them (see shared/platform/server.ts).
 import { serve } from '../../shared/platform/server.ts';
 import { loadConfig } from './config.ts';
-import { pgReconcileSetup } from './index.ts';
 
 serve({
   name: 'pg-reconcile',
   loadConfig,
-  setup: (config, log) => Promise.resolve(pgReconcileSetup(config, log)),
+  setup: async (config, log) => (await import('./index.ts')).pgReconcileSetup(config, log),
 });

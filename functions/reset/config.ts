@@ -1,6 +1,6 @@
 /** reset's settings: Kubernetes credentials, the platform store for audit, plans for starter objects. */
 import { z } from 'zod';
-import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig.ts';
+import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { plansFrom, plansSchema } from '../../shared/tenancy/plans.ts';
 

@@ -1,6 +1,11 @@
 // Process entrypoint of the reset function.
+// Only the configuration is read before the server listens; index.ts (the operations and their adapters) is
+// imported on first use, so that /healthz answers without loading them (see shared/platform/server.ts).
 import { serve } from '../../shared/platform/server.ts';
 import { loadConfig } from './config.ts';
-import { resetSetup } from './index.ts';
 
-serve({ name: 'reset', loadConfig, setup: (config, log) => Promise.resolve(resetSetup(config, log)) });
+serve({
+  name: 'reset',
+  loadConfig,
+  setup: async (config, log) => (await import('./index.ts')).resetSetup(config, log),
+});

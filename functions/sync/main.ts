@@ -1,6 +1,11 @@
 // Process entrypoint of the sync function.
+// Only the configuration is read before the server listens; index.ts (the operations and their adapters) is
+// imported on first use, so that /healthz answers without loading them (see shared/platform/server.ts).
 import { serve } from '../../shared/platform/server.ts';
 import { loadConfig } from './config.ts';
-import { syncSetup } from './index.ts';
 
-serve({ name: 'sync', loadConfig, setup: (config, log) => Promise.resolve(syncSetup(config, log)) });
+serve({
+  name: 'sync',
+  loadConfig,
+  setup: async (config, log) => (await import('./index.ts')).syncSetup(config, log),
+});

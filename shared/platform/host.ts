@@ -1,7 +1,7 @@
 /**
  * The function host: turns a FunctionSpec into one HTTP handler for the functions framework. Every request
- * goes through the same steps:
- *   health/metrics endpoints -> authentication -> trigger decoding (JSON | CloudEvent | PingSource)
+ * (but GET /healthz, which the server answers before the host is loaded) goes through the same steps:
+ *   readiness/metrics endpoints -> authentication -> trigger decoding (JSON | CloudEvent | PingSource)
  *   -> operation lookup -> zod validation -> operation -> JSON answer, or RFC 9457 problem+json on error;
  * with a request id, one structured log line per request and Prometheus metrics per operation and outcome.
  */
@@ -114,11 +114,6 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
     let status = 500;
 
     try {
-      if (req.method === 'GET' && path === '/healthz') {
-        status = 200;
-        res.status(200).json({ status: 'ok' });
-        return;
-      }
       if (req.method === 'GET' && path === '/readyz') {
         await deps.ready?.();
         status = 200;
@@ -220,7 +215,7 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const outcome = outcomeOf(status);
-      if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
+      if (path !== '/metrics' && path !== '/readyz') {
         metrics.observe({ operation: operationName, trigger, outcome }, seconds);
         log.info(
           {

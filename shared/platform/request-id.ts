@@ -1,5 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+
+// node:crypto as CommonJS: its ES module facade would read every export (webcrypto's too) at start.
+const { randomUUID } = process.getBuiltinModule('node:crypto');
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 

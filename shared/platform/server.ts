@@ -1,27 +1,39 @@
 /**
  * Serving a function. The handler is registered with the functions framework (so `functions-framework
- * --target=<name>` works too) and served by the framework's Express app, with two things in front of it:
+ * --target=<name>` works too) and served by the framework's Express app, with three things in front of it:
+ * - start-up in two steps, so that the process listens, and answers GET /healthz, before the heavy modules
+ *   are loaded: first the configuration (synchronous; a bad setting stops start-up) and the logger; then,
+ *   on the first request for anything but /healthz (/readyz, /metrics, an operation), the function's
+ *   `setup` (its adapters, which main.ts imports with a dynamic `import()`) and the host (host.ts: triggers,
+ *   auth, metrics), both split into chunks of their own by the bundler. That request and any arriving
+ *   meanwhile wait for it. startFunction() runs the second step before returning unless `lazySetup`;
+ *   serve() runs it lazily, and exits as a failed start-up when it fails;
  * - a body guard that reads the body (bounded by MAX_BODY_BYTES) before the framework's parsers, which would
  *   otherwise accept up to 1 GiB and answer malformed JSON with an HTML page (see docs/architecture.md);
  * - graceful shutdown: on SIGTERM (Knative scaling down) stop accepting, let in-flight requests finish within
  *   SHUTDOWN_GRACE_SECONDS, close dependencies, exit 0. The framework alone exits at once.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { readBody } from './body.ts';
 import { requestIdOf } from './request-id.ts';
 import { ConfigError, type Env, type PlatformConfig } from './config.ts';
-import { createHandler, type IdempotencyStore } from './host.ts';
+import type { HttpHandler, IdempotencyStore } from './host.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { createMetrics } from './metrics.ts';
 import type { FunctionSpec } from './operation.ts';
 import type { DestinationStream } from 'pino';
 import type { Registry } from 'prom-client';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * node:http as CommonJS: an ES `import` of it builds its ES module facade, which reads every export,
+ * WebSocket's among them, and so loads Node's internal undici (about 15 ms at start).
+ */
+const http = process.getBuiltinModule('node:http');
 
 /** Marks the body as parsed for the framework's body-parser middleware, which then skips the request. */
 interface GuardedRequest extends IncomingMessage {
@@ -74,7 +86,11 @@ export interface ServeOptions<C extends PlatformConfig> {
   readonly env?: Env;
   /** Where logs go; defaults to stdout. */
   readonly logDestination?: DestinationStream;
-  /** Builds the operations' dependencies from the config; called once at start-up. */
+  /**
+   * Builds the operations' dependencies from the config; called once, after the server listens (see the
+   * top of this file). main.ts imports the module holding it with `import()`, so that its adapters are
+   * loaded only then.
+   */
   readonly setup?: (config: C, log: Logger) => Promise<FunctionSetup>;
 }
 
@@ -99,41 +115,100 @@ function functionName(options: { readonly name?: string; readonly spec?: Functio
 }
 
 export interface RunningFunction {
-  readonly server: http.Server;
+  readonly server: Server;
   readonly url: string;
   stop(): Promise<void>;
 }
 
-/** Builds the function's server (listening on `port`, or config.port) and returns once it listens. */
+/** GET /healthz: the process serves. Answered without setup (liveness; readiness is /readyz). */
+function isHealthz(req: { readonly method: string; readonly path: string }): boolean {
+  return req.method === 'GET' && req.path === '/healthz';
+}
+
+/**
+ * Builds the function's server (listening on `port`, or config.port) and returns once it listens and, unless
+ * `lazySetup`, once setup has run.
+ */
 export async function startFunction<C extends PlatformConfig>(
-  options: ServeOptions<C> & { readonly port?: number; readonly host?: string },
+  options: ServeOptions<C> & {
+    readonly port?: number;
+    readonly host?: string;
+    /** Run setup on the first request that needs it rather than before returning (serve() does). */
+    readonly lazySetup?: boolean;
+    /** Called when setup fails (the requests waiting for it get a 500 problem). */
+    readonly onSetupError?: (error: unknown) => void;
+  },
 ): Promise<RunningFunction> {
   const config = options.loadConfig(options.env ?? process.env);
+  const name = functionName(options);
   const log = createLogger({
-    functionName: functionName(options),
+    functionName: name,
     level: config.logLevel,
     ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
   });
-  const lifecycle: FunctionSetup = (await options.setup?.(config, log)) ?? {};
-  const spec = lifecycle.spec ?? options.spec;
-  if (spec === undefined)
-    throw new Error(`${functionName(options)}: no operations (neither spec nor setup gave any)`);
   const shutdown = new AbortController();
-  const metrics = createMetrics(spec.name);
-  lifecycle.registerMetrics?.(metrics.registry);
-  const handler = createHandler(spec, {
-    config,
-    log,
-    metrics,
-    shutdown: shutdown.signal,
-    ...(lifecycle.ready === undefined ? {} : { ready: lifecycle.ready }),
-    ...(lifecycle.idempotency === undefined ? {} : { idempotency: lifecycle.idempotency }),
+  let lifecycle: FunctionSetup = {};
+
+  /** The second step of start-up: setup, then the host over its operations. */
+  const setUp = async (): Promise<HttpHandler> => {
+    const [{ createHandler }, { createMetrics }, set] = await Promise.all([
+      import('./host.ts'),
+      import('./metrics.ts'),
+      options.setup?.(config, log),
+    ]);
+    lifecycle = set ?? {};
+    const spec = lifecycle.spec ?? options.spec;
+    if (spec === undefined) throw new Error(`${name}: no operations (neither spec nor setup gave any)`);
+    const metrics = createMetrics(spec.name);
+    lifecycle.registerMetrics?.(metrics.registry);
+    return createHandler(spec, {
+      config,
+      log,
+      metrics,
+      shutdown: shutdown.signal,
+      ...(lifecycle.ready === undefined ? {} : { ready: lifecycle.ready }),
+      ...(lifecycle.idempotency === undefined ? {} : { idempotency: lifecycle.idempotency }),
+    });
+  };
+  let settingUp: Promise<HttpHandler> | undefined;
+  const handler = (): Promise<HttpHandler> =>
+    (settingUp ??= setUp().catch((error: unknown) => {
+      options.onSetupError?.(error);
+      throw error;
+    }));
+
+  functions.http(name, async (req, res) => {
+    if (isHealthz(req)) {
+      res.setHeader('X-Request-ID', requestIdOf(req.headers));
+      res.status(200).json({ status: 'ok' });
+      return;
+    }
+    let host: HttpHandler;
+    try {
+      host = await handler();
+    } catch (error) {
+      const requestId = requestIdOf(req.headers);
+      res.setHeader('X-Request-ID', requestId);
+      res
+        .status(500)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(JSON.stringify(toProblem(error, requestId)));
+      return;
+    }
+    await host(req, res);
   });
-  functions.http(spec.name, handler);
-  const server = http.createServer(bodyGuard(frameworkApp(spec.name), config.maxBodyBytes, log));
+  const server = http.createServer(bodyGuard(frameworkApp(name), config.maxBodyBytes, log));
   await new Promise<void>((resolve) => server.listen(options.port ?? config.port, options.host, resolve));
   const { port } = server.address() as AddressInfo;
-  log.info({ port }, `${spec.name} listening`);
+  log.info({ port }, `${name} listening`);
+  if (options.lazySetup !== true) {
+    try {
+      await handler();
+    } catch (error) {
+      await new Promise((resolve) => server.close(resolve));
+      throw error;
+    }
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -155,6 +230,8 @@ export async function startFunction<C extends PlatformConfig>(
       await closed;
       clearInterval(sweep);
       clearTimeout(grace);
+      // A setup still running finishes first, so that what it opened is closed too.
+      await settingUp?.catch(() => undefined);
       await lifecycle.close?.();
       log.info('stopped');
       log.flush();
@@ -162,9 +239,21 @@ export async function startFunction<C extends PlatformConfig>(
   return { server, url: `http://127.0.0.1:${port}`, stop };
 }
 
+function exitAsFailedStart(name: string, error: unknown): never {
+  // One JSON line on stderr that names the bad variables; never the values.
+  const message = error instanceof ConfigError ? error.message : `start-up failed: ${String(error)}`;
+  process.stderr.write(`${JSON.stringify({ level: 'fatal', function: name, msg: message })}\n`);
+  process.exit(1);
+}
+
 /** Process entrypoint of a bundled function: start, and stop cleanly on SIGTERM/SIGINT. */
 export function serve<C extends PlatformConfig>(options: ServeOptions<C>): void {
-  startFunction(options).then(
+  const name = functionName(options);
+  startFunction({
+    ...options,
+    lazySetup: true,
+    onSetupError: (error) => exitAsFailedStart(name, error),
+  }).then(
     (running) => {
       const onSignal = (): void => {
         running.stop().then(
@@ -175,13 +264,6 @@ export function serve<C extends PlatformConfig>(options: ServeOptions<C>): void 
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     },
-    (error: unknown) => {
-      // One JSON line on stderr that names the bad variables; never the values.
-      const message = error instanceof ConfigError ? error.message : `start-up failed: ${String(error)}`;
-      process.stderr.write(
-        `${JSON.stringify({ level: 'fatal', function: functionName(options), msg: message })}\n`,
-      );
-      process.exit(1);
-    },
+    (error: unknown) => exitAsFailedStart(name, error),
   );
 }

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import anyAscii from 'any-ascii';
 import { PlatformError } from '../platform/errors.ts';
+import { isReserved, type ReservedNames } from './reserved-names.ts';
 
 export const MAX_NAME_LENGTH = 63;
 const HASH_LENGTH = 8;
@@ -68,22 +69,7 @@ export function predecessorSlug(request: NameRequest): string | undefined {
   return undefined;
 }
 
-export interface ReservedNames {
-  /** Exact names never handed to a tenant (the functions' own namespace, ...). */
-  readonly exact: readonly string[];
-  /** Patterns never handed to a tenant, e.g. /^kube-/. */
-  readonly patterns: readonly RegExp[];
-}
-
-/** Kubernetes', Knative's and Everest's own namespaces. */
-export const builtinReservedNames: ReservedNames = {
-  exact: ['default', 'everest-system', 'everest-olm', 'everest-monitoring', 'cert-manager', 'olm'],
-  patterns: [/^kube-/, /^knative-/, /^openshift(-|$)/],
-};
-
-export function isReserved(name: string, reserved: ReservedNames): boolean {
-  return reserved.exact.includes(name) || reserved.patterns.some((p) => p.test(name));
-}
+export { builtinReservedNames, isReserved, type ReservedNames } from './reserved-names.ts';
 
 /**
  * The tenant name for a request, or a 400: both fields missing (the predecessor's message), nothing usable

@@ -3,8 +3,8 @@
  * are, and which names are reserved. Functions add their own variables on top (see functions/<name>/config.ts).
  */
 import { z } from 'zod';
-import { kubeconfigSource } from '../adapters/kubernetes/kubeconfig.ts';
-import { builtinReservedNames } from './naming.ts';
+import { kubeconfigSource } from '../adapters/kubernetes/kubeconfig-source.ts';
+import { builtinReservedNames } from './reserved-names.ts';
 
 const list = z.string().transform((v) =>
   v

@@ -5,20 +5,9 @@
  * the modules that call the API, so functions that do not talk to Kubernetes never load it.
  */
 import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeconfigSource } from './kubeconfig-source.ts';
 
-export type KubeconfigSource =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'inline'; readonly content: string }
-  | { readonly kind: 'in-cluster' };
-
-/** Chooses the source from the environment: KUBE_CONFIG (inline), then KUBECONFIG (file), else in-cluster. */
-export function kubeconfigSource(env: Readonly<Record<string, string | undefined>>): KubeconfigSource {
-  const inline = env.KUBE_CONFIG?.trim();
-  if (inline) return { kind: 'inline', content: inline };
-  const path = env.KUBECONFIG?.trim();
-  if (path) return { kind: 'file', path };
-  return { kind: 'in-cluster' };
-}
+export { kubeconfigSource, type KubeconfigSource } from './kubeconfig-source.ts';
 
 export function loadKubeConfig(source: KubeconfigSource): KubeConfig {
   const kc = new KubeConfig();

@@ -1,7 +1,8 @@
 /**
  * What goes into the image works on its own: a function bundled by knative/image/bundle.ts, copied to an
- * empty folder with nothing but its production files (no node_modules, no sources), starts with Node.js
- * 24, becomes ready against the real servers, and answers a real request.
+ * empty folder with nothing but its production files (main.mjs and the chunks it imports on first use; no
+ * node_modules, no sources), starts with Node.js 24, becomes ready against the real servers (which loads
+ * the chunks), and answers a real request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -34,11 +35,16 @@ describe('the enforce bundle', () => {
   it('holds only its production files and serves from a clean folder', async () => {
     const { dir } = await bundle('enforce', folder);
     expect((await readdir(dir)).sort()).toEqual([
+      'chunks',
       'main.mjs',
       'main.mjs.LEGAL.txt',
       'main.mjs.map',
       'package.json',
     ]);
+    // What main.mjs loads on first use (the host, the adapters): ES modules, their maps and legal notices.
+    const chunks = await readdir(join(dir, 'chunks'));
+    expect(chunks.filter((file) => !/\.mjs(\.map|\.LEGAL\.txt)?$/.test(file))).toEqual([]);
+    expect(chunks.filter((file) => file.endsWith('.mjs')).length).toBeGreaterThan(1);
     const port = await freePort();
     child = spawn(process.execPath, ['main.mjs'], {
       cwd: dir,

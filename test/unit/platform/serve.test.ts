@@ -1,4 +1,7 @@
-/** serve() as a real process: start-up refusal on bad config, and graceful shutdown on SIGTERM. */
+/**
+ * serve() as a real process: start-up refusal on bad config or a failing setup, and graceful shutdown on
+ * SIGTERM.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +51,17 @@ describe('serve', () => {
     expect(line.msg).toMatch(/API_TOKEN/);
     expect(line.msg).toMatch(/MAX_BODY_BYTES/);
     expect(line.msg).not.toContain('lots');
+  });
+
+  it('answers /healthz before setup, and exits as a failed start-up when setup fails', async () => {
+    const proc = start({ PORT: '0', API_TOKEN: TOKEN, SETUP_FAILS: '1' });
+    const port = await waitForPort(proc.stdout);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+    const [code] = (await once(proc.child, 'exit')) as [number];
+    expect(code).toBe(1);
+    const line = JSON.parse(proc.stderr().trim()) as { level: string; msg: string };
+    expect(line).toMatchObject({ level: 'fatal', msg: 'start-up failed: Error: setup failed on purpose' });
   });
 
   it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
