@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bootstrapSpec } from '../../functions/bootstrap/index.ts';
 import { cleanupSpec } from '../../functions/cleanup/index.ts';
 import { deprovisionSpec } from '../../functions/deprovision/index.ts';
 import { enforceSpec } from '../../functions/enforce/index.ts';
@@ -21,6 +22,7 @@ import type { FunctionSpec } from '../../shared/platform/operation.ts';
  */
 const none = (value: unknown = {}): never => value as never;
 export const specs: Readonly<Record<string, () => FunctionSpec>> = {
+  bootstrap: () => bootstrapSpec(none()),
   cleanup: () => cleanupSpec(none()),
   deprovision: () => deprovisionSpec(none()),
   enforce: () => enforceSpec(none()),

@@ -21,7 +21,7 @@ import {
   readLimits,
   type EverestApi,
 } from '../../shared/everest/enforcement.ts';
-import { ENGINES } from '../../shared/everest/tenant-resource-policy.ts';
+import { ENGINES, LIMITS_CHANGED_EVENT } from '../../shared/everest/tenant-resource-policy.ts';
 import { UsageCounterStore } from '../../shared/everest/usage-counters.ts';
 import {
   usageReport,
@@ -36,8 +36,6 @@ import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import type { EnforceConfig } from './config.ts';
-
-export const LIMITS_CHANGED_EVENT = 'dev.tenantlifecycle.everest.limits.changed';
 
 const namespace = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'an RFC 1035 label');
 const nonNegative = z.number().min(0);

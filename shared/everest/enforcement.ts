@@ -81,7 +81,7 @@ export async function liveClusters(api: EverestApi, namespace: string): Promise<
 }
 
 /** Every namespace's policy, in pages. */
-async function allPolicies(api: EverestApi): Promise<{ namespace: string; spec: TenantLimitsSpec }[]> {
+export async function allPolicies(api: EverestApi): Promise<{ namespace: string; spec: TenantLimitsSpec }[]> {
   const found: { namespace: string; spec: TenantLimitsSpec }[] = [];
   let token: string | undefined;
   do {

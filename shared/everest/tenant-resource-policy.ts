@@ -6,6 +6,9 @@
 import { z } from 'zod';
 import type { KubernetesObject } from '../tenancy/baseline.ts';
 
+/** The CloudEvent bootstrap sends when it wrote limits; enforce applies them to the apiserver on it. */
+export const LIMITS_CHANGED_EVENT = 'dev.tenantlifecycle.everest.limits.changed';
+
 export const TRP_GROUP = 'everest.local';
 export const TRP_VERSION = 'v1';
 export const TRP_KIND = 'TenantResourcePolicy';
@@ -82,3 +85,12 @@ export function tenantResourcePolicyPath(namespace?: string): string {
     ? `${base}/${TRP_PLURAL}`
     : `${base}/namespaces/${encodeURIComponent(namespace)}/${TRP_PLURAL}/${TRP_NAME}`;
 }
+
+/** The limits a bootstrapped tenant namespace gets when none are given and it has none (seed 001). */
+export const DEFAULT_LIMITS: Omit<SeedLimits, 'namespace'> = {
+  max_clusters: 3,
+  allowed_engines: ['postgresql', 'mysql'],
+  cpu_limit_cores: 4,
+  memory_limit_bytes: 17_179_869_184,
+  max_db_users: 20,
+};

@@ -196,7 +196,9 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
           : { ...(await runOnce()), replayed: false };
       if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
       status = answer.status;
-      res.status(status).json(answer.body);
+      if (operation.answerType === 'text/plain')
+        res.status(status).type('text/plain').send(String(answer.body));
+      else res.status(status).json(answer.body);
     } catch (error) {
       const failure = toPlatformError(error);
       status = failure.status;

@@ -68,7 +68,7 @@ export function openApiDocument(spec: FunctionSpec, version: string): Record<str
         responses: {
           [String(operation.successStatus ?? 200)]: {
             description: 'the answer',
-            content: { 'application/json': { schema: {} } },
+            content: { [operation.answerType ?? 'application/json']: { schema: {} } },
           },
           default: {
             description: 'an error',

@@ -18,6 +18,7 @@ const collections: Record<string, string> = {
   ResourceQuota: '/api/v1/namespaces/{ns}/resourcequotas',
   LimitRange: '/api/v1/namespaces/{ns}/limitranges',
   ConfigMap: '/api/v1/namespaces/{ns}/configmaps',
+  Secret: '/api/v1/namespaces/{ns}/secrets',
   Pod: '/api/v1/namespaces/{ns}/pods',
   PersistentVolumeClaim: '/api/v1/namespaces/{ns}/persistentvolumeclaims',
   Service: '/api/v1/namespaces/{ns}/services',

@@ -48,12 +48,14 @@ beforeAll(async () => {
   await installCrd(env, await knativeServingCrd('service'));
   await ensureNamespace('tenant-functions');
   await ensureNamespace('postgres');
+  await ensureNamespace('everest-system');
 }, 300_000);
 
 describe('knative/base', () => {
   it('has a Knative Service per function that Knative Serving’s CRD accepts, strictly', async () => {
     const services = manifests('services.yaml');
     expect(services.map((s) => s.metadata.name).sort()).toEqual([
+      'bootstrap',
       'cleanup',
       'deprovision',
       'enforce',
@@ -94,6 +96,7 @@ describe('knative/base', () => {
       ...manifests('tenant-clusterrole.yaml'),
       ...manifests('rbac.yaml'),
       ...manifests('pg-reconcile.yaml').filter((o) => !o.apiVersion.startsWith('sources.knative.dev')),
+      ...manifests('bootstrap.yaml'),
     ]) {
       const status = (await api.send('POST', path(object), admin, object)).status;
       expect([201, 409], `${object.kind} ${object.metadata.name}`).toContain(status);
@@ -188,6 +191,39 @@ describe('knative/base', () => {
       ['pg-reconcile', { verb: 'list', resource: 'secrets', namespace: 'postgres' }, true],
       ['pg-reconcile', { verb: 'list', resource: 'secrets', namespace: 'default' }, false],
       ['pg-reconcile', { verb: 'update', resource: 'secrets', namespace: 'postgres' }, false],
+      [
+        'bootstrap',
+        { verb: 'update', resource: 'secrets', namespace: 'everest-system', name: 'everest-accounts' },
+        true,
+      ],
+      [
+        'bootstrap',
+        { verb: 'update', resource: 'configmaps', namespace: 'everest-system', name: 'everest-rbac' },
+        true,
+      ],
+      ['bootstrap', { verb: 'get', resource: 'secrets', namespace: 'everest-system', name: 'other' }, false],
+      ['bootstrap', { verb: 'get', resource: 'secrets', namespace: 'ns-alice' }, false],
+      [
+        'bootstrap',
+        { verb: 'create', resource: 'subscriptions', group: 'operators.coreos.com', namespace: 'ns-alice' },
+        true,
+      ],
+      [
+        'bootstrap',
+        { verb: 'patch', resource: 'tenantresourcepolicies', group: 'everest.local', namespace: 'ns-alice' },
+        true,
+      ],
+      ['bootstrap', { verb: 'patch', resource: 'namespaces', name: 'ns-alice' }, true],
+      [
+        'bootstrap',
+        { verb: 'create', resource: 'databaseclusters', group: 'everest.percona.com', namespace: 'ns-alice' },
+        false,
+      ],
+      [
+        'bootstrap',
+        { verb: 'create', resource: 'rolebindings', group: 'rbac.authorization.k8s.io', namespace: 'x' },
+        false,
+      ],
     ];
     for (const [fn, attributes, allowed] of expectations)
       expect(

@@ -1,0 +1,28 @@
+/** bootstrap's settings: Kubernetes credentials, the platform store (idempotency, audit, usage counters). */
+import { z } from 'zod';
+import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
+import { defineConfig } from '../../shared/platform/config.ts';
+
+export const loadConfig = defineConfig(
+  {
+    DATABASE_URL: z.string().min(1),
+    KUBE_CONFIG: z.string().optional(),
+    KUBECONFIG: z.string().optional(),
+    /**
+     * Where the limits-changed CloudEvent goes after limits are written (the Broker's ingress; a Trigger
+     * routes it to enforce). K_SINK (a SinkBinding's) when unset; with neither, enforce's schedule applies
+     * new limits.
+     */
+    LIMITS_EVENT_SINK: z.url().optional(),
+    K_SINK: z.url().optional(),
+    /** Sent as Bearer token with the event, when the sink needs one. */
+    LIMITS_EVENT_TOKEN: z.string().min(1).optional(),
+  },
+  (v) => ({
+    databaseUrl: v.DATABASE_URL,
+    kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
+    limitsEvents: { sink: v.LIMITS_EVENT_SINK ?? v.K_SINK, token: v.LIMITS_EVENT_TOKEN },
+  }),
+);
+
+export type BootstrapConfig = ReturnType<typeof loadConfig>;

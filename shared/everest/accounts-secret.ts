@@ -1,0 +1,100 @@
+/**
+ * The accounts Secret (everest-system/everest-accounts) read and changed as Everest's CLI does, but safely
+ * against concurrent writers (read-modify-write.ts): each change is computed by accounts.ts from the
+ * Secret as read. The salt of every hash is the everest-system Namespace's UID, read once per instance.
+ */
+import { PlatformError } from '../platform/errors.ts';
+import {
+  ACCOUNTS_KEY,
+  ACCOUNTS_SECRET,
+  EVEREST_NAMESPACE,
+  parseAccounts,
+  serializeAccounts,
+  type AccountsDocument,
+} from './accounts.ts';
+import { readModifyWrite, readObject, type KubernetesApi, type StoredObject } from './read-modify-write.ts';
+
+const SECRET_PATH = `/api/v1/namespaces/${EVEREST_NAMESPACE}/secrets/${ACCOUNTS_SECRET}`;
+const SECRETS_PATH = `/api/v1/namespaces/${EVEREST_NAMESPACE}/secrets`;
+
+interface SecretObject extends StoredObject {
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+export function documentOf(secret: SecretObject | undefined): AccountsDocument {
+  const encoded = secret?.data?.[ACCOUNTS_KEY];
+  return {
+    accounts: parseAccounts(encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString()),
+    annotations: secret?.metadata.annotations ?? {},
+  };
+}
+
+function secretOf(current: SecretObject | undefined, doc: AccountsDocument): SecretObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    ...current,
+    metadata: {
+      ...current?.metadata,
+      name: ACCOUNTS_SECRET,
+      namespace: EVEREST_NAMESPACE,
+      annotations: doc.annotations,
+    },
+    data: {
+      ...current?.data,
+      [ACCOUNTS_KEY]: Buffer.from(serializeAccounts(doc.accounts)).toString('base64'),
+    },
+  };
+}
+
+export class EverestAccounts {
+  private readonly api: KubernetesApi;
+  private salt: string | undefined;
+
+  constructor(api: KubernetesApi) {
+    this.api = api;
+  }
+
+  /** The everest-system Namespace UID, the salt of every password hash; 409 when Everest is not installed. */
+  async passwordSalt(): Promise<string> {
+    if (this.salt !== undefined) return this.salt;
+    const ns = await readObject(
+      this.api,
+      `/api/v1/namespaces/${EVEREST_NAMESPACE}`,
+      `read ${EVEREST_NAMESPACE}`,
+    );
+    const uid = ns?.metadata.uid;
+    if (uid === undefined)
+      throw new PlatformError({
+        reason: 'conflict',
+        message: `Everest is not installed: namespace ${EVEREST_NAMESPACE} does not exist`,
+      });
+    this.salt = uid;
+    return uid;
+  }
+
+  async read(): Promise<AccountsDocument> {
+    return documentOf(await readObject<SecretObject>(this.api, SECRET_PATH, 'read Everest accounts'));
+  }
+
+  /**
+   * Applies `change` to the accounts as stored, retrying on concurrent writes; `change` answers the new
+   * document (or undefined: nothing to write) and a result.
+   */
+  async update<R>(
+    action: string,
+    change: (doc: AccountsDocument) => Promise<{ doc?: AccountsDocument; result: R }>,
+  ): Promise<R> {
+    return readModifyWrite(this.api, {
+      path: SECRET_PATH,
+      collectionPath: SECRETS_PATH,
+      action,
+      change: async (current) => {
+        const secret: SecretObject | undefined = current;
+        const { doc, result } = await change(documentOf(secret));
+        return doc === undefined ? { result } : { write: secretOf(secret, doc), result };
+      },
+    });
+  }
+}

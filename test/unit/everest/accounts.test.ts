@@ -1,0 +1,100 @@
+import { pbkdf2Sync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  accountsTable,
+  checkPassword,
+  checkUsername,
+  createAccount,
+  deleteAccount,
+  hashPassword,
+  parseAccounts,
+  serializeAccounts,
+  setAccountPassword,
+  verifyPassword,
+  type AccountsDocument,
+} from '../../../shared/everest/accounts.ts';
+import { PlatformError } from '../../../shared/platform/errors.ts';
+
+const SALT = '6f1c2c4e-8a7b-4d0e-9f3a-2b5c7d9e1f00'; // an everest-system namespace UID
+const NOW = new Date('2026-11-30T10:11:12.345Z');
+const empty: AccountsDocument = { accounts: new Map(), annotations: {} };
+
+function reason(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof PlatformError ? `${error.status} ${error.message}` : String(error);
+  }
+  return undefined;
+}
+
+describe('Everest account rules', () => {
+  it('accepts what Everest accepts and refuses the rest with its words', () => {
+    expect(reason(() => { checkUsername('alice'); })).toBeUndefined();
+    expect(reason(() => { checkUsername('db_admin_2'); })).toBeUndefined();
+    expect(reason(() => { checkUsername('al'); })).toMatch(/^400 username may contain only letters/);
+    expect(reason(() => { checkUsername('ns-alice'); })).toMatch(/^400 username may contain only/);
+    expect(reason(() => { checkPassword('StrongP@ssw0rd'); })).toBeUndefined();
+    expect(reason(() => { checkPassword(''); })).toBe('400 password cannot be empty');
+    expect(reason(() => { checkPassword('short'); })).toMatch(/^400 password may contain only/);
+    expect(reason(() => { checkPassword('with space1'); })).toMatch(/^400 password may contain only/);
+  });
+});
+
+describe('Everest account hashes', () => {
+  it('are PBKDF2-HMAC-SHA256 of the password, salted with the namespace UID, 4096 rounds, 32 bytes', async () => {
+    const hash = await hashPassword('StrongP@ssw0rd', SALT);
+    // Computed independently, the way Everest documents it.
+    expect(Buffer.from(hash)).toEqual(pbkdf2Sync('StrongP@ssw0rd', SALT, 4096, 32, 'sha256'));
+  });
+
+  it('round-trip through users.yaml as !!binary, and verify only the right password', async () => {
+    const hash = await hashPassword('StrongP@ssw0rd', SALT);
+    const doc = createAccount(empty, 'alice', hash, NOW);
+    const text = serializeAccounts(doc.accounts);
+    expect(text).toContain('passwordHash: !!binary');
+    expect(text).toContain('passwordMtime: 2026-11-30T10:11:12Z');
+    const read = { accounts: parseAccounts(text), annotations: {} };
+    expect(Buffer.from(read.accounts.get('alice')?.passwordHash as Uint8Array)).toEqual(Buffer.from(hash));
+    expect(await verifyPassword(read, 'alice', 'StrongP@ssw0rd', SALT)).toBe(true);
+    expect(await verifyPassword(read, 'alice', 'StrongP@ssw0rd!', SALT)).toBe(false);
+    expect(await verifyPassword(read, 'bob', 'StrongP@ssw0rd', SALT)).toBe(false);
+  });
+
+  it('reads the chart’s initial admin (plaintext, marked insecure) and clears the mark on a new password', async () => {
+    const chart = 'admin:\n  passwordHash: s3cr3t-initial\n  enabled: true\n  capabilities: [login]\n';
+    const doc = { accounts: parseAccounts(chart), annotations: { 'insecure-password/admin': 'true' } };
+    expect(await verifyPassword(doc, 'admin', 's3cr3t-initial', SALT)).toBe(true);
+    const changed = setAccountPassword(doc, 'admin', await hashPassword('N3w-admin', SALT), NOW);
+    expect(changed.annotations).toEqual({});
+    expect(await verifyPassword(changed, 'admin', 'N3w-admin', SALT)).toBe(true);
+    expect(await verifyPassword(changed, 'admin', 's3cr3t-initial', SALT)).toBe(false);
+  });
+});
+
+describe('account changes', () => {
+  it('create, set-password and delete follow Everest: errors for a duplicate or a missing account', async () => {
+    const hash = await hashPassword('StrongP@ssw0rd', SALT);
+    const one = createAccount(empty, 'alice', hash, NOW);
+    expect(one.accounts.get('alice')).toMatchObject({ enabled: true, capabilities: ['login'] });
+    expect(reason(() => createAccount(one, 'alice', hash, NOW))).toBe('409 user already exists');
+    expect(reason(() => setAccountPassword(one, 'bob', hash, NOW))).toBe('404 account not found');
+    expect(reason(() => deleteAccount(one, 'bob'))).toBe('404 account not found');
+    expect(deleteAccount(one, 'alice').accounts.size).toBe(0);
+    expect(empty.accounts.size).toBe(0); // inputs are never changed
+  });
+
+  it('lists accounts as everestctl prints them', async () => {
+    const hash = await hashPassword('StrongP@ssw0rd', SALT);
+    const doc = createAccount(createAccount(empty, 'bob', hash, NOW), 'alice', hash, NOW);
+    expect(accountsTable(doc.accounts)).toBe(
+      'USER   CAPABILITIES  ENABLED\nalice  [login]       true\nbob    [login]       true\n',
+    );
+  });
+
+  it('refuses a users.yaml Everest could not read', () => {
+    expect(reason(() => parseAccounts('alice: [unclosed'))).toMatch(/^409 users.yaml .* not valid YAML/);
+    expect(reason(() => parseAccounts('- a\n- b\n'))).toMatch(/^409 users.yaml is not a map/);
+    expect(parseAccounts('').size).toBe(0);
+  });
+});

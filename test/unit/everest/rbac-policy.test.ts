@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import {
+  appendToPolicy,
+  parsePolicy,
+  policyProblem,
+  removeFromPolicy,
+  removeUserFromPolicy,
+  tenantPolicyLines,
+} from '../../../shared/everest/rbac-policy.ts';
+import { PlatformError } from '../../../shared/platform/errors.ts';
+
+const CHART = 'g, admin, role:admin\n';
+
+function refusal(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof PlatformError ? `${error.status} ${error.message}` : String(error);
+  }
+  return undefined;
+}
+
+describe('Everest policy validation', () => {
+  it('accepts seed 001’s tenant lines', () => {
+    expect(
+      policyProblem(parsePolicy(`${CHART}${tenantPolicyLines('alice', 'ns-alice').join('\n')}`)),
+    ).toBeUndefined();
+  });
+
+  it('refuses what everestctl settings rbac validate refuses, with its reason', () => {
+    const problem = (text: string) => {
+      try {
+        return policyProblem(parsePolicy(text));
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(problem('p, role:x, database-clusters, *, ns/*')).toBe("role 'role:x' does not exist");
+    expect(problem('p, alice, database-clustrs, *, ns/*')).toBe("unknown resource name 'database-clustrs'");
+    expect(problem('p, alice, database clusters, *, ns/*')).toMatch(
+      /invalid characters in policy term 'database clusters'/,
+    );
+    expect(problem('p, alice, database-clusters, *, ns/*, extra')).toMatch(/invalid policy size/);
+    expect(problem('a, alice, database-clusters, *, ns/*')).toMatch(/invalid policy line/);
+    expect(problem('alice may do anything')).toMatch(/invalid policy line/);
+    expect(problem('p, alice, database-clusters, *, ns/é')).toMatch(/invalid characters/);
+    expect(problem('p, role:admin, *, *, */*')).toBeUndefined(); // the built-in role needs no g line
+    expect(problem('# comment\n\np, alice, *, read, */*')).toBeUndefined();
+  });
+});
+
+describe('appending lines', () => {
+  it('adds only what is missing, in order, and keeps the rest of the text', () => {
+    const lines = tenantPolicyLines('alice', 'ns-alice');
+    const first = appendToPolicy(`# managed by hand\n${CHART}`, lines);
+    expect(first.added).toHaveLength(9);
+    expect(first.text).toBe(`# managed by hand\n${CHART}${lines.join('\n')}\n`);
+    const again = appendToPolicy(first.text, [...lines, '', '# note']);
+    expect(again.added).toEqual([]);
+    expect(again.alreadyPresent).toHaveLength(9);
+    expect(again.text).toBe(first.text);
+    // Spacing does not make a line new.
+    expect(appendToPolicy(first.text, ['g,alice,   role:tenant-ns-alice']).added).toEqual([]);
+  });
+
+  it('changes nothing and answers 400 with the reason when the result would be invalid', () => {
+    expect(refusal(() => appendToPolicy(CHART, ['p, role:tenant-x, database-clusters, *, x/*']))).toBe(
+      "400 policy not changed: role 'role:tenant-x' does not exist",
+    );
+    expect(refusal(() => appendToPolicy(CHART, ['p, alice, pods, *, x/*']))).toBe(
+      "400 policy not changed: unknown resource name 'pods'",
+    );
+    expect(refusal(() => appendToPolicy(CHART, ['x, y']))).toMatch(
+      /^400 policy syntax error: invalid policy line/,
+    );
+  });
+
+  it('removes a user, and the rules of a role nobody holds any more, so the policy stays valid', () => {
+    const text = `${CHART}${tenantPolicyLines('bob', 'ns-bob').join('\n')}\n${tenantPolicyLines('alice', 'ns-alice').join('\n')}\ng, carol, role:tenant-ns-alice\n`;
+    const bob = removeUserFromPolicy(text, 'bob');
+    expect(bob.removed).toHaveLength(9);
+    expect(bob.text).not.toContain('ns-bob');
+    expect(policyProblem(parsePolicy(bob.text))).toBeUndefined();
+    // alice's role is still carol's: only her binding goes.
+    const alice = removeUserFromPolicy(bob.text, 'alice');
+    expect(alice.removed).toEqual(['g, alice, role:tenant-ns-alice']);
+    expect(alice.text).toContain('p, role:tenant-ns-alice, database-clusters, *, ns-alice/*');
+    expect(removeFromPolicy(CHART, () => false).removed).toEqual([]);
+  });
+});
