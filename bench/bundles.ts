@@ -1,6 +1,7 @@
 /**
  * make bench: each function's bundle (knative/image/bundle.ts) against a bare functions-framework "hello
- * world" bundled the same way: bundle size (what is loaded at start, main.mjs and the chunks it imports
+ * world" bundled the same way, each started as the image starts it (with the compile cache made at bundle
+ * time): bundle size (what is loaded at start, main.mjs and the chunks it imports
  * statically, and all of it), cold start (spawn to the first 200 on /healthz, median of 5) and RSS once
  * serving. Then, in the same process, the first request that needs the function's setup (GET /readyz: it
  * loads the adapters, then fails fast on the unreachable database) and the RSS after it: what loading on
@@ -13,11 +14,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
-import { bundle, functionNames, startOutputs } from '../knative/image/bundle.ts';
+import {
+  bundle,
+  compileCacheEnv,
+  functionNames,
+  startOutputs,
+  warmCompileCache,
+} from '../knative/image/bundle.ts';
 import { freePort } from '../test/env/ports.ts';
 
-/** FUNCTIONS=provision,sync measures a few. */
+/** FUNCTIONS=provision,sync measures a few; NO_COMPILE_CACHE=1 starts every bundle without its cache. */
 const FUNCTIONS = process.env.FUNCTIONS;
+const NO_COMPILE_CACHE = process.env.NO_COMPILE_CACHE === '1';
 const out = await mkdtemp(join(tmpdir(), 'tl-bench-bundles-'));
 const kubeconfig = join(out, 'kubeconfig');
 await writeFile(
@@ -64,6 +72,8 @@ async function helloWorld(): Promise<string> {
     },
     logLevel: 'error',
   });
+  // Its compile cache too, as bundle() makes for the functions (a bad PORT stops it once compiled).
+  await warmCompileCache(dir, { PORT: 'none' });
   return dir;
 }
 
@@ -83,7 +93,8 @@ async function coldStart(dir: string, path: string, setUp: boolean): Promise<Run
   const started = performance.now();
   const child = spawn(process.execPath, ['main.mjs'], {
     cwd: dir,
-    env: { ...env, PORT: String(port) },
+    // As the image runs it: with the compile cache made at bundle time (knative/image/Dockerfile).
+    env: { ...env, ...(NO_COMPILE_CACHE ? {} : compileCacheEnv), PORT: String(port) },
     stdio: 'ignore',
   });
   try {

@@ -17,7 +17,7 @@ import { startFunction, type RunningFunction } from '../../../shared/platform/se
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
-import { installEverest } from '../../support/everest-install.ts';
+import { everestAcceptsPassword, installEverest } from '../../support/everest-install.ts';
 import { FUNCTION_TOKEN } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
@@ -61,15 +61,18 @@ async function call(
 const boot = (method: string, path: string, body?: unknown, headers = {}) =>
   call(bootstrap, method, path, body, headers);
 
+async function storedUsersYaml(): Promise<string> {
+  const secret = await api.send('GET', '/api/v1/namespaces/everest-system/secrets/everest-accounts', admin);
+  return Buffer.from(
+    (secret.json as { data: Record<string, string> }).data['users.yaml'] ?? '',
+    'base64',
+  ).toString();
+}
+
 async function storedAccounts(): Promise<
   Record<string, { passwordHash: Uint8Array | string; enabled: boolean }>
 > {
-  const secret = await api.send('GET', '/api/v1/namespaces/everest-system/secrets/everest-accounts', admin);
-  const yaml = Buffer.from(
-    (secret.json as { data: Record<string, string> }).data['users.yaml'] ?? '',
-    'base64',
-  );
-  return parseDocument(yaml.toString(), { customTags: ['binary'] }).toJS() as Record<
+  return parseDocument(await storedUsersYaml(), { customTags: ['binary'] }).toJS() as Record<
     string,
     { passwordHash: Uint8Array; enabled: boolean }
   >;
@@ -179,6 +182,11 @@ describe('bootstrap: seed 001’s alice and bob', () => {
     expect(Buffer.from(accounts.alice?.passwordHash as Uint8Array)).toEqual(everestHash('StrongP@ssw0rd'));
     expect(Buffer.from(accounts.bob?.passwordHash as Uint8Array)).toEqual(everestHash('AnotherP@ss1'));
     expect(accounts.admin?.passwordHash).toBe('initial-admin-password');
+    // And Everest's own Go code (yaml.v3 + PBKDF2) reads the same: the right password matches, a wrong one not.
+    const usersYaml = await storedUsersYaml();
+    expect(await everestAcceptsPassword(usersYaml, systemUid, 'alice', 'StrongP@ssw0rd')).toBe(true);
+    expect(await everestAcceptsPassword(usersYaml, systemUid, 'bob', 'AnotherP@ss1')).toBe(true);
+    expect(await everestAcceptsPassword(usersYaml, systemUid, 'alice', 'AnotherP@ss1')).toBe(false);
 
     // The tenant policy lines, once each.
     const policy = await storedPolicy();
@@ -333,6 +341,9 @@ describe('bootstrap: seed 001’s alice and bob', () => {
     expect(Buffer.from((await storedAccounts()).alice?.passwordHash as Uint8Array)).toEqual(
       everestHash('EvenStrongerP@ss2'),
     );
+    const usersYaml = await storedUsersYaml();
+    expect(await everestAcceptsPassword(usersYaml, systemUid, 'alice', 'EvenStrongerP@ss2')).toBe(true);
+    expect(await everestAcceptsPassword(usersYaml, systemUid, 'alice', 'StrongP@ssw0rd')).toBe(false);
 
     const update = await boot('POST', '/cli/namespaces/update', {
       namespace: 'ns-alice',

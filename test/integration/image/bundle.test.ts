@@ -1,15 +1,15 @@
 /**
  * What goes into the image works on its own: a function bundled by knative/image/bundle.ts, copied to an
- * empty folder with nothing but its production files (main.mjs and the chunks it imports on first use; no
- * node_modules, no sources), starts with Node.js 24, becomes ready against the real servers (which loads
- * the chunks), and answers a real request.
+ * empty folder with nothing but its production files (main.mjs, the chunks it imports on first use and the
+ * compile cache; no node_modules, no sources), starts with Node.js 24 as the image starts it, becomes ready
+ * against the real servers (which loads the chunks), and answers a real request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { bundle } from '../../../knative/image/bundle.ts';
+import { bundle, compileCacheEnv } from '../../../knative/image/bundle.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import { freePort } from '../../env/ports.ts';
 import '../../env/provided.ts';
@@ -35,6 +35,7 @@ describe('the enforce bundle', () => {
   it('holds only its production files and serves from a clean folder', async () => {
     const { dir } = await bundle('enforce', folder);
     expect((await readdir(dir)).sort()).toEqual([
+      '.compile-cache',
       'chunks',
       'main.mjs',
       'main.mjs.LEGAL.txt',
@@ -51,6 +52,7 @@ describe('the enforce bundle', () => {
       // Only what the image's environment would hold: no NODE_PATH, no project folder.
       env: {
         PATH: process.env.PATH ?? '',
+        ...compileCacheEnv,
         PORT: String(port),
         API_TOKEN: FUNCTION_TOKEN,
         LOG_LEVEL: 'warn',
