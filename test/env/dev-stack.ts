@@ -12,7 +12,9 @@ import {
   startTenantFunctions,
   tenantFunctionEnv,
 } from '../support/tenant-functions.ts';
-import { installEverestCrds } from '../support/crds.ts';
+import { installEverest } from '../support/everest-install.ts';
+import { loadConfig as loadBootstrapConfig } from '../../functions/bootstrap/config.ts';
+import { bootstrapSetup } from '../../functions/bootstrap/index.ts';
 import { loadConfig as loadCleanupConfig } from '../../functions/cleanup/config.ts';
 import { cleanupSetup } from '../../functions/cleanup/index.ts';
 import { loadConfig as loadEnforceConfig } from '../../functions/enforce/config.ts';
@@ -41,8 +43,9 @@ await ensureTenantClusterRole(env);
 const db = await createTestDatabase(env.postgres.url, 'dev');
 const logLevel = process.env.LOG_LEVEL ?? 'info';
 const functions = await startTenantFunctions(env, db.url, { logLevel });
-// The CRDs of Everest tenants: Everest's and OLM's from their Go modules, and the TenantResourcePolicy.
-await installEverestCrds(env);
+// What bootstrap and enforce work on: Everest's installation (everest-system, its accounts Secret and RBAC
+// ConfigMap, as its chart makes them) and the CRDs of Everest tenants (Everest's and OLM's).
+await installEverest(env);
 
 /** One more function on loopback, with the tenant settings of the test servers plus its own. */
 async function start<C extends PlatformConfig>(
@@ -102,16 +105,22 @@ async function seedPgReconcileExample(): Promise<void> {
   }
 }
 
+const enforceFunction = await start('enforce', loadEnforceConfig, enforceSetup);
 const more = {
   reset: await start('reset', loadResetConfig, resetSetup),
   cleanup: await start('cleanup', loadCleanupConfig, cleanupSetup),
   sync: await start('sync', loadSyncConfig, syncSetup),
-  enforce: await start('enforce', loadEnforceConfig, enforceSetup),
+  enforce: enforceFunction,
+  // Without a Broker here, bootstrap's limits-changed event goes straight to enforce.
+  bootstrap: await start('bootstrap', loadBootstrapConfig, bootstrapSetup, {
+    LIMITS_EVENT_SINK: enforceFunction.url,
+    LIMITS_EVENT_TOKEN: FUNCTION_TOKEN,
+  }),
   'pg-reconcile': await start('pg-reconcile', loadPgReconcileConfig, pgReconcileSetup, {
     PG_URL: env.postgres.url,
   }),
 };
-const { reset, cleanup, sync, enforce } = more;
+const { reset, cleanup, sync, enforce, bootstrap } = more;
 const pgReconcile = more['pg-reconcile'];
 
 const stack = {
@@ -142,6 +151,7 @@ functions
   cleanup       ${cleanup.url}
   sync          ${sync.url}
   enforce       ${enforce.url}
+  bootstrap     ${bootstrap.url}
   pg-reconcile  ${pgReconcile.url}
 
 Try the predecessor's examples:
@@ -153,6 +163,15 @@ Try the predecessor's examples:
   curl -s ${reset.url}/reset -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${cleanup.url}/cleanup -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${sync.url}/sync -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+  curl -s ${bootstrap.url}/bootstrap/tenant -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
+    -H 'Idempotency-Key: 11111111-1111-1111-1111-111111111111' \\
+    -d '{"username":"alice","password":"StrongP@ssw0rd","namespace":"ns-alice","operators":{"postgresql":true,"mongodb":false,"xtradb_cluster":true}}'
+  curl -s ${bootstrap.url}/rbac/can -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
+    -d '{"user":"alice","resource":"database-clusters","verb":"create","object":"ns-alice/*"}'
+  curl -s -X PUT ${bootstrap.url}/limits -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
+    -d '{"namespace":"ns-alice","max_clusters":3,"allowed_engines":["postgresql","mysql"],"cpu_limit_cores":4,"memory_limit_bytes":17179869184,"max_db_users":20}'
+  curl -s ${bootstrap.url}/tenants -H 'X-Admin-Key: ${FUNCTION_TOKEN}'
+  curl -s ${bootstrap.url}/users/raw -H 'X-Admin-Key: ${FUNCTION_TOKEN}'
   curl -s ${enforce.url}/enforce/cluster-create -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
     -d '{"namespace":"ns-alice","engine":"postgresql","cpu_request_cores":1,"memory_request_bytes":2147483648}'
   curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
