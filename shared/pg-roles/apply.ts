@@ -17,7 +17,7 @@ import pg from 'pg';
 import { postgresError, sqlState } from '../adapters/postgres/errors.ts';
 import { readActualState, type ActualState, type Queryable } from './catalog.ts';
 import type { DesiredState } from './desired.ts';
-import { passwordStates, verifiersToCheck } from './passwords.ts';
+import { checkPasswords, triagePasswords, type PasswordTriage } from './passwords.ts';
 import { planReconcile, unlistedManagedUsers, type Plan, type PlanOptions, type Step } from './plan.ts';
 import { scramVerifier } from './scram.ts';
 import type { UserSecret } from './source.ts';
@@ -126,9 +126,9 @@ export async function reconcileTransaction(
   client.on('error', onError);
   client.on('notice', onNotice);
   const db: Queryable = {
-    query: ((text: string, values?: unknown[]) => {
-      settings.trace?.(redact(text));
-      return client.query(text, values);
+    query: ((query: string | pg.QueryConfig, values?: unknown[]) => {
+      settings.trace?.(redact(typeof query === 'string' ? query : query.text));
+      return client.query(query, values);
     }) as Queryable['query'],
   };
   let action = 'begin';
@@ -137,14 +137,20 @@ export async function reconcileTransaction(
     action = 'take the reconcile lock';
     await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [LOCK_KEY]);
     action = 'read roles';
-    const actual = await readActualState(db, input.desired.users, (roles, readable) => ({
-      drop: unlistedManagedUsers(input.desired, roles, settings.scope),
-      verify: verifiersToCheck(input.desired.users, input.secrets, roles, readable, settings.scope),
-    }));
-    const versions = new Map([...input.secrets].map(([name, s]) => [name, s.version]));
-    const passwords = await passwordStates(input.desired.users, input.secrets, actual, settings.scope);
+    let triage: PasswordTriage | undefined;
+    const actual = await readActualState(db, input.desired.users, (roles, readable) => {
+      triage = triagePasswords(input.desired.users, input.secrets, roles, readable, settings.scope);
+      return {
+        drop: unlistedManagedUsers(input.desired, roles, settings.scope),
+        verify: readable ? triage.verify.map((v) => v.user) : [],
+      };
+    });
+    if (triage === undefined) throw new Error('the catalog was read without asking what it needs');
+    action = 'check passwords';
+    const passwords = await checkPasswords(triage, actual.roles);
+    const secrets = input.secrets;
     const plan = planReconcile(
-      { desired: input.desired, secrets: versions, passwords, actual },
+      { desired: input.desired, secrets: { get: (name) => secrets.get(name)?.version }, passwords, actual },
       { ...settings, force: input.force },
     );
     const result = {

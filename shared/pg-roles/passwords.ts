@@ -25,6 +25,56 @@ function managedUser(role: ActualRole | undefined, scope: string): role is Actua
   return role !== undefined && isManaged(role, scope) && role.marker?.kind === 'user';
 }
 
+/**
+ * What the marker alone tells, in one pass over the users (two lookups each: at 10,000 users the lookups
+ * are what costs): `states` holds the users whose password is known current (and, when verifiers cannot be
+ * read, those whose Secret changed: 'changed'); `verify` the users whose stored verifier must be read and
+ * checked against their Secret.
+ */
+export interface PasswordTriage {
+  readonly states: Map<string, PasswordState>;
+  readonly verify: readonly { readonly user: string; readonly secret: UserSecret }[];
+}
+
+export function triagePasswords(
+  users: readonly DesiredUser[],
+  secrets: ReadonlyMap<string, UserSecret>,
+  roles: ReadonlyMap<string, ActualRole>,
+  passwordsReadable: boolean,
+  scope: string,
+): PasswordTriage {
+  const states = new Map<string, PasswordState>();
+  const verify: { user: string; secret: UserSecret }[] = [];
+  for (const user of users) {
+    const role = roles.get(user.username);
+    if (!managedUser(role, scope)) continue;
+    const secret = secrets.get(user.secretName);
+    if (secret === undefined) continue;
+    if (knownCurrent(role, secret, passwordsReadable)) states.set(user.username, 'current');
+    else if (passwordsReadable) verify.push({ user: user.username, secret });
+    else states.set(user.username, 'changed');
+  }
+  return { states, verify };
+}
+
+/**
+ * Completes the triage: PBKDF2 of each Secret's password with the salt and iterations of the stored
+ * verifier (`roles` as read with the verifiers of `triage.verify`; none means "no verifier").
+ */
+export async function checkPasswords(
+  triage: PasswordTriage,
+  roles: ReadonlyMap<string, ActualRole>,
+): Promise<Map<string, PasswordState>> {
+  const { states } = triage;
+  await Promise.all(
+    triage.verify.map(async ({ user, secret }) => {
+      const matches = await verifierMatches(roles.get(user)?.password, secret.password);
+      states.set(user, matches ? 'refresh-marker' : 'changed');
+    }),
+  );
+  return states;
+}
+
 /** The users whose stored verifier must be read and checked (the catalog's third query reads them). */
 export function verifiersToCheck(
   users: readonly DesiredUser[],
@@ -34,41 +84,18 @@ export function verifiersToCheck(
   scope: string,
 ): string[] {
   if (!passwordsReadable) return [];
-  const out: string[] = [];
-  for (const user of users) {
-    const role = roles.get(user.username);
-    const secret = secrets.get(user.secretName);
-    if (managedUser(role, scope) && secret !== undefined && !knownCurrent(role, secret, true))
-      out.push(user.username);
-  }
-  return out;
+  return triagePasswords(users, secrets, roles, true, scope).verify.map((v) => v.user);
 }
 
+/** Whether each existing managed user's stored password is its Secret's (triage, then check). */
 export async function passwordStates(
   users: readonly DesiredUser[],
   secrets: ReadonlyMap<string, UserSecret>,
   actual: ActualState,
   scope: string,
 ): Promise<Map<string, PasswordState>> {
-  const states = new Map<string, PasswordState>();
-  const checks: Promise<void>[] = [];
-  for (const user of users) {
-    const role = actual.roles.get(user.username);
-    const secret = secrets.get(user.secretName);
-    if (!managedUser(role, scope) || secret === undefined) continue;
-    if (knownCurrent(role, secret, actual.passwordsReadable)) {
-      states.set(user.username, 'current');
-    } else if (actual.passwordsReadable) {
-      // role.password was read for exactly these users (verifiersToCheck); absent means "no verifier".
-      checks.push(
-        verifierMatches(role.password, secret.password).then((matches) => {
-          states.set(user.username, matches ? 'refresh-marker' : 'changed');
-        }),
-      );
-    } else {
-      states.set(user.username, 'changed');
-    }
-  }
-  await Promise.all(checks);
-  return states;
+  return checkPasswords(
+    triagePasswords(users, secrets, actual.roles, actual.passwordsReadable, scope),
+    actual.roles,
+  );
 }

@@ -98,12 +98,41 @@ export interface PlanOptions {
 
 export interface PlanInput {
   readonly desired: DesiredState;
-  /** secretName -> version (uid/resourceVersion) of the Secrets that hold a password. */
-  readonly secrets: ReadonlyMap<string, string>;
+  /** secretName -> version (uid/resourceVersion) of the Secrets that hold a password (a Map fits). */
+  readonly secrets: { get(secretName: string): string | undefined };
   /** For existing managed login users: is the stored password the Secret's? */
   readonly passwords: ReadonlyMap<string, PasswordState>;
   readonly actual: ActualState;
 }
+
+/** Whether the role is a user this reconciler's scope manages. */
+function isManagedUser(role: ActualRole | undefined, scope: string): role is ActualRole {
+  return role?.marker !== undefined && role.marker.scope === scope && role.marker.kind === 'user';
+}
+
+/**
+ * The managed users of this scope whose names are not in `listed`. `listedManaged` is how many of the
+ * listed names (distinct) are managed users of this scope: when that is all of them, nobody is unlisted
+ * and the names need not be collected into a set (the no-op run at 10,000 users).
+ */
+function unlisted(
+  roles: ReadonlyMap<string, ActualRole>,
+  scope: string,
+  listedManaged: number,
+  listed: () => ReadonlySet<string>,
+): string[] {
+  let managed = 0;
+  for (const role of roles.values()) if (isManagedUser(role, scope)) managed++;
+  if (managed === listedManaged) return [];
+  const names = listed();
+  const out: string[] = [];
+  for (const role of roles.values())
+    if (isManagedUser(role, scope) && !names.has(role.name)) out.push(role.name);
+  return out;
+}
+
+const listedNames = (desired: DesiredState) => () =>
+  new Set([...desired.users.map((u) => u.username), ...desired.protectedNames]);
 
 /** Managed users of this scope that the ConfigMap no longer names: the possible drops. */
 export function unlistedManagedUsers(
@@ -111,11 +140,10 @@ export function unlistedManagedUsers(
   roles: ReadonlyMap<string, ActualRole>,
   scope: string,
 ): string[] {
-  const listed = new Set([...desired.users.map((u) => u.username), ...desired.protectedNames]);
-  const out: string[] = [];
-  for (const role of roles.values())
-    if (isManaged(role, scope) && role.marker?.kind === 'user' && !listed.has(role.name)) out.push(role.name);
-  return out;
+  let listedManaged = 0;
+  for (const user of desired.users) if (isManagedUser(roles.get(user.username), scope)) listedManaged++;
+  for (const name of desired.protectedNames) if (isManagedUser(roles.get(name), scope)) listedManaged++;
+  return unlisted(roles, scope, listedManaged, listedNames(desired));
 }
 
 export function isManaged(role: ActualRole | undefined, scope: string): boolean {
@@ -127,13 +155,28 @@ export function dropAllowance(managedUsers: number, maxShare: number): number {
   return Math.max(1, Math.floor(maxShare * managedUsers));
 }
 
-function attributeChanges(role: ActualRole, want: UserAttributes): AttributeChanges {
+/** The attributes that differ, or undefined when none does. */
+function attributeChanges(role: ActualRole, want: UserAttributes): AttributeChanges | undefined {
+  if (
+    role.login &&
+    role.createdb === want.createdb &&
+    role.inherit === want.inherit &&
+    role.connectionLimit === want.connectionLimit
+  )
+    return undefined;
   const changes: { -readonly [K in keyof AttributeChanges]: AttributeChanges[K] } = {};
   if (!role.login) changes.login = true;
   if (role.createdb !== want.createdb) changes.createdb = want.createdb;
   if (role.inherit !== want.inherit) changes.inherit = want.inherit;
   if (role.connectionLimit !== want.connectionLimit) changes.connectionLimit = want.connectionLimit;
   return changes;
+}
+
+/** Whether two sorted lists hold the same names. */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function privilegeSteps(user: DesiredUser, input: PlanInput, problems: Plan['problems'][number][]): Step[] {
@@ -197,7 +240,6 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   const problems: { username: string; message: string }[] = [];
   const roleSteps: Step[] = [];
   const userSteps: Step[] = [];
-  const wanted = new Set(desired.users.map((u) => u.username));
   const fallback = options.fallbackRole ?? actual.currentUser;
   let created = 0;
   let updated = 0;
@@ -208,123 +250,155 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
       skipped.push({ username: p.username, reason: 'invalid_entry', message: p.message });
   }
 
-  // Which users can be worked on at all.
-  const workable: DesiredUser[] = [];
+  // Which users can be worked on at all. Each user's role and Secret version are looked up once: at
+  // 10,000 users the lookups are most of the plan's time.
+  const workable: { user: DesiredUser; role: ActualRole | undefined; secretVersion: string }[] = [];
+  /** Per granted role: 1 superuser or similar, 2 a built-in (pg_) role that does not exist, 0 fine. */
+  const verdicts = new Map<string, 0 | 1 | 2>();
+  const verdict = (name: string): 0 | 1 | 2 => {
+    let v = verdicts.get(name);
+    if (v === undefined) {
+      const g = actual.roles.get(name);
+      v = g !== undefined ? (g.superuser || g.elevated ? 1 : 0) : name.startsWith('pg_') ? 2 : 0;
+      verdicts.set(name, v);
+    }
+    return v;
+  };
+  let listedManaged = 0;
   for (const user of desired.users) {
     const role = actual.roles.get(user.username);
-    const skip = (reason: Skipped['reason'], message: string) =>
-      skipped.push({ username: user.username, reason, message });
+    if (isManagedUser(role, scope)) listedManaged++;
+    const secretVersion = secrets.get(user.secretName);
+    let reason: Skipped['reason'] | undefined;
+    let message = '';
     if (user.username === actual.currentUser || user.username === fallback) {
-      skip('unmanaged', `${user.username} is the reconciler's own or fallback role and is never managed`);
+      reason = 'unmanaged';
+      message = `${user.username} is the reconciler's own or fallback role and is never managed`;
     } else if (role !== undefined && !isManaged(role, scope)) {
-      skip(
-        'unmanaged',
+      reason = 'unmanaged';
+      message =
         role.marker === undefined
           ? `role ${user.username} exists and is not managed by pg-reconcile; it is left unchanged`
-          : `role ${user.username} is managed by another reconciler (${role.marker.scope}); it is left unchanged`,
-      );
+          : `role ${user.username} is managed by another reconciler (${role.marker.scope}); it is left unchanged`;
     } else if (role !== undefined && (role.superuser || role.elevated)) {
-      skip(
-        'unsafe_role',
-        `role ${user.username} was given superuser or similar rights by hand; it is left unchanged`,
-      );
+      reason = 'unsafe_role';
+      message = `role ${user.username} was given superuser or similar rights by hand; it is left unchanged`;
     } else if (!actual.databases.has(user.database)) {
-      skip('missing_database', `database ${user.database} does not exist`);
-    } else if (!secrets.has(user.secretName)) {
-      skip('missing_secret', `Secret ${user.secretName} (key password) not found`);
+      reason = 'missing_database';
+      message = `database ${user.database} does not exist`;
+    } else if (secretVersion === undefined) {
+      reason = 'missing_secret';
+      message = `Secret ${user.secretName} (key password) not found`;
     } else {
-      const unsafe = user.roles.find((r) => {
-        const g = actual.roles.get(r);
-        return g !== undefined && (g.superuser || g.elevated);
-      });
-      const missing = user.roles.find((r) => r.startsWith('pg_') && !actual.roles.has(r));
-      if (unsafe !== undefined)
-        skip('unsafe_role', `role ${unsafe} has superuser or similar rights; refusing to grant it`);
-      else if (missing !== undefined) skip('missing_role', `built-in role ${missing} does not exist`);
-      else workable.push(user);
+      let unsafe: string | undefined;
+      let missing: string | undefined;
+      for (const r of user.roles) {
+        const v = verdict(r);
+        if (v === 1) unsafe ??= r;
+        else if (v === 2) missing ??= r;
+      }
+      if (unsafe !== undefined) {
+        reason = 'unsafe_role';
+        message = `role ${unsafe} has superuser or similar rights; refusing to grant it`;
+      } else if (missing !== undefined) {
+        reason = 'missing_role';
+        message = `built-in role ${missing} does not exist`;
+      } else workable.push({ user, role, secretVersion });
     }
+    if (reason !== undefined) skipped.push({ username: user.username, reason, message });
   }
+  for (const name of desired.protectedNames)
+    if (isManagedUser(actual.roles.get(name), scope)) listedManaged++;
 
   // Group roles first: everything granted must exist.
-  const creatingUsers = new Set(workable.filter((u) => !actual.roles.has(u.username)).map((u) => u.username));
-  const neededRoles = [...new Set(workable.flatMap((u) => u.roles))].sort();
+  const creatingUsers = new Set<string>();
+  const needed = new Set<string>();
+  for (const { user, role } of workable) {
+    if (role === undefined) creatingUsers.add(user.username);
+    for (const r of user.roles) needed.add(r);
+  }
+  const neededRoles = [...needed].sort();
   for (const role of neededRoles) {
     if (actual.roles.has(role) || creatingUsers.has(role) || SYSTEM_ROLES.has(role)) continue;
     roleSteps.push({ op: 'create-role', role });
   }
 
-  for (const user of workable) {
-    const role = actual.roles.get(user.username);
-    const secretVersion = secrets.get(user.secretName) ?? '';
-    const steps: Step[] = [];
+  for (const { user, role, secretVersion } of workable) {
     if (role === undefined) {
-      steps.push({
+      userSteps.push({
         op: 'create-user',
         user: user.username,
         attributes: user.attributes,
         secret: user.secretName,
         secretVersion,
       });
-      if (user.roles.length > 0) steps.push({ op: 'grant-roles', user: user.username, roles: user.roles });
-      steps.push({ op: 'grant-connect', user: user.username, database: user.database });
-      userSteps.push(...steps, ...privilegeSteps(user, input, problems));
+      if (user.roles.length > 0)
+        userSteps.push({ op: 'grant-roles', user: user.username, roles: user.roles });
+      userSteps.push({ op: 'grant-connect', user: user.username, database: user.database });
+      if (user.privileges !== undefined) userSteps.push(...privilegeSteps(user, input, problems));
       created++;
       continue;
     }
+    const before = userSteps.length;
+    let refreshed = false;
     const changes = attributeChanges(role, user.attributes);
-    if (Object.keys(changes).length > 0) steps.push({ op: 'alter-user', user: user.username, changes });
+    if (changes !== undefined) userSteps.push({ op: 'alter-user', user: user.username, changes });
     const password = role.marker?.kind === 'role' ? 'changed' : (passwords.get(user.username) ?? 'changed');
     if (password === 'changed') {
-      steps.push({ op: 'set-password', user: user.username, secret: user.secretName, secretVersion });
+      userSteps.push({ op: 'set-password', user: user.username, secret: user.secretName, secretVersion });
       rotated++;
     } else if (password === 'refresh-marker') {
-      steps.push({
+      userSteps.push({
         op: 'refresh-marker',
         user: user.username,
         secretVersion,
         ...(role.salt == null || !actual.passwordsReadable ? {} : { salt: role.salt }),
       });
+      refreshed = true;
     }
-    const revoke = role.memberOf.filter((r) => !user.roles.includes(r));
-    const grant = user.roles.filter((r) => !role.memberOf.includes(r));
-    if (revoke.length > 0) steps.push({ op: 'revoke-roles', user: user.username, roles: revoke });
-    if (grant.length > 0) steps.push({ op: 'grant-roles', user: user.username, roles: grant });
+    if (!sameList(role.memberOf, user.roles)) {
+      const revoke = role.memberOf.filter((r) => !user.roles.includes(r));
+      const grant = user.roles.filter((r) => !role.memberOf.includes(r));
+      if (revoke.length > 0) userSteps.push({ op: 'revoke-roles', user: user.username, roles: revoke });
+      if (grant.length > 0) userSteps.push({ op: 'grant-roles', user: user.username, roles: grant });
+    }
     if (!role.connect.includes(user.database))
-      steps.push({ op: 'grant-connect', user: user.username, database: user.database });
+      userSteps.push({ op: 'grant-connect', user: user.username, database: user.database });
     for (const db of role.connect)
-      if (db !== user.database) steps.push({ op: 'revoke-connect', user: user.username, database: db });
-    steps.push(...privilegeSteps(user, input, problems));
+      if (db !== user.database) userSteps.push({ op: 'revoke-connect', user: user.username, database: db });
+    if (user.privileges !== undefined) userSteps.push(...privilegeSteps(user, input, problems));
     // A marker refresh alone is bookkeeping after a Secret update, not drift.
-    if (steps.some((s) => s.op !== 'refresh-marker')) updated++;
-    userSteps.push(...steps);
+    if (userSteps.length - before > (refreshed ? 1 : 0)) updated++;
   }
 
   // Drops: managed users of this scope that are no longer wanted, within the safety bound.
-  const managedUsers = [...actual.roles.values()].filter(
-    (r) => isManaged(r, scope) && r.marker?.kind === 'user',
-  );
-  const protectedNames = new Set(desired.protectedNames);
-  const neededAsRole = new Set(neededRoles);
-  const candidates = managedUsers
-    .filter(
-      (r) =>
-        !wanted.has(r.name) &&
-        !protectedNames.has(r.name) &&
-        !neededAsRole.has(r.name) &&
-        r.name !== actual.currentUser &&
-        r.name !== fallback &&
+  let managedUsers = 0;
+  let managedRoles = 0;
+  for (const r of actual.roles.values()) {
+    if (!isManaged(r, scope)) continue;
+    if (r.marker?.kind === 'user') managedUsers++;
+    else if (r.marker?.kind === 'role') managedRoles++;
+  }
+  const candidates = unlisted(actual.roles, scope, listedManaged, listedNames(desired))
+    .filter((name) => {
+      const r = actual.roles.get(name);
+      return (
+        r !== undefined &&
+        !needed.has(name) &&
+        name !== actual.currentUser &&
+        name !== fallback &&
         !r.superuser &&
-        !r.elevated,
-    )
-    .map((r) => r.name)
+        !r.elevated
+      );
+    })
     .sort();
-  const allowance = dropAllowance(managedUsers.length, options.maxDropShare);
+  const allowance = dropAllowance(managedUsers, options.maxDropShare);
   const dropSteps: Step[] = [];
   let refusedDrops: Plan['refusedDrops'];
   if (candidates.length > allowance && !options.force) {
     refusedDrops = {
       users: candidates,
-      message: `refusing to drop ${candidates.length} of ${managedUsers.length} managed users in one run (more than ${Math.round(options.maxDropShare * 100)}%, at most ${allowance}); check the ConfigMap or send force: true`,
+      message: `refusing to drop ${candidates.length} of ${managedUsers} managed users in one run (more than ${Math.round(options.maxDropShare * 100)}%, at most ${allowance}); check the ConfigMap or send force: true`,
     };
   } else {
     for (const name of candidates) {
@@ -337,9 +411,6 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   const rolesCreated = roleSteps.length;
   const deleted = dropSteps.length;
   const errors = skipped.length + problems.length + (refusedDrops === undefined ? 0 : 1);
-  const managedRoles = [...actual.roles.values()].filter(
-    (r) => isManaged(r, scope) && r.marker?.kind === 'role',
-  );
   return {
     steps: [...roleSteps, ...inPhases(userSteps), ...dropSteps],
     skipped,
@@ -356,8 +427,8 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
       errors,
     },
     managed: {
-      users: managedUsers.length + created - deleted,
-      roles: managedRoles.length + rolesCreated,
+      users: managedUsers + created - deleted,
+      roles: managedRoles + rolesCreated,
     },
   };
 }

@@ -71,6 +71,17 @@ function refusedSql(error: unknown): boolean {
  */
 const lastParse = new WeakMap<DesiredSource, { content: string; database: string; state: DesiredState }>();
 
+/** The Secret names a desired state needs, kept with the (cached) state it was made from. */
+const namesOf = new WeakMap<DesiredState, ReadonlySet<string>>();
+function secretNames(desired: DesiredState): ReadonlySet<string> {
+  let names = namesOf.get(desired);
+  if (names === undefined) {
+    names = new Set(desired.users.map((u) => u.secretName));
+    namesOf.set(desired, names);
+  }
+  return names;
+}
+
 /** Reads and parses the desired state; a document that cannot be trusted is a 400 that changes nothing. */
 export async function readDesiredState(
   deps: Pick<ReconcileDependencies, 'source' | 'settings'>,
@@ -114,10 +125,8 @@ export async function reconcile(
     ...(signal ? { signal } : {}),
   };
   const desired = await readDesiredState(deps, signal);
-  const secrets = await withRetry(
-    () => deps.source.readSecrets(new Set(desired.users.map((u) => u.secretName))),
-    retry,
-  );
+  const names = secretNames(desired);
+  const secrets = await withRetry(() => deps.source.readSecrets(names), retry);
   const run = (careful: boolean) =>
     withRetry(
       () =>
