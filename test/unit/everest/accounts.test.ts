@@ -30,14 +30,46 @@ function reason(fn: () => unknown): string | undefined {
 
 describe('Everest account rules', () => {
   it('accepts what Everest accepts and refuses the rest with its words', () => {
-    expect(reason(() => { checkUsername('alice'); })).toBeUndefined();
-    expect(reason(() => { checkUsername('db_admin_2'); })).toBeUndefined();
-    expect(reason(() => { checkUsername('al'); })).toMatch(/^400 username may contain only letters/);
-    expect(reason(() => { checkUsername('ns-alice'); })).toMatch(/^400 username may contain only/);
-    expect(reason(() => { checkPassword('StrongP@ssw0rd'); })).toBeUndefined();
-    expect(reason(() => { checkPassword(''); })).toBe('400 password cannot be empty');
-    expect(reason(() => { checkPassword('short'); })).toMatch(/^400 password may contain only/);
-    expect(reason(() => { checkPassword('with space1'); })).toMatch(/^400 password may contain only/);
+    expect(
+      reason(() => {
+        checkUsername('alice');
+      }),
+    ).toBeUndefined();
+    expect(
+      reason(() => {
+        checkUsername('db_admin_2');
+      }),
+    ).toBeUndefined();
+    expect(
+      reason(() => {
+        checkUsername('al');
+      }),
+    ).toMatch(/^400 username may contain only letters/);
+    expect(
+      reason(() => {
+        checkUsername('ns-alice');
+      }),
+    ).toMatch(/^400 username may contain only/);
+    expect(
+      reason(() => {
+        checkPassword('StrongP@ssw0rd');
+      }),
+    ).toBeUndefined();
+    expect(
+      reason(() => {
+        checkPassword('');
+      }),
+    ).toBe('400 password cannot be empty');
+    expect(
+      reason(() => {
+        checkPassword('short');
+      }),
+    ).toMatch(/^400 password may contain only/);
+    expect(
+      reason(() => {
+        checkPassword('with space1');
+      }),
+    ).toMatch(/^400 password may contain only/);
   });
 });
 

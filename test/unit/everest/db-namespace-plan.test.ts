@@ -124,15 +124,25 @@ describe('namespaces update', () => {
 describe('namespaces remove', () => {
   it('keeps database clusters unless forced, and needs a managed namespace', () => {
     const withClusters = { ...managed('postgresql'), databaseClusters: 2 };
-    expect(refusal(() => { checkRemoval('ns-bob', withClusters, false); })).toMatch(
-      /^409 cannot remove namespace with running database clusters/,
-    );
-    expect(refusal(() => { checkRemoval('ns-bob', withClusters, true); })).toBeUndefined();
-    expect(refusal(() => { checkRemoval('ns-bob', { ...absent, databaseClusters: 0 }, true); })).toBe(
-      "404 'ns-bob': namespace does not exist",
-    );
-    expect(refusal(() => { checkRemoval('ns-bob', { ...unmanaged, databaseClusters: 0 }, true); })).toMatch(
-      /^409/,
-    );
+    expect(
+      refusal(() => {
+        checkRemoval('ns-bob', withClusters, false);
+      }),
+    ).toMatch(/^409 cannot remove namespace with running database clusters/);
+    expect(
+      refusal(() => {
+        checkRemoval('ns-bob', withClusters, true);
+      }),
+    ).toBeUndefined();
+    expect(
+      refusal(() => {
+        checkRemoval('ns-bob', { ...absent, databaseClusters: 0 }, true);
+      }),
+    ).toBe("404 'ns-bob': namespace does not exist");
+    expect(
+      refusal(() => {
+        checkRemoval('ns-bob', { ...unmanaged, databaseClusters: 0 }, true);
+      }),
+    ).toMatch(/^409/);
   });
 });
