@@ -1,9 +1,9 @@
 /**
  * Upstream CustomResourceDefinitions, read from the Go modules that ship them (the Go module proxy serves
  * them; the module cache keeps them between runs):
- * - Knative Serving's (knative.dev/serving, config/core/300-resources). Knative Eventing's cannot be had:
- *   the proxy answers 403 "This module version is not available." for knative.dev/eventing, so PingSource,
- *   ApiServerSource, Broker and Trigger manifests are checked by unit tests only.
+ * - Knative Serving's (knative.dev/serving, config/core/300-resources) and Eventing's (knative.dev/eventing,
+ *   config/core/resources: PingSource, ApiServerSource, Broker, Trigger). The proxy serves some versions of
+ *   eventing only (v0.49.0 and v0.51.0 answer 403); v0.50.0 is the newest it serves.
  * - Percona Everest's (github.com/percona/everest-operator, config/crd/bases): DatabaseCluster and friends.
  *   The proxy serves only pseudo-versions of it (its v1.x tags answer 403); the newest is used.
  * - OLM's (github.com/operator-framework/api, crds/): Subscription and OperatorGroup, which Everest's
@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 export const KNATIVE_SERVING_MODULE = 'knative.dev/serving@v0.51.0';
+export const KNATIVE_EVENTING_MODULE = 'knative.dev/eventing@v0.50.0';
 export const EVEREST_OPERATOR_MODULE =
   'github.com/percona/everest-operator@v0.6.0-dev1.0.20250317191108-0a7d4b5c8d3b';
 export const OLM_API_MODULE = 'github.com/operator-framework/api@v0.45.0';
@@ -42,6 +43,12 @@ async function goModuleDir(module: string): Promise<string> {
 export async function knativeServingCrd(resource: string): Promise<URL> {
   const dir = await goModuleDir(KNATIVE_SERVING_MODULE);
   return pathToFileURL(join(dir, 'config/core/300-resources', `${resource}.yaml`));
+}
+
+/** The file URL of Eventing's CRD of `resource` (pingsource, apiserversource, broker, trigger, ...). */
+export async function knativeEventingCrd(resource: string): Promise<URL> {
+  const dir = await goModuleDir(KNATIVE_EVENTING_MODULE);
+  return pathToFileURL(join(dir, 'config/core/resources', `${resource}.yaml`));
 }
 
 /** The file URL of Everest's CRD of `plural` (databaseclusters, backupstorages, monitoringconfigs, ...). */

@@ -304,11 +304,11 @@ describe('bootstrap: seed 001’s alice and bob', () => {
     expect(usage.status).toBe(200);
     expect(usage.body).toMatchObject({ namespace: 'ns-alice' });
     const tenants = await boot('GET', '/tenants');
-    expect((tenants.body as unknown as { namespace: string }[]).map((t) => t.namespace)).toEqual([
-      'ns-alice',
-      'ns-bob',
-    ]);
-    expect(tenants.body).toMatchObject([
+    // Other tests' namespaces share the apiserver: look at seed 001's two, in the answer's order.
+    const ours = (tenants.body as unknown as { namespace: string }[]).filter((t) =>
+      ['ns-alice', 'ns-bob'].includes(t.namespace),
+    );
+    expect(ours).toMatchObject([
       { namespace: 'ns-alice', max_clusters: 3, usage: { clusters_count: 0 } },
       { namespace: 'ns-bob' },
     ]);

@@ -19,8 +19,9 @@ import { FUNCTION_TOKEN } from '../../support/tenant-functions.ts';
 const env = inject('testEnv');
 const api = apiserver(env.kubernetes);
 const admin = env.kubernetes.adminToken;
-const NS = 'ns-alice';
-const PLAIN = 'ns-nolimits';
+// Its own namespaces: bootstrap.test.ts bootstraps seed 001's ns-alice in the same apiserver.
+const NS = 'enforce-alice';
+const PLAIN = 'enforce-nolimits';
 const clusters = (ns: string) => `/apis/everest.percona.com/v1alpha1/namespaces/${ns}/databaseclusters`;
 let db: TestDatabase;
 let fn: RunningFunction | undefined;

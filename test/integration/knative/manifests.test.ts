@@ -1,13 +1,14 @@
 /**
- * knative/base on the real apiserver: every Knative Service passes server-side dry-run with strict field
- * validation against Knative Serving's own CRD; the RBAC applies; and SubjectAccessReviews show each
+ * knative/base on the real apiserver: every Knative Service, PingSource, ApiServerSource, Broker and Trigger
+ * passes server-side dry-run with strict field validation against Knative's own CRDs (Serving's and
+ * Eventing's, from their Go modules); the RBAC applies; and SubjectAccessReviews show each
  * function's ServiceAccount may do what its function needs and not more.
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
-import { knativeServingCrd } from '../../env/upstream-crds.ts';
+import { knativeEventingCrd, knativeServingCrd } from '../../env/upstream-crds.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
 import { installCrd } from '../../support/crds.ts';
@@ -33,6 +34,10 @@ function path(object: KubernetesObject): string {
     Role: 'roles',
     RoleBinding: 'rolebindings',
     CustomResourceDefinition: 'customresourcedefinitions',
+    PingSource: 'pingsources',
+    ApiServerSource: 'apiserversources',
+    Broker: 'brokers',
+    Trigger: 'triggers',
   };
   const base = group === '' ? `/api/${version ?? ''}` : `/apis/${group ?? ''}/${version ?? ''}`;
   const ns = object.metadata.namespace === undefined ? '' : `/namespaces/${object.metadata.namespace}`;
@@ -46,6 +51,8 @@ async function ensureNamespace(name: string): Promise<void> {
 
 beforeAll(async () => {
   await installCrd(env, await knativeServingCrd('service'));
+  for (const resource of ['pingsource', 'apiserversource', 'broker', 'trigger'])
+    await installCrd(env, await knativeEventingCrd(resource));
   await ensureNamespace('tenant-functions');
   await ensureNamespace('postgres');
   await ensureNamespace('everest-system');
@@ -73,6 +80,39 @@ describe('knative/base', () => {
       );
       expect(answer.status, `${service.metadata.name}: ${JSON.stringify(answer.json)}`).toBe(201);
     }
+  });
+
+  it('has PingSources, an ApiServerSource, a Broker and Triggers that Knative Eventing’s CRDs accept, strictly', async () => {
+    const eventing = ['schedules.yaml', 'events.yaml', 'pg-reconcile.yaml']
+      .flatMap(manifests)
+      .filter(
+        (o) =>
+          o.apiVersion.startsWith('sources.knative.dev') || o.apiVersion.startsWith('eventing.knative.dev'),
+      );
+    expect(eventing.map((o) => o.kind)).toEqual(
+      expect.arrayContaining(['PingSource', 'ApiServerSource', 'Broker', 'Trigger']),
+    );
+    for (const object of eventing) {
+      const answer = await api.send(
+        'POST',
+        `${path(object)}?dryRun=All&fieldValidation=Strict`,
+        admin,
+        object,
+      );
+      expect(answer.status, `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.json)}`).toBe(
+        201,
+      );
+    }
+    // A misspelt field is refused here too.
+    const ping = eventing.find((o) => o.kind === 'PingSource');
+    const misspelt = { ...ping, spec: { ...(ping?.spec as object), schedulee: '* * * * *' } };
+    const refused = await api.send(
+      'POST',
+      `${path(misspelt as KubernetesObject)}?dryRun=All&fieldValidation=Strict`,
+      admin,
+      misspelt,
+    );
+    expect(refused.status).toBe(400);
   });
 
   it('is checked for real: a misspelt field is refused', async () => {
