@@ -137,20 +137,26 @@ export async function reconcileTransaction(
     action = 'take the reconcile lock';
     await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [LOCK_KEY]);
     action = 'read roles';
+    // Each desired user's role and Secret are looked up once, here, for the password triage, the drops
+    // and the plan (at 10,000 users the lookups are most of a no-op run's work).
+    const { users } = input.desired;
     let triage: PasswordTriage | undefined;
-    const actual = await readActualState(db, input.desired.users, (roles, readable) => {
-      triage = triagePasswords(input.desired.users, input.secrets, roles, readable, settings.scope);
+    const actual = await readActualState(db, users, (roles, readable) => {
+      triage = triagePasswords(users, input.secrets, roles, readable, settings.scope);
       return {
-        drop: unlistedManagedUsers(input.desired, roles, settings.scope),
-        verify: readable ? triage.verify.map((v) => v.user) : [],
+        drop: unlistedManagedUsers(input.desired, roles, settings.scope, triage.roles),
+        verify: triage.verify.map((i) => users[i]?.username ?? ''),
       };
     });
     if (triage === undefined) throw new Error('the catalog was read without asking what it needs');
     action = 'check passwords';
-    const passwords = await checkPasswords(triage, actual.roles);
-    const secrets = input.secrets;
+    const { roles, secrets, states } = await checkPasswords(triage, actual.roles);
     const plan = planReconcile(
-      { desired: input.desired, secrets: { get: (name) => secrets.get(name)?.version }, passwords, actual },
+      {
+        desired: input.desired,
+        actual,
+        resolved: { roles, versions: secrets.map((s) => s?.version), passwords: states },
+      },
       { ...settings, force: input.force },
     );
     const result = {

@@ -26,14 +26,18 @@ function managedUser(role: ActualRole | undefined, scope: string): role is Actua
 }
 
 /**
- * What the marker alone tells, in one pass over the users (two lookups each: at 10,000 users the lookups
- * are what costs): `states` holds the users whose password is known current (and, when verifiers cannot be
- * read, those whose Secret changed: 'changed'); `verify` the users whose stored verifier must be read and
- * checked against their Secret.
+ * What the marker alone tells, in one pass over the users with one lookup of each user's role and Secret
+ * (at 10,000 users the lookups are what costs; the plan reuses them). Aligned with `users`: each user's
+ * role (as the roles query read it), Secret and password state: 'current' when the marker vouches for the
+ * password, 'changed' when verifiers cannot be read and the Secret changed, unset when the stored verifier
+ * must be checked (`verify`, indexes) or the user is not an existing managed user with a Secret.
  */
 export interface PasswordTriage {
-  readonly states: Map<string, PasswordState>;
-  readonly verify: readonly { readonly user: string; readonly secret: UserSecret }[];
+  readonly users: readonly DesiredUser[];
+  readonly roles: readonly (ActualRole | undefined)[];
+  readonly secrets: readonly (UserSecret | undefined)[];
+  readonly states: (PasswordState | undefined)[];
+  readonly verify: readonly number[];
 }
 
 export function triagePasswords(
@@ -43,18 +47,26 @@ export function triagePasswords(
   passwordsReadable: boolean,
   scope: string,
 ): PasswordTriage {
-  const states = new Map<string, PasswordState>();
-  const verify: { user: string; secret: UserSecret }[] = [];
-  for (const user of users) {
+  const n = users.length;
+  const triage = {
+    users,
+    roles: new Array<ActualRole | undefined>(n),
+    secrets: new Array<UserSecret | undefined>(n),
+    states: new Array<PasswordState | undefined>(n),
+    verify: [] as number[],
+  };
+  for (let i = 0; i < n; i++) {
+    const user = users[i] as DesiredUser;
     const role = roles.get(user.username);
-    if (!managedUser(role, scope)) continue;
     const secret = secrets.get(user.secretName);
-    if (secret === undefined) continue;
-    if (knownCurrent(role, secret, passwordsReadable)) states.set(user.username, 'current');
-    else if (passwordsReadable) verify.push({ user: user.username, secret });
-    else states.set(user.username, 'changed');
+    triage.roles[i] = role;
+    triage.secrets[i] = secret;
+    if (!managedUser(role, scope) || secret === undefined) continue;
+    if (knownCurrent(role, secret, passwordsReadable)) triage.states[i] = 'current';
+    else if (passwordsReadable) triage.verify.push(i);
+    else triage.states[i] = 'changed';
   }
-  return { states, verify };
+  return triage;
 }
 
 /**
@@ -64,15 +76,15 @@ export function triagePasswords(
 export async function checkPasswords(
   triage: PasswordTriage,
   roles: ReadonlyMap<string, ActualRole>,
-): Promise<Map<string, PasswordState>> {
-  const { states } = triage;
+): Promise<PasswordTriage> {
   await Promise.all(
-    triage.verify.map(async ({ user, secret }) => {
-      const matches = await verifierMatches(roles.get(user)?.password, secret.password);
-      states.set(user, matches ? 'refresh-marker' : 'changed');
+    triage.verify.map(async (i) => {
+      const user = triage.users[i]?.username ?? '';
+      const matches = await verifierMatches(roles.get(user)?.password, triage.secrets[i]?.password ?? '');
+      triage.states[i] = matches ? 'refresh-marker' : 'changed';
     }),
   );
-  return states;
+  return triage;
 }
 
 /** The users whose stored verifier must be read and checked (the catalog's third query reads them). */
@@ -84,18 +96,24 @@ export function verifiersToCheck(
   scope: string,
 ): string[] {
   if (!passwordsReadable) return [];
-  return triagePasswords(users, secrets, roles, true, scope).verify.map((v) => v.user);
+  return triagePasswords(users, secrets, roles, true, scope).verify.map((i) => users[i]?.username ?? '');
 }
 
-/** Whether each existing managed user's stored password is its Secret's (triage, then check). */
+/** Whether each existing managed user's stored password is its Secret's (triage, then check), by user. */
 export async function passwordStates(
   users: readonly DesiredUser[],
   secrets: ReadonlyMap<string, UserSecret>,
   actual: ActualState,
   scope: string,
 ): Promise<Map<string, PasswordState>> {
-  return checkPasswords(
+  const triage = await checkPasswords(
     triagePasswords(users, secrets, actual.roles, actual.passwordsReadable, scope),
     actual.roles,
   );
+  const states = new Map<string, PasswordState>();
+  triage.states.forEach((state, i) => {
+    const user = users[i];
+    if (state !== undefined && user !== undefined) states.set(user.username, state);
+  });
+  return states;
 }

@@ -96,13 +96,39 @@ export interface PlanOptions {
   readonly force: boolean;
 }
 
-export interface PlanInput {
+/**
+ * The lookups the plan needs per desired user, aligned with `desired.users`: the user's role (as read by
+ * the roles query), its Secret's version and the password state. At 10,000 users the lookups are most of
+ * a no-op run's planning; the reconcile makes them once (passwords.ts, triagePasswords) and hands them in.
+ */
+export interface ResolvedUsers {
+  readonly roles: readonly (ActualRole | undefined)[];
+  readonly versions: readonly (string | undefined)[];
+  readonly passwords: readonly (PasswordState | undefined)[];
+}
+
+export type PlanInput = {
   readonly desired: DesiredState;
-  /** secretName -> version (uid/resourceVersion) of the Secrets that hold a password (a Map fits). */
-  readonly secrets: { get(secretName: string): string | undefined };
-  /** For existing managed login users: is the stored password the Secret's? */
-  readonly passwords: ReadonlyMap<string, PasswordState>;
   readonly actual: ActualState;
+} & (
+  | {
+      /** secretName -> version (uid/resourceVersion) of the Secrets that hold a password. */
+      readonly secrets: ReadonlyMap<string, string>;
+      /** For existing managed login users: is the stored password the Secret's? */
+      readonly passwords: ReadonlyMap<string, PasswordState>;
+      readonly resolved?: undefined;
+    }
+  | { readonly resolved: ResolvedUsers; readonly secrets?: undefined; readonly passwords?: undefined }
+);
+
+function resolve(input: PlanInput): ResolvedUsers {
+  if (input.resolved !== undefined) return input.resolved;
+  const { desired, actual, secrets, passwords } = input;
+  return {
+    roles: desired.users.map((u) => actual.roles.get(u.username)),
+    versions: desired.users.map((u) => secrets.get(u.secretName)),
+    passwords: desired.users.map((u) => passwords.get(u.username)),
+  };
 }
 
 /** Whether the role is a user this reconciler's scope manages. */
@@ -110,40 +136,60 @@ function isManagedUser(role: ActualRole | undefined, scope: string): role is Act
   return role?.marker !== undefined && role.marker.scope === scope && role.marker.kind === 'user';
 }
 
+/** How many managed users and group roles of this scope there are (forEach: no iterator result per role). */
+function countManaged(
+  roles: ReadonlyMap<string, ActualRole>,
+  scope: string,
+): { users: number; roles: number } {
+  const count = { users: 0, roles: 0 };
+  roles.forEach((role) => {
+    if (role.marker === undefined || role.marker.scope !== scope) return;
+    if (role.marker.kind === 'user') count.users++;
+    else count.roles++;
+  });
+  return count;
+}
+
 /**
  * The managed users of this scope whose names are not in `listed`. `listedManaged` is how many of the
- * listed names (distinct) are managed users of this scope: when that is all of them, nobody is unlisted
- * and the names need not be collected into a set (the no-op run at 10,000 users).
+ * listed names (distinct) are managed users of this scope: when that is all of the `managedUsers`,
+ * nobody is unlisted and the names need not be collected into a set (the no-op run at 10,000 users).
  */
 function unlisted(
   roles: ReadonlyMap<string, ActualRole>,
   scope: string,
+  managedUsers: number,
   listedManaged: number,
   listed: () => ReadonlySet<string>,
 ): string[] {
-  let managed = 0;
-  for (const role of roles.values()) if (isManagedUser(role, scope)) managed++;
-  if (managed === listedManaged) return [];
+  if (managedUsers === listedManaged) return [];
   const names = listed();
   const out: string[] = [];
-  for (const role of roles.values())
+  roles.forEach((role) => {
     if (isManagedUser(role, scope) && !names.has(role.name)) out.push(role.name);
+  });
   return out;
 }
 
 const listedNames = (desired: DesiredState) => () =>
   new Set([...desired.users.map((u) => u.username), ...desired.protectedNames]);
 
-/** Managed users of this scope that the ConfigMap no longer names: the possible drops. */
+/**
+ * Managed users of this scope that the ConfigMap no longer names: the possible drops. `userRoles`, when
+ * given, is each desired user's role already looked up (aligned with desired.users).
+ */
 export function unlistedManagedUsers(
   desired: DesiredState,
   roles: ReadonlyMap<string, ActualRole>,
   scope: string,
+  userRoles?: readonly (ActualRole | undefined)[],
 ): string[] {
   let listedManaged = 0;
-  for (const user of desired.users) if (isManagedUser(roles.get(user.username), scope)) listedManaged++;
+  if (userRoles === undefined) {
+    for (const user of desired.users) if (isManagedUser(roles.get(user.username), scope)) listedManaged++;
+  } else for (let i = 0; i < userRoles.length; i++) if (isManagedUser(userRoles[i], scope)) listedManaged++;
   for (const name of desired.protectedNames) if (isManagedUser(roles.get(name), scope)) listedManaged++;
-  return unlisted(roles, scope, listedManaged, listedNames(desired));
+  return unlisted(roles, scope, countManaged(roles, scope).users, listedManaged, listedNames(desired));
 }
 
 export function isManaged(role: ActualRole | undefined, scope: string): boolean {
@@ -234,8 +280,9 @@ function inPhases(steps: readonly Step[]): Step[] {
 }
 
 export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
-  const { desired, actual, secrets, passwords } = input;
+  const { desired, actual } = input;
   const { scope } = options;
+  const lookedUp = resolve(input);
   const skipped: Skipped[] = [];
   const problems: { username: string; message: string }[] = [];
   const roleSteps: Step[] = [];
@@ -250,9 +297,8 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
       skipped.push({ username: p.username, reason: 'invalid_entry', message: p.message });
   }
 
-  // Which users can be worked on at all. Each user's role and Secret version are looked up once: at
-  // 10,000 users the lookups are most of the plan's time.
-  const workable: { user: DesiredUser; role: ActualRole | undefined; secretVersion: string }[] = [];
+  // Which users can be worked on at all (indexes into desired.users).
+  const workable: number[] = [];
   /** Per granted role: 1 superuser or similar, 2 a built-in (pg_) role that does not exist, 0 fine. */
   const verdicts = new Map<string, 0 | 1 | 2>();
   const verdict = (name: string): 0 | 1 | 2 => {
@@ -265,10 +311,11 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     return v;
   };
   let listedManaged = 0;
-  for (const user of desired.users) {
-    const role = actual.roles.get(user.username);
+  for (let i = 0; i < desired.users.length; i++) {
+    const user = desired.users[i] as DesiredUser;
+    const role = lookedUp.roles[i];
     if (isManagedUser(role, scope)) listedManaged++;
-    const secretVersion = secrets.get(user.secretName);
+    const secretVersion = lookedUp.versions[i];
     let reason: Skipped['reason'] | undefined;
     let message = '';
     if (user.username === actual.currentUser || user.username === fallback) {
@@ -292,7 +339,9 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     } else {
       let unsafe: string | undefined;
       let missing: string | undefined;
-      for (const r of user.roles) {
+      // Indexed loops in the per-user paths: for-of allocated an iterator (and results) per user.
+      for (let k = 0; k < user.roles.length; k++) {
+        const r = user.roles[k] as string;
         const v = verdict(r);
         if (v === 1) unsafe ??= r;
         else if (v === 2) missing ??= r;
@@ -303,7 +352,7 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
       } else if (missing !== undefined) {
         reason = 'missing_role';
         message = `built-in role ${missing} does not exist`;
-      } else workable.push({ user, role, secretVersion });
+      } else workable.push(i);
     }
     if (reason !== undefined) skipped.push({ username: user.username, reason, message });
   }
@@ -313,9 +362,11 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   // Group roles first: everything granted must exist.
   const creatingUsers = new Set<string>();
   const needed = new Set<string>();
-  for (const { user, role } of workable) {
-    if (role === undefined) creatingUsers.add(user.username);
-    for (const r of user.roles) needed.add(r);
+  for (let w = 0; w < workable.length; w++) {
+    const i = workable[w] as number;
+    const user = desired.users[i] as DesiredUser;
+    if (lookedUp.roles[i] === undefined) creatingUsers.add(user.username);
+    for (let k = 0; k < user.roles.length; k++) needed.add(user.roles[k] as string);
   }
   const neededRoles = [...needed].sort();
   for (const role of neededRoles) {
@@ -323,7 +374,11 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     roleSteps.push({ op: 'create-role', role });
   }
 
-  for (const { user, role, secretVersion } of workable) {
+  for (let w = 0; w < workable.length; w++) {
+    const i = workable[w] as number;
+    const user = desired.users[i] as DesiredUser;
+    const role = lookedUp.roles[i];
+    const secretVersion = lookedUp.versions[i] ?? '';
     if (role === undefined) {
       userSteps.push({
         op: 'create-user',
@@ -343,7 +398,7 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     let refreshed = false;
     const changes = attributeChanges(role, user.attributes);
     if (changes !== undefined) userSteps.push({ op: 'alter-user', user: user.username, changes });
-    const password = role.marker?.kind === 'role' ? 'changed' : (passwords.get(user.username) ?? 'changed');
+    const password = role.marker?.kind === 'role' ? 'changed' : (lookedUp.passwords[i] ?? 'changed');
     if (password === 'changed') {
       userSteps.push({ op: 'set-password', user: user.username, secret: user.secretName, secretVersion });
       rotated++;
@@ -364,22 +419,18 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     }
     if (!role.connect.includes(user.database))
       userSteps.push({ op: 'grant-connect', user: user.username, database: user.database });
-    for (const db of role.connect)
+    for (let k = 0; k < role.connect.length; k++) {
+      const db = role.connect[k] as string;
       if (db !== user.database) userSteps.push({ op: 'revoke-connect', user: user.username, database: db });
+    }
     if (user.privileges !== undefined) userSteps.push(...privilegeSteps(user, input, problems));
     // A marker refresh alone is bookkeeping after a Secret update, not drift.
     if (userSteps.length - before > (refreshed ? 1 : 0)) updated++;
   }
 
   // Drops: managed users of this scope that are no longer wanted, within the safety bound.
-  let managedUsers = 0;
-  let managedRoles = 0;
-  for (const r of actual.roles.values()) {
-    if (!isManaged(r, scope)) continue;
-    if (r.marker?.kind === 'user') managedUsers++;
-    else if (r.marker?.kind === 'role') managedRoles++;
-  }
-  const candidates = unlisted(actual.roles, scope, listedManaged, listedNames(desired))
+  const { users: managedUsers, roles: managedRoles } = countManaged(actual.roles, scope);
+  const candidates = unlisted(actual.roles, scope, managedUsers, listedManaged, listedNames(desired))
     .filter((name) => {
       const r = actual.roles.get(name);
       return (

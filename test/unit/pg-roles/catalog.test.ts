@@ -25,9 +25,9 @@ const marker = renderMarker({ scope: 's/cm', kind: 'user', secret: 'uid/1', salt
 
 describe('oidList', () => {
   it('reads the numbers of a space-separated list', () => {
-    expect(oidList('16384 10 4294967295 0')).toEqual([16384, 10, 4294967295, 0]);
-    expect(oidList('')).toEqual([]);
-    expect(oidList(null)).toEqual([]);
+    expect([...oidList('16384 10 4294967295 0')]).toEqual([16384, 10, 4294967295, 0]);
+    expect([...oidList('')]).toEqual([]);
+    expect([...oidList(null)]).toEqual([]);
   });
 });
 

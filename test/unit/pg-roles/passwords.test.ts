@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { passwordStates, verifiersToCheck } from '../../../shared/pg-roles/passwords.ts';
+import {
+  checkPasswords,
+  passwordStates,
+  triagePasswords,
+  verifiersToCheck,
+} from '../../../shared/pg-roles/passwords.ts';
+import { planReconcile, unlistedManagedUsers } from '../../../shared/pg-roles/plan.ts';
 import { scramVerifier, verifierSalt } from '../../../shared/pg-roles/scram.ts';
-import { actual, desired, managedUser, role, SCOPE } from './fixtures.ts';
+import { actual, desired, managedRole, managedUser, role, SCOPE } from './fixtures.ts';
 
 const yaml = 'users:\n  - username: alice\n';
 const secret = (password: string, version = 'uid-alice/1') =>
@@ -151,5 +157,78 @@ describe('passwordStates', () => {
     );
     expect(verifiersToCheck(users, secrets, state.roles, true, SCOPE)).toEqual(['bob', 'carol']);
     expect(verifiersToCheck(users, secrets, state.roles, false, SCOPE)).toEqual([]);
+  });
+
+  it('the triage hands the plan the same lookups the maps give (the reconcile plans from the triage)', async () => {
+    const ours = await scramVerifier('one');
+    const salt = verifierSalt(ours);
+    const state = actual(
+      [
+        role('analyst'),
+        managedUser('alice', { salt, password: ours, memberOf: ['analyst'] }, { salt }),
+        managedUser('bob', { salt, password: ours }, { salt, secret: 'uid-bob/0' }),
+        managedUser('carol', { salt: '4096:other', password: ours }, { salt }),
+        role('dave', { login: true }),
+        managedUser('erin', { salt, password: ours }, { salt }),
+        managedUser('gone', {}, { salt }),
+        managedRole('frank'),
+      ],
+      { passwordsReadable: true },
+    );
+    const want = desired(
+      [
+        'users:',
+        ...['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'new'].map(
+          (u) => `  - username: ${u}\n    database: myapp\n    roles: [analyst]`,
+        ),
+      ].join('\n'),
+    );
+    const secrets = new Map(
+      ['alice', 'bob', 'carol', 'dave', 'frank', 'new'].map((u) => [
+        `user-${u}-secret`,
+        { version: `uid-${u}/1`, password: u === 'carol' ? 'two' : 'one' },
+      ]),
+    );
+    const options = { scope: SCOPE, maxDropShare: 1, force: false };
+    const byMaps = planReconcile(
+      {
+        desired: want,
+        actual: state,
+        secrets: new Map([...secrets].map(([name, s]) => [name, s.version])),
+        passwords: await passwordStates(want.users, secrets, state, SCOPE),
+      },
+      options,
+    );
+    const triage = triagePasswords(want.users, secrets, state.roles, true, SCOPE);
+    expect(triage.verify.map((i) => want.users[i]?.username)).toEqual(['bob', 'carol']);
+    expect(unlistedManagedUsers(want, state.roles, SCOPE, triage.roles)).toEqual(['gone']);
+    const { roles, secrets: found, states } = await checkPasswords(triage, state.roles);
+    const byTriage = planReconcile(
+      {
+        desired: want,
+        actual: state,
+        resolved: { roles, versions: found.map((s) => s?.version), passwords: states },
+      },
+      options,
+    );
+    expect(byTriage).toEqual(byMaps);
+    expect(byTriage.skipped.map((s) => `${s.reason} ${s.username}`)).toEqual([
+      'unmanaged dave',
+      'missing_secret erin',
+    ]);
+    expect(byTriage.steps.map((s) => `${s.op} ${'user' in s ? s.user : s.role}`)).toEqual([
+      'refresh-marker bob',
+      'set-password carol',
+      'alter-user frank',
+      'set-password frank',
+      'create-user new',
+      'grant-roles bob',
+      'grant-roles carol',
+      'grant-roles frank',
+      'grant-roles new',
+      'grant-connect frank',
+      'grant-connect new',
+      'drop-user gone',
+    ]);
   });
 });
