@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: openapi bundle install check typecheck lint format test test-unit test-integration servers testenv dev bench clean
+.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration servers testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -45,6 +45,9 @@ dev: install servers ## the local stack: the test servers and the functions that
 BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts
 bench: install servers ## the benchmarks of docs/benchmarks.md on the local real stack
 	@set -e; for b in $(BENCH); do echo "== $$b"; node $$b; done
+
+docs: install openapi ## docs/configuration.md and docs/openapi/ from the functions' zod schemas
+	node docs/configuration.ts
 
 openapi: install ## docs/openapi/<function>.json from the functions' zod schemas
 	node docs/openapi/generate.ts

@@ -40,7 +40,7 @@ const tokenList = z
     message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
   });
 
-const platformShape = {
+export const platformShape = {
   /** Token(s) accepted on HTTP requests. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
   API_TOKEN: tokenList.optional(),
   VERIFICATION_TOKEN: tokenList.optional(),
@@ -118,11 +118,14 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
  * (`shape`, keyed by variable name) turned into its typed settings by `build`. Problems in both parts are
  * reported together.
  */
+/** A function's `loadConfig`, carrying its own variables' schemas (docs/configuration.ts reads them). */
+export type ConfigLoader<C> = ((env: Env) => PlatformConfig & C) & { readonly variables: z.ZodRawShape };
+
 export function defineConfig<S extends z.ZodRawShape, C>(
   shape: S,
   build: (vars: z.infer<z.ZodObject<S>>) => C,
-): (env: Env) => PlatformConfig & C {
-  return (env) => {
+): ConfigLoader<C> {
+  const load = (env: Env): PlatformConfig & C => {
     const problems: ConfigProblem[] = [];
     let platform: PlatformConfig | undefined;
     let own: C | undefined;
@@ -141,4 +144,5 @@ export function defineConfig<S extends z.ZodRawShape, C>(
     if (platform === undefined || own === undefined) throw new ConfigError(problems);
     return { ...platform, ...own };
   };
+  return Object.assign(load, { variables: shape });
 }
