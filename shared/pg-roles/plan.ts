@@ -279,6 +279,17 @@ function inPhases(steps: readonly Step[]): Step[] {
     .map((x) => x.step);
 }
 
+/** The roles granted to any desired user, kept with the (cached, unchanged) desired state. */
+const grantedOf = new WeakMap<DesiredState, ReadonlySet<string>>();
+function grantedRoles(desired: DesiredState): ReadonlySet<string> {
+  let roles = grantedOf.get(desired);
+  if (roles === undefined) {
+    roles = new Set(desired.users.flatMap((u) => u.roles));
+    grantedOf.set(desired, roles);
+  }
+  return roles;
+}
+
 export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   const { desired, actual } = input;
   const { scope } = options;
@@ -301,15 +312,16 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   const workable: number[] = [];
   /** Per granted role: 1 superuser or similar, 2 a built-in (pg_) role that does not exist, 0 fine. */
   const verdicts = new Map<string, 0 | 1 | 2>();
-  const verdict = (name: string): 0 | 1 | 2 => {
-    let v = verdicts.get(name);
-    if (v === undefined) {
-      const g = actual.roles.get(name);
-      v = g !== undefined ? (g.superuser || g.elevated ? 1 : 0) : name.startsWith('pg_') ? 2 : 0;
-      verdicts.set(name, v);
-    }
-    return v;
-  };
+  const allGranted = grantedRoles(desired);
+  for (const name of allGranted) {
+    const g = actual.roles.get(name);
+    verdicts.set(
+      name,
+      g !== undefined ? (g.superuser || g.elevated ? 1 : 0) : name.startsWith('pg_') ? 2 : 0,
+    );
+  }
+  // Mostly every granted role is fine: then no user's roles need looking at.
+  const anyRefused = [...verdicts.values()].some((v) => v !== 0);
   let listedManaged = 0;
   for (let i = 0; i < desired.users.length; i++) {
     const user = desired.users[i] as DesiredUser;
@@ -340,9 +352,9 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
       let unsafe: string | undefined;
       let missing: string | undefined;
       // Indexed loops in the per-user paths: for-of allocated an iterator (and results) per user.
-      for (let k = 0; k < user.roles.length; k++) {
+      for (let k = 0; anyRefused && k < user.roles.length; k++) {
         const r = user.roles[k] as string;
-        const v = verdict(r);
+        const v = verdicts.get(r);
         if (v === 1) unsafe ??= r;
         else if (v === 2) missing ??= r;
       }
@@ -361,12 +373,15 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
 
   // Group roles first: everything granted must exist.
   const creatingUsers = new Set<string>();
-  const needed = new Set<string>();
+  // The roles granted to workable users: those of every user when all are workable (the usual case).
+  const everyone = workable.length === desired.users.length;
+  const needed: ReadonlySet<string> = everyone ? allGranted : new Set<string>();
   for (let w = 0; w < workable.length; w++) {
     const i = workable[w] as number;
     const user = desired.users[i] as DesiredUser;
     if (lookedUp.roles[i] === undefined) creatingUsers.add(user.username);
-    for (let k = 0; k < user.roles.length; k++) needed.add(user.roles[k] as string);
+    if (!everyone)
+      for (let k = 0; k < user.roles.length; k++) (needed as Set<string>).add(user.roles[k] as string);
   }
   const neededRoles = [...needed].sort();
   for (const role of neededRoles) {

@@ -21,6 +21,13 @@ function fakeCatalog(head: Record<string, unknown>, roles: unknown[][]): Queryab
   };
 }
 
+/** (member, role) oid pairs as the head query's bytea. */
+function pairs(...oids: number[]): Buffer {
+  const bytes = Buffer.alloc(oids.length * 4);
+  oids.forEach((oid, i) => bytes.writeUInt32BE(oid, i * 4));
+  return bytes;
+}
+
 const marker = renderMarker({ scope: 's/cm', kind: 'user', secret: 'uid/1', salt: '4096:abc=' });
 
 describe('oidList', () => {
@@ -39,8 +46,8 @@ describe('readActualState', () => {
         db: 'postgres',
         authid: true,
         databases: ['myapp', 'postgres'],
-        // alice in reader and writer (twice: two grantors), writer in reader
-        members: '100 300 100 200 100 300 300 200',
+        // alice in writer (twice: two grantors) and reader, writer in reader, zed (oid 2^32 - 1) in reader
+        members: pairs(100, 300, 100, 200, 100, 300, 300, 200, 4294967295, 200),
         connects: { myapp: '100 0 100', 'other db': '100' },
       },
       [
@@ -48,6 +55,7 @@ describe('readActualState', () => {
         ['100', 'alice', 1 + 16, 3, '4096:abc=', marker],
         ['200', 'reader', 0, -1, null, 'a hand-written comment'],
         ['300', 'writer', 8, -1, null, null],
+        ['4294967295', 'zed', 1 + 16, -1, null, null],
       ],
     );
     const state = await readActualState(db, desired('users:\n  - username: alice\n').users);
@@ -70,6 +78,7 @@ describe('readActualState', () => {
     expect(state.roles.get('postgres')).toMatchObject({ superuser: true, elevated: true, createdb: true });
     expect(state.roles.get('reader')).toMatchObject({ marker: undefined, memberOf: [], login: false });
     expect(state.roles.get('writer')).toMatchObject({ memberOf: ['reader'], createdb: true, inherit: false });
+    expect(state.roles.get('zed')).toMatchObject({ memberOf: ['reader'], connect: [] });
     expect(state).toMatchObject({ currentUser: 'postgres', passwordsReadable: true });
     expect([...state.databases]).toEqual(['myapp', 'postgres']);
   });
