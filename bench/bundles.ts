@@ -19,6 +19,7 @@ import {
   compileCacheEnv,
   functionNames,
   startOutputs,
+  unreachableEnv,
   warmCompileCache,
 } from '../knative/image/bundle.ts';
 import { freePort } from '../test/env/ports.ts';
@@ -27,29 +28,8 @@ import { freePort } from '../test/env/ports.ts';
 const FUNCTIONS = process.env.FUNCTIONS;
 const NO_COMPILE_CACHE = process.env.NO_COMPILE_CACHE === '1';
 const out = await mkdtemp(join(tmpdir(), 'tl-bench-bundles-'));
-const kubeconfig = join(out, 'kubeconfig');
-await writeFile(
-  kubeconfig,
-  'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
-);
 // Every variable any function requires; the servers they name are never contacted by /healthz.
-const env = {
-  PATH: process.env.PATH ?? '',
-  API_TOKEN: 'bench-token-0123456789',
-  LOG_LEVEL: 'warn',
-  DATABASE_URL: 'postgres://bench@127.0.0.1:1/bench',
-  PG_URL: 'postgres://bench@127.0.0.1:1/bench',
-  KUBECONFIG: kubeconfig,
-  KEYCLOAK_URL: 'https://127.0.0.1:1',
-  KEYCLOAK_REALM: 'tenants',
-  KEYCLOAK_CLIENT_ID: 'functions',
-  KEYCLOAK_CLIENT_SECRET: 'secret',
-  GRAFANA_URL: 'http://127.0.0.1:1',
-  GRAFANA_ADMIN_USER: 'admin',
-  GRAFANA_ADMIN_PASSWORD: 'admin',
-  CLUSTER_SERVER: 'https://127.0.0.1:1',
-  OIDC_ISSUER_URL: 'https://127.0.0.1:1/realms/tenants',
-};
+const env = { PATH: process.env.PATH ?? '', ...(await unreachableEnv(out)), LOG_LEVEL: 'warn' };
 
 async function helloWorld(): Promise<string> {
   const dir = join(out, 'hello');
@@ -73,7 +53,7 @@ async function helloWorld(): Promise<string> {
     logLevel: 'error',
   });
   // Its compile cache too, as bundle() makes for the functions (a bad PORT stops it once compiled).
-  await warmCompileCache(dir, { PORT: 'none' });
+  await warmCompileCache(dir, { readyz: false, env: { PORT: 'none' } });
   return dir;
 }
 
