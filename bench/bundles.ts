@@ -22,6 +22,7 @@ import {
   unreachableEnv,
   warmCompileCache,
 } from '../knative/image/bundle.ts';
+import { eagerModuleFunctions } from '../knative/image/eager.ts';
 import { freePort } from '../test/env/ports.ts';
 
 /** FUNCTIONS=provision,sync measures a few; NO_COMPILE_CACHE=1 starts every bundle without its cache. */
@@ -51,8 +52,11 @@ async function helloWorld(): Promise<string> {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
     logLevel: 'error',
+    sourcemap: 'linked',
   });
-  // Its compile cache too, as bundle() makes for the functions (a bad PORT stops it once compiled).
+  // Its module functions compiled with it and its compile cache, as bundle() makes them for the functions
+  // (a bad PORT stops it once compiled).
+  await eagerModuleFunctions(join(dir, 'main.mjs'));
   await warmCompileCache(dir, { readyz: false, env: { PORT: 'none' } });
   return dir;
 }
