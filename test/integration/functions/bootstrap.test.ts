@@ -386,6 +386,57 @@ describe('bootstrap: seed 001’s alice and bob', () => {
   });
 });
 
+describe('bootstrap: secrets stay out of the logs', () => {
+  it('never logs a password or the API token, even at debug level', async () => {
+    const lines: string[] = [];
+    const logged = await startFunction({
+      name: 'bootstrap',
+      loadConfig,
+      env: {
+        API_TOKEN: FUNCTION_TOKEN,
+        LOG_LEVEL: 'debug',
+        DATABASE_URL: db.url,
+        KUBECONFIG: env.kubernetes.kubeconfigPath,
+      },
+      port: 0,
+      host: '127.0.0.1',
+      logDestination: { write: (line: string) => void lines.push(line) },
+      setup: (config, log) => Promise.resolve(bootstrapSetup(config, log)),
+    });
+    try {
+      const passwords = ['Carol-P@ssw0rd', 'Carol-N3w-pass', 'Dave-P@ssw0rd'];
+      const tenant = {
+        username: 'logger',
+        password: passwords[0],
+        namespace: 'ns-logs',
+        operators: { postgresql: true },
+      };
+      expect((await call(logged, 'POST', '/bootstrap/tenant', tenant)).status).toBe(200);
+      expect(
+        (
+          await call(logged, 'POST', '/users/rotate-password', {
+            username: 'logger',
+            new_password: passwords[1],
+          })
+        ).status,
+      ).toBe(200);
+      // Refused requests are logged as warnings: their passwords must not be in them either.
+      expect(
+        (await call(logged, 'POST', '/cli/accounts/create', { username: 'logger', password: passwords[2] }))
+          .status,
+      ).toBe(409);
+      const generated = await call(logged, 'POST', '/cli/accounts/create', { username: 'dave' });
+      expect(generated.status).toBe(200);
+      const all = lines.join('\n');
+      expect(all).toContain('request completed');
+      for (const secret of [...passwords, String(generated.body.generated_password), FUNCTION_TOKEN])
+        expect(all).not.toContain(secret);
+    } finally {
+      await logged.stop();
+    }
+  });
+});
+
 describe('bootstrap: concurrency and bad input', () => {
   it('loses no line when policy lines are appended concurrently', async () => {
     const lines = Array.from({ length: 16 }, (_, i) => [
