@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import type { z } from 'zod';
+import type { EnvShape } from '../shared/platform/env-schema.ts';
 import { loadConfig as bootstrap } from '../functions/bootstrap/config.ts';
 import { loadConfig as cleanup } from '../functions/cleanup/config.ts';
 import { loadConfig as deprovision } from '../functions/deprovision/config.ts';
@@ -17,7 +18,7 @@ import { loadConfig as reset } from '../functions/reset/config.ts';
 import { loadConfig as sync } from '../functions/sync/config.ts';
 import { platformShape } from '../shared/platform/config.ts';
 
-export const functionVariables: Readonly<Record<string, z.ZodRawShape>> = {
+export const functionVariables: Readonly<Record<string, EnvShape>> = {
   provision: provision.variables,
   deprovision: deprovision.variables,
   reset: reset.variables,
@@ -64,7 +65,7 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   OIDC_GROUPS_PREFIX: 'the apiserver’s --oidc-groups-prefix',
   TENANT_CLUSTER_ROLE: 'the ClusterRole bound to the tenant in its namespace',
   PLANS:
-    'JSON: plan name → {quota, containerDefaults, manifests?}, added to (or replacing) the built-in default and webide',
+    'JSON: plan name → {quota, containerDefaults}, added to (or replacing) the built-in default and webide',
   DEFAULT_PLAN: 'the plan of a request that names none; must exist',
   CLUSTER_NAME: 'cluster name in the tenant’s kubeconfig',
   CLUSTER_SERVER: 'apiserver URL in the tenant’s kubeconfig',
@@ -119,7 +120,7 @@ function defaultOf(schema: z.ZodType): string {
 
 const escape = (text: string) => text.replaceAll('|', '\\|');
 
-function table(shape: z.ZodRawShape): string {
+function table(shape: EnvShape): string {
   const rows = Object.entries(shape).map(([name, schema]) => {
     const meaning = MEANINGS[name];
     if (meaning === undefined) throw new Error(`docs/configuration.ts: no meaning for ${name}`);

@@ -1,22 +1,22 @@
 /** bootstrap's settings: Kubernetes credentials, the platform store (idempotency, audit, usage counters). */
-import { z } from 'zod';
+import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 
 export const loadConfig = defineConfig(
   {
-    DATABASE_URL: z.string().min(1),
-    KUBE_CONFIG: z.string().optional(),
-    KUBECONFIG: z.string().optional(),
+    DATABASE_URL: nonEmpty(),
+    KUBE_CONFIG: optional(z.string()),
+    KUBECONFIG: optional(z.string()),
     /**
      * Where the limits-changed CloudEvent goes after limits are written (the Broker's ingress; a Trigger
      * routes it to enforce). K_SINK (a SinkBinding's) when unset; with neither, enforce's schedule applies
      * new limits.
      */
-    LIMITS_EVENT_SINK: z.url().optional(),
-    K_SINK: z.url().optional(),
+    LIMITS_EVENT_SINK: optional(z.url()),
+    K_SINK: optional(z.url()),
     /** Sent as Bearer token with the event, when the sink needs one. */
-    LIMITS_EVENT_TOKEN: z.string().min(1).optional(),
+    LIMITS_EVENT_TOKEN: optional(nonEmpty()),
   },
   (v) => ({
     databaseUrl: v.DATABASE_URL,

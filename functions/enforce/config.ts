@@ -1,13 +1,13 @@
 /** enforce's settings: Kubernetes credentials and the platform store (usage counters, audit). */
-import { z } from 'zod';
+import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 
 export const loadConfig = defineConfig(
   {
-    DATABASE_URL: z.string().min(1),
-    KUBE_CONFIG: z.string().optional(),
-    KUBECONFIG: z.string().optional(),
+    DATABASE_URL: nonEmpty(),
+    KUBE_CONFIG: optional(z.string()),
+    KUBECONFIG: optional(z.string()),
   },
   (v) => ({
     databaseUrl: v.DATABASE_URL,

@@ -3,49 +3,60 @@
  * DB_NAME, DB_USER, DB_PASS), where the desired state lives (NAMESPACE, CONFIGMAP_NAME: the predecessor's
  * names and defaults), the platform store (DATABASE_URL: audit), and the safety bound.
  */
-import { z } from 'zod';
+import {
+  between,
+  envBoolean,
+  integer,
+  nonEmpty,
+  optional,
+  text,
+  withDefault,
+  z,
+} from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
-import { ConfigError, defineConfig, envBoolean } from '../../shared/platform/config.ts';
+import { ConfigError, defineConfig } from '../../shared/platform/config.ts';
 
 const postgresUrl = z
   .string()
-  .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'must be a postgres:// or postgresql:// URL' });
+  .check(
+    z.refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'must be a postgres:// or postgresql:// URL' }),
+  );
 
 export const loadConfig = defineConfig(
   {
     /** Platform store (audit log). */
-    DATABASE_URL: z.string().min(1),
+    DATABASE_URL: nonEmpty(),
     /** The PostgreSQL server whose roles are managed, as a URL; else the predecessor's DB_* variables. */
-    PG_URL: postgresUrl.optional(),
-    DB_HOST: z.string().min(1).optional(),
-    DB_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
-    DB_NAME: z.string().min(1).default('postgres'),
-    DB_USER: z.string().min(1).default('postgres'),
-    DB_PASS: z.string().optional(),
-    NAMESPACE: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')
-      .default('postgres'),
-    CONFIGMAP_NAME: z.string().min(1).default('postgres-users-config'),
-    KUBE_CONFIG: z.string().optional(),
-    KUBECONFIG: z.string().optional(),
+    PG_URL: optional(postgresUrl),
+    DB_HOST: optional(nonEmpty()),
+    DB_PORT: withDefault(integer(1, 65535), 5432),
+    DB_NAME: withDefault(nonEmpty(), 'postgres'),
+    DB_USER: withDefault(nonEmpty(), 'postgres'),
+    DB_PASS: optional(z.string()),
+    NAMESPACE: withDefault(
+      z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')),
+      'postgres',
+    ),
+    CONFIGMAP_NAME: withDefault(nonEmpty(), 'postgres-users-config'),
+    KUBE_CONFIG: optional(z.string()),
+    KUBECONFIG: optional(z.string()),
     /** Marker scope: which managed roles are this reconciler's. Default: NAMESPACE/CONFIGMAP_NAME. */
-    PG_RECONCILE_SCOPE: z.string().min(1).max(200).optional(),
+    PG_RECONCILE_SCOPE: optional(text(200)),
     /** REASSIGN OWNED target of dropped users. Default: the connecting user (the predecessor's DB_USER). */
-    PG_FALLBACK_ROLE: z.string().min(1).max(63).optional(),
+    PG_FALLBACK_ROLE: optional(text(63)),
     /** Share of the managed users one run may drop unless forced (at least one). */
-    PG_DROP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.25),
+    PG_DROP_MAX_SHARE: withDefault(between(0, 1), 0.25),
     /** Every run is a dry run (the predecessor's DRY_RUN). */
-    DRY_RUN: envBoolean.default(false),
+    DRY_RUN: withDefault(envBoolean(), false),
     /** Retries of transient failures (the predecessor's MAX_RETRIES). */
-    MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+    MAX_RETRIES: withDefault(integer(0, 20), 5),
     /** First backoff delay; doubles each retry, with jitter. */
-    RETRY_MIN_DELAY_MS: z.coerce.number().int().min(1).max(60_000).default(200),
-    DB_POOL_MAX_CONN: z.coerce.number().int().min(1).max(50).default(5),
+    RETRY_MIN_DELAY_MS: withDefault(integer(1, 60_000), 200),
+    DB_POOL_MAX_CONN: withDefault(integer(1, 50), 5),
     /** PBKDF2 iterations of new SCRAM verifiers (PostgreSQL's default is 4096). */
-    PG_SCRAM_ITERATIONS: z.coerce.number().int().min(4096).max(1_000_000).default(4096),
+    PG_SCRAM_ITERATIONS: withDefault(integer(4096, 1_000_000), 4096),
     /** Statements per round trip when applying. */
-    PG_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+    PG_BATCH_SIZE: withDefault(integer(1, 10_000), 1000),
   },
   (v) => {
     let target: URL;

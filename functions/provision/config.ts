@@ -1,5 +1,5 @@
 /** provision's settings: loadConfig(env), one zod schema; a bad or missing variable stops start-up. */
-import { z } from 'zod';
+import { nonEmpty, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { systemsSettings, systemsShape } from '../../shared/tenancy/systems-config.ts';
 import { tenantSettings, tenantShape } from '../../shared/tenancy/tenant-config.ts';
@@ -7,13 +7,13 @@ import { tenantSettings, tenantShape } from '../../shared/tenancy/tenant-config.
 export const loadConfig = defineConfig(
   {
     ...systemsShape,
-    GRAFANA_PUBLIC_URL: z.url().optional(),
+    GRAFANA_PUBLIC_URL: optional(z.url()),
     ...tenantShape,
-    CLUSTER_NAME: z.string().min(1).default('kubernetes'),
+    CLUSTER_NAME: withDefault(nonEmpty(), 'kubernetes'),
     CLUSTER_SERVER: z.url(),
-    CLUSTER_CA_DATA: z.string().min(1).optional(),
+    CLUSTER_CA_DATA: optional(nonEmpty()),
     OIDC_ISSUER_URL: z.url(),
-    OIDC_CLIENT_ID: z.string().min(1).default('kubernetes'),
+    OIDC_CLIENT_ID: withDefault(nonEmpty(), 'kubernetes'),
   },
   (v) => {
     const systems = systemsSettings(v);

@@ -1,27 +1,27 @@
 /** reset's settings: Kubernetes credentials, the platform store for audit, plans for starter objects. */
-import { z } from 'zod';
+import { nonEmpty, integer, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { plansFrom, plansSchema } from '../../shared/tenancy/plans.ts';
 
 export const loadConfig = defineConfig(
   {
-    DATABASE_URL: z.string().min(1),
-    KUBE_CONFIG: z.string().optional(),
-    KUBECONFIG: z.string().optional(),
-    PLANS: plansSchema.optional(),
+    DATABASE_URL: nonEmpty(),
+    KUBE_CONFIG: optional(z.string()),
+    KUBECONFIG: optional(z.string()),
+    PLANS: optional(plansSchema),
     /** Namespaces reset at the same time. */
-    RESET_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    RESET_CONCURRENCY: withDefault(integer(1, 64), 4),
     /** Namespaces one invocation resets at most; the rest continues in a follow-up. Default: no limit. */
-    RESET_MAX_NAMESPACES_PER_RUN: z.coerce.number().int().min(1).optional(),
+    RESET_MAX_NAMESPACES_PER_RUN: optional(integer(1, Number.MAX_SAFE_INTEGER)),
     /**
      * Where a scheduled or event-triggered reset that stopped early sends the event that continues it: a
      * Broker's ingress URL (a Trigger routes it back here). K_SINK (a SinkBinding's) when unset.
      */
-    CONTINUATION_SINK: z.url().optional(),
-    K_SINK: z.url().optional(),
+    CONTINUATION_SINK: optional(z.url()),
+    K_SINK: optional(z.url()),
     /** Sent as Bearer token with the continuation event, when the sink needs one. */
-    CONTINUATION_TOKEN: z.string().min(1).optional(),
+    CONTINUATION_TOKEN: optional(nonEmpty()),
   },
   (v) => ({
     databaseUrl: v.DATABASE_URL,

@@ -4,7 +4,7 @@
  * A missing or bad setting throws a ConfigError that names every offending variable, and the function
  * refuses to start.
  */
-import { z } from 'zod';
+import { envBoolean, integer, optional, withDefault, z, type EnvShape } from './env-schema.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -22,43 +22,40 @@ export class ConfigError extends Error {
   }
 }
 
-/** "true"/"false"/"1"/"0"/"yes"/"no"/"on"/"off", case-insensitive. */
-export const envBoolean = z.stringbool();
-
 const MIN_TOKEN_LENGTH = 16;
 
 /** Comma-separated list, so that a token can be rotated by serving the old and the new one for a while. */
 const tokenList = z
-  .string()
-  .transform((v) =>
-    v
-      .split(',')
-      .map((t) => t.trim())
-      .filter((t) => t !== ''),
+  .pipe(
+    z.string(),
+    z.transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    ),
   )
-  .refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
-    message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
-  });
+  .check(
+    z.refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
+      message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
+    }),
+  );
 
 export const platformShape = {
   /** Token(s) accepted on HTTP requests. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
-  API_TOKEN: tokenList.optional(),
-  VERIFICATION_TOKEN: tokenList.optional(),
-  ADMIN_API_KEY: tokenList.optional(),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1024 * 1024),
+  API_TOKEN: optional(tokenList),
+  VERIFICATION_TOKEN: optional(tokenList),
+  ADMIN_API_KEY: optional(tokenList),
+  LOG_LEVEL: withDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  PORT: withDefault(integer(0, 65535), 8080),
+  MAX_BODY_BYTES: withDefault(integer(1, Number.MAX_SAFE_INTEGER), 1024 * 1024),
   /** Accept CloudEvents without a token (only for cluster-local services reached by the Broker/PingSource). */
-  TRUST_UNAUTHENTICATED_EVENTS: envBoolean.default(false),
+  TRUST_UNAUTHENTICATED_EVENTS: withDefault(envBoolean(), false),
   /** How long one invocation may work before it must stop and hand over (Knative allows at most 600 s). */
-  REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  REQUEST_TIMEOUT_SECONDS: withDefault(integer(1, 3600), 300),
   /** Seconds to finish in-flight requests after SIGTERM. */
-  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(25),
-} satisfies z.ZodRawShape;
+  SHUTDOWN_GRACE_SECONDS: withDefault(integer(0, 600), 25),
+} satisfies EnvShape;
 
 export interface PlatformConfig {
   readonly apiTokens: readonly string[];
@@ -70,8 +67,8 @@ export interface PlatformConfig {
   readonly shutdownGraceMs: number;
 }
 
-function parseEnv<S extends z.ZodRawShape>(shape: S, env: Env): z.infer<z.ZodObject<S>> {
-  const result = z.object(shape).safeParse(env);
+function parseEnv<S extends EnvShape>(shape: S, env: Env): z.infer<z.ZodMiniObject<S>> {
+  const result = z.safeParse(z.object(shape), env);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => ({
@@ -93,7 +90,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
         },
       ]
     : [];
-  let e: z.infer<z.ZodObject<typeof platformShape>>;
+  let e: z.infer<z.ZodMiniObject<typeof platformShape>>;
   try {
     e = parseEnv(platformShape, env);
   } catch (error) {
@@ -119,11 +116,11 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
  * reported together.
  */
 /** A function's `loadConfig`, carrying its own variables' schemas (docs/configuration.ts reads them). */
-export type ConfigLoader<C> = ((env: Env) => PlatformConfig & C) & { readonly variables: z.ZodRawShape };
+export type ConfigLoader<C> = ((env: Env) => PlatformConfig & C) & { readonly variables: EnvShape };
 
-export function defineConfig<S extends z.ZodRawShape, C>(
+export function defineConfig<S extends EnvShape, C>(
   shape: S,
-  build: (vars: z.infer<z.ZodObject<S>>) => C,
+  build: (vars: z.infer<z.ZodMiniObject<S>>) => C,
 ): ConfigLoader<C> {
   const load = (env: Env): PlatformConfig & C => {
     const problems: ConfigProblem[] = [];

@@ -3,32 +3,33 @@
  * Built in: "default" (the predecessor's quota) and "webide" (the same plus a code-server IDE).
  * Validated with zod so that a typo stops start-up.
  */
-import { z } from 'zod';
+import { z } from '../platform/env-schema.ts';
 import { defaultPlan, type TenantPlan } from './baseline.ts';
 import { webIdeManifests } from './starters.ts';
 
 const quantity = z
   .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a Kubernetes quantity such as 500m or 2Gi');
-const pair = z.object({ cpu: quantity, memory: quantity }).strict();
-const planSchema = z
-  .object({
-    quota: z.record(z.string(), quantity),
-    containerDefaults: z.object({ request: pair, limit: pair }).strict(),
-  })
-  .strict();
+  .check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a Kubernetes quantity such as 500m or 2Gi'));
+const pair = z.strictObject({ cpu: quantity, memory: quantity });
+const planSchema = z.strictObject({
+  quota: z.record(z.string(), quantity),
+  containerDefaults: z.strictObject({ request: pair, limit: pair }),
+});
 
-export const plansSchema = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(/^[a-z0-9-]{1,40}$/), planSchema));
+export const plansSchema = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.issues.push({ code: 'custom', message: 'not valid JSON', input: text });
+        return z.NEVER;
+      }
+    }),
+  ),
+  z.record(z.string().check(z.regex(/^[a-z0-9-]{1,40}$/)), planSchema),
+);
 
 /** Built in besides "default": "webide", the default quota plus a code-server IDE. */
 export const webIdePlan: TenantPlan = { ...defaultPlan, name: 'webide', manifests: webIdeManifests };

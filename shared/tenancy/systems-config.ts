@@ -2,45 +2,51 @@
  * The settings every tenant function shares: where the platform store, Kubernetes, Keycloak and Grafana
  * are, and which names are reserved. Functions add their own variables on top (see functions/<name>/config.ts).
  */
-import { z } from 'zod';
+import { nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
 import { kubeconfigSource } from '../adapters/kubernetes/kubeconfig-source.ts';
 import { builtinReservedNames } from './reserved-names.ts';
 
-const list = z.string().transform((v) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
+const list = z.pipe(
+  z.string(),
+  z.transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
 );
-const regex = z.string().transform((v, ctx) => {
-  try {
-    return new RegExp(v);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'not a valid regular expression' });
-    return z.NEVER;
-  }
-});
+const regex = z.pipe(
+  z.string(),
+  z.transform((v, ctx) => {
+    try {
+      return new RegExp(v);
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'not a valid regular expression', input: v });
+      return z.NEVER;
+    }
+  }),
+);
 
 export const systemsShape = {
-  DATABASE_URL: z.string().min(1),
+  DATABASE_URL: nonEmpty(),
   /** Kubernetes credentials: KUBE_CONFIG (inline, the predecessor's), KUBECONFIG (a file), else in-cluster. */
-  KUBE_CONFIG: z.string().optional(),
-  KUBECONFIG: z.string().optional(),
+  KUBE_CONFIG: optional(z.string()),
+  KUBECONFIG: optional(z.string()),
   KEYCLOAK_URL: z.url(),
-  KEYCLOAK_REALM: z.string().min(1),
-  KEYCLOAK_AUTH_REALM: z.string().min(1).optional(),
-  KEYCLOAK_CLIENT_ID: z.string().min(1),
-  KEYCLOAK_CLIENT_SECRET: z.string().min(1),
-  KEYCLOAK_TENANT_GROUP: z.string().min(1).default('tenants'),
+  KEYCLOAK_REALM: nonEmpty(),
+  KEYCLOAK_AUTH_REALM: optional(nonEmpty()),
+  KEYCLOAK_CLIENT_ID: nonEmpty(),
+  KEYCLOAK_CLIENT_SECRET: nonEmpty(),
+  KEYCLOAK_TENANT_GROUP: withDefault(nonEmpty(), 'tenants'),
   GRAFANA_URL: z.url(),
-  GRAFANA_ADMIN_USER: z.string().min(1),
-  GRAFANA_ADMIN_PASSWORD: z.string().min(1),
-  FUNCTIONS_NAMESPACE: z.string().min(1).default('tenant-functions'),
-  RESERVED_NAMES: list.optional(),
-  RESERVED_NAME_PATTERN: regex.optional(),
-} satisfies z.ZodRawShape;
+  GRAFANA_ADMIN_USER: nonEmpty(),
+  GRAFANA_ADMIN_PASSWORD: nonEmpty(),
+  FUNCTIONS_NAMESPACE: withDefault(nonEmpty(), 'tenant-functions'),
+  RESERVED_NAMES: optional(list),
+  RESERVED_NAME_PATTERN: optional(regex),
+} satisfies EnvShape;
 
-export function systemsSettings(v: z.infer<z.ZodObject<typeof systemsShape>>) {
+export function systemsSettings(v: z.infer<z.ZodMiniObject<typeof systemsShape>>) {
   return {
     databaseUrl: v.DATABASE_URL,
     kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),

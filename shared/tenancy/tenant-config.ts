@@ -2,21 +2,21 @@
  * The settings that shape a tenant's objects, shared by the functions that create them (provision, sync):
  * plans, the tenant ClusterRole, how the apiserver prefixes OIDC names, and the tenant's Grafana org role.
  */
-import { z } from 'zod';
+import { nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
 import { ConfigError } from '../platform/config.ts';
 import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
 import { plansFrom, plansSchema } from './plans.ts';
 
 export const tenantShape = {
-  GRAFANA_ORG_ROLE: z.enum(['Viewer', 'Editor', 'Admin', 'None']).default('Viewer'),
-  OIDC_USERNAME_PREFIX: z.string().default('oidc:'),
-  OIDC_GROUPS_PREFIX: z.string().default('oidc:'),
-  TENANT_CLUSTER_ROLE: z.string().min(1).default(TENANT_CLUSTER_ROLE),
-  PLANS: plansSchema.optional(),
-  DEFAULT_PLAN: z.string().default('default'),
-} satisfies z.ZodRawShape;
+  GRAFANA_ORG_ROLE: withDefault(z.enum(['Viewer', 'Editor', 'Admin', 'None']), 'Viewer'),
+  OIDC_USERNAME_PREFIX: withDefault(z.string(), 'oidc:'),
+  OIDC_GROUPS_PREFIX: withDefault(z.string(), 'oidc:'),
+  TENANT_CLUSTER_ROLE: withDefault(nonEmpty(), TENANT_CLUSTER_ROLE),
+  PLANS: optional(plansSchema),
+  DEFAULT_PLAN: withDefault(z.string(), 'default'),
+} satisfies EnvShape;
 
-export function tenantSettings(v: z.infer<z.ZodObject<typeof tenantShape>>) {
+export function tenantSettings(v: z.infer<z.ZodMiniObject<typeof tenantShape>>) {
   const plans = plansFrom(v.PLANS);
   // A default plan that does not exist would fail every provision and every namespace sync recreates.
   if (!plans.has(v.DEFAULT_PLAN)) {
