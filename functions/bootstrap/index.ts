@@ -54,7 +54,7 @@ import {
 } from '../../shared/everest/tenant-resource-policy.ts';
 import { UsageCounterStore, type UsageCounters } from '../../shared/everest/usage-counters.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
-import { EventSink } from '../../shared/platform/event-sink.ts';
+import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
@@ -289,12 +289,10 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
           await auditedOn(ctx, 'accounts-create', `user:${input.username}`, () => ({
             generated: generated !== undefined,
           }))(() =>
-            accounts.update(`create account ${input.username}`, (doc) =>
-              Promise.resolve({
-                doc: createAccount(doc, input.username, hash, deps.now()),
-                result: undefined,
-              }),
-            ),
+            accounts.update(`create account ${input.username}`, (doc) => ({
+              doc: createAccount(doc, input.username, hash, deps.now()),
+              result: undefined,
+            })),
           );
           return cliAnswer(`account ${input.username} created`, {
             username: input.username,
@@ -312,12 +310,10 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         run: async (input, ctx) => {
           const hash = await hashPassword(input.new_password, await accounts.passwordSalt());
           await auditedOn(ctx, 'accounts-set-password', `user:${input.username}`, () => ({}))(() =>
-            accounts.update(`set password of ${input.username}`, (doc) =>
-              Promise.resolve({
-                doc: setAccountPassword(doc, input.username, hash, deps.now()),
-                result: undefined,
-              }),
-            ),
+            accounts.update(`set password of ${input.username}`, (doc) => ({
+              doc: setAccountPassword(doc, input.username, hash, deps.now()),
+              result: undefined,
+            })),
           );
           return cliAnswer(`password of ${input.username} set`, { username: input.username });
         },
@@ -348,9 +344,10 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
               rbac_lines_removed: r.length,
             }),
           )(async () => {
-            await accounts.update(`delete account ${input.username}`, (doc) =>
-              Promise.resolve({ doc: deleteAccount(doc, input.username), result: undefined }),
-            );
+            await accounts.update(`delete account ${input.username}`, (doc) => ({
+              doc: deleteAccount(doc, input.username),
+              result: undefined,
+            }));
             return input.remove_rbac ? rbac.removeUser(input.username) : [];
           });
           return cliAnswer(`account ${input.username} deleted`, {
@@ -515,14 +512,7 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
   const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'bootstrap' });
   const store = new PlatformStore(pool);
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
-  const sink =
-    config.limitsEvents.sink === undefined
-      ? undefined
-      : new EventSink({
-          url: config.limitsEvents.sink,
-          source: '/tenant-lifecycle/bootstrap',
-          ...(config.limitsEvents.token === undefined ? {} : { token: config.limitsEvents.token }),
-        });
+  const sink = eventSinkFor(config.limitsEvents, '/tenant-lifecycle/bootstrap');
   return {
     spec: bootstrapSpec({
       api,

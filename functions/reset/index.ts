@@ -12,7 +12,7 @@ import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
 import { createPool } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
-import { EventSink } from '../../shared/platform/event-sink.ts';
+import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
@@ -129,14 +129,7 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
   const raw = new RawKubernetes(kc);
   const cluster = new KubernetesCluster(kc);
   const metrics = new TenantRunMetrics();
-  const sink =
-    config.continuation.sink === undefined
-      ? undefined
-      : new EventSink({
-          url: config.continuation.sink,
-          source: '/tenant-lifecycle/reset',
-          ...(config.continuation.token === undefined ? {} : { token: config.continuation.token }),
-        });
+  const sink = eventSinkFor(config.continuation, '/tenant-lifecycle/reset');
   return {
     spec: resetSpec({
       ports: {

@@ -21,7 +21,7 @@ interface SecretObject extends StoredObject {
   readonly data?: Readonly<Record<string, string>>;
 }
 
-export function documentOf(secret: SecretObject | undefined): AccountsDocument {
+function documentOf(secret: SecretObject | undefined): AccountsDocument {
   const encoded = secret?.data?.[ACCOUNTS_KEY];
   return {
     accounts: parseAccounts(encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString()),
@@ -84,15 +84,15 @@ export class EverestAccounts {
    */
   async update<R>(
     action: string,
-    change: (doc: AccountsDocument) => Promise<{ doc?: AccountsDocument; result: R }>,
+    change: (doc: AccountsDocument) => { doc?: AccountsDocument; result: R },
   ): Promise<R> {
     return readModifyWrite(this.api, {
       path: SECRET_PATH,
       collectionPath: SECRETS_PATH,
       action,
-      change: async (current) => {
+      change: (current) => {
         const secret: SecretObject | undefined = current;
-        const { doc, result } = await change(documentOf(secret));
+        const { doc, result } = change(documentOf(secret));
         return doc === undefined ? { result } : { write: secretOf(secret, doc), result };
       },
     });

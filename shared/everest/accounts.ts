@@ -9,7 +9,7 @@
  * Everything here is pure: the accounts document in, the changed document out, with Everest's own rules
  * and error messages. accounts-secret.ts reads and writes the Secret.
  */
-import { pbkdf2, timingSafeEqual } from 'node:crypto';
+import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { parseDocument, stringify } from 'yaml';
 import { PlatformError } from '../platform/errors.ts';
@@ -170,26 +170,6 @@ export function deleteAccount(doc: AccountsDocument, username: string): Accounts
   const accounts = new Map(doc.accounts);
   accounts.delete(username);
   return { accounts, annotations: withoutInsecureMark(doc.annotations, username) };
-}
-
-/** Whether `password` is the account's, as Everest's login checks it (plaintext when marked insecure). */
-export async function verifyPassword(
-  doc: AccountsDocument,
-  username: string,
-  password: string,
-  salt: string,
-): Promise<boolean> {
-  const account = doc.accounts.get(username);
-  if (account === undefined) return false;
-  const stored =
-    typeof account.passwordHash === 'string'
-      ? new TextEncoder().encode(account.passwordHash)
-      : account.passwordHash;
-  const given =
-    doc.annotations[`${INSECURE_PASSWORD_ANNOTATION}${username}`] === 'true'
-      ? new TextEncoder().encode(password)
-      : await hashPassword(password, salt);
-  return stored.length === given.length && timingSafeEqual(stored, given);
 }
 
 export interface AccountSummary {

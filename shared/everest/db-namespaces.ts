@@ -177,43 +177,28 @@ export class EverestNamespaces {
     return { databaseClusters, namespace: 'deleting' };
   }
 
-  /** Every Everest-managed namespace with its installed operators, sorted (one list call of each kind, paged). */
+  /** Every Everest-managed namespace with its installed operators, sorted (one paged metadata list of each). */
   async listManaged(): Promise<{ namespace: string; operators: OperatorKey[] }[]> {
     const names: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = (await this.api.send(
-        'GET',
-        `/api/v1/namespaces?labelSelector=${encodeURIComponent(`${MANAGED_BY_LABEL}=${MANAGED_BY_EVEREST}`)}&limit=500${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`,
-        'list Everest namespaces',
-        { accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json' },
-      )) as ListOf<StoredObject>;
-      names.push(...(page.items ?? []).map((i) => i.metadata.name));
-      token = page.metadata?.continue || undefined;
-    } while (token !== undefined);
-    const operators = new Map<string, OperatorKey[]>();
+    const selector = encodeURIComponent(`${MANAGED_BY_LABEL}=${MANAGED_BY_EVEREST}`);
+    for await (const page of this.api.listMetadata(
+      `/api/v1/namespaces?labelSelector=${selector}`,
+      'list Everest namespaces',
+    ))
+      names.push(...page.map((n) => n.name));
+    const operators = new Map<string, Set<OperatorKey>>();
     try {
-      token = undefined;
-      do {
-        const page = (await this.api.send(
-          'GET',
-          `${OLM}/v1alpha1/subscriptions?limit=500${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`,
-          'list subscriptions',
-          { accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json' },
-        )) as ListOf<StoredObject>;
-        for (const s of page.items ?? []) {
-          const key = operatorOfPackage(s.metadata.name);
-          const namespace = s.metadata.namespace ?? '';
-          if (key !== undefined) operators.set(namespace, [...(operators.get(namespace) ?? []), key]);
+      for await (const page of this.api.listMetadata(`${OLM}/v1alpha1/subscriptions`, 'list subscriptions'))
+        for (const { namespace, name } of page) {
+          const key = operatorOfPackage(name);
+          if (key !== undefined) operators.set(namespace, (operators.get(namespace) ?? new Set()).add(key));
         }
-        token = page.metadata?.continue || undefined;
-      } while (token !== undefined);
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (!isNotFound(error)) throw error; // OLM not installed: no operators anywhere
     }
     return names.sort().map((namespace) => ({
       namespace,
-      operators: OPERATOR_KEYS.filter((k) => operators.get(namespace)?.includes(k)),
+      operators: OPERATOR_KEYS.filter((k) => operators.get(namespace)?.has(k)),
     }));
   }
 }

@@ -67,9 +67,7 @@ export class EverestRbac {
         const stored = policyOf(cm);
         const result = { ...appendToPolicy(stored.text, lines), enabled: stored.enabled };
         const unchanged = result.added.length === 0 && cm !== undefined;
-        return Promise.resolve(
-          unchanged || dryRun ? { result } : { write: withPolicy(cm, result.text), result },
-        );
+        return unchanged || dryRun ? { result } : { write: withPolicy(cm, result.text), result };
       },
     });
   }
@@ -82,11 +80,9 @@ export class EverestRbac {
       action: 'update Everest RBAC policy',
       change: (current) => {
         const cm: ConfigMapObject | undefined = current;
-        if (cm === undefined) return Promise.resolve({ result: [] });
+        if (cm === undefined) return { result: [] };
         const { text, removed } = removeUserFromPolicy(policyOf(cm).text, username);
-        return Promise.resolve(
-          removed.length === 0 ? { result: removed } : { write: withPolicy(cm, text), result: removed },
-        );
+        return removed.length === 0 ? { result: removed } : { write: withPolicy(cm, text), result: removed };
       },
     });
   }

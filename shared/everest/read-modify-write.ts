@@ -8,7 +8,7 @@
 import type { RawKubernetes } from '../adapters/kubernetes/raw.ts';
 import { PlatformError } from '../platform/errors.ts';
 
-export type KubernetesApi = Pick<RawKubernetes, 'send' | 'apply'>;
+export type KubernetesApi = Pick<RawKubernetes, 'send' | 'apply' | 'listMetadata'>;
 
 export interface StoredObject {
   readonly metadata: {
@@ -50,9 +50,10 @@ export interface ReadModifyWrite<R> {
   readonly action: string;
   /**
    * The object to write given the current one (undefined: missing), and the result to return; `write:
-   * undefined` means nothing to change. Runs again on every retry, so it must be pure (throwing refuses).
+   * undefined` means nothing to change. Runs again on every retry, so it must be pure and quick (do slow
+   * work such as hashing before); throwing refuses.
    */
-  readonly change: (current: StoredObject | undefined) => Promise<{ write?: StoredObject; result: R }>;
+  readonly change: (current: StoredObject | undefined) => { write?: StoredObject; result: R };
   /** Attempts before giving up with a retryable 409; default 10. */
   readonly attempts?: number;
 }
@@ -61,7 +62,7 @@ export async function readModifyWrite<R>(api: KubernetesApi, step: ReadModifyWri
   const attempts = step.attempts ?? 10;
   for (let attempt = 1; ; attempt++) {
     const current = await readObject(api, step.path, step.action);
-    const { write, result } = await step.change(current);
+    const { write, result } = step.change(current);
     if (write === undefined) return result;
     try {
       if (current === undefined) {

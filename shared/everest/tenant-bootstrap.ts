@@ -1,9 +1,9 @@
 /**
  * POST /bootstrap/tenant: an Everest tenant in one repeatable step, as seed 001's sequence (namespace,
  * account, password, RBAC lines, limits) but against Everest's own data and safe to run again:
- * 1. the database namespace is added, or, when Everest already manages it, given the operators it lacks;
- * 2. the account is created, or its password set when it exists;
- * 3. the tenant's policy lines are appended unless already present;
+ * 1. the tenant's policy lines are appended unless already present;
+ * 2. the database namespace is added, or, when Everest already manages it, given the operators it lacks;
+ * 3. the account is created, or its password set when it exists;
  * 4. the TenantResourcePolicy is written with the given limits, or with the defaults only when the
  *    namespace has none (the predecessor overwrote a tenant's limits with the defaults on every run).
  * Everything is validated before the first write (Everest's name and password rules, the operators, the
@@ -75,10 +75,7 @@ export async function bootstrapTenant(
   checkPassword(request.password);
   const state = await systems.namespaces.state(namespace);
   const plan = planNamespace('ensure', namespace, state, request.operators, request.takeOwnership);
-  const [accounts, existingSpec] = await Promise.all([
-    systems.accounts.read(),
-    state.exists ? readLimits(systems.api, namespace) : Promise.resolve(undefined),
-  ]);
+  const existingSpec = state.exists ? await readLimits(systems.api, namespace) : undefined;
   const limits =
     request.limits !== undefined
       ? { namespace, ...request.limits, source: 'given' as const }
@@ -89,7 +86,7 @@ export async function bootstrapTenant(
 
   if (request.dryRun) {
     // appendToPolicy checks the lines against the stored policy without writing.
-    const rbac = await systems.rbac.append(lines, true);
+    const [rbac, accounts] = await Promise.all([systems.rbac.append(lines, true), systems.accounts.read()]);
     return {
       status: 'ok',
       dryRun: true,
@@ -105,16 +102,16 @@ export async function bootstrapTenant(
     };
   }
 
+  // The policy first: its append is validated and written in one step, so a policy Everest would refuse
+  // stops the bootstrap before anything else is written.
+  const rbac = await systems.rbac.append(lines);
   await systems.namespaces.apply(plan);
   const hash = await hashPassword(request.password, await systems.accounts.passwordSalt());
   const account = await systems.accounts.update(`set account ${username}`, (doc) =>
-    Promise.resolve(
-      doc.accounts.has(username)
-        ? { doc: setAccountPassword(doc, username, hash, systems.now()), result: 'password_set' as const }
-        : { doc: createAccount(doc, username, hash, systems.now()), result: 'created' as const },
-    ),
+    doc.accounts.has(username)
+      ? { doc: setAccountPassword(doc, username, hash, systems.now()), result: 'password_set' as const }
+      : { doc: createAccount(doc, username, hash, systems.now()), result: 'created' as const },
   );
-  const rbac = await systems.rbac.append(lines);
   if (limits.source !== 'existing') await writeLimits(systems.api, limits);
   return {
     status: 'ok',

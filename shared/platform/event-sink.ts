@@ -76,3 +76,16 @@ export class EventSink {
     await this.dispatcher.close();
   }
 }
+
+/** The sink a function's settings name (`{sink, token}`), or none when no sink URL is configured. */
+export function eventSinkFor(
+  target: { readonly sink?: string | undefined; readonly token?: string | undefined },
+  source: string,
+): EventSink | undefined {
+  if (target.sink === undefined) return undefined;
+  return new EventSink({
+    url: target.sink,
+    source,
+    ...(target.token === undefined ? {} : { token: target.token }),
+  });
+}

@@ -10,3 +10,13 @@ export async function platformErrorOf(promise: Promise<unknown>): Promise<Platfo
   }
   throw new Error('expected a PlatformError');
 }
+
+/** What a synchronous call refuses with: `<status> <message>` of its PlatformError, or undefined if it passes. */
+export function refusal(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof PlatformError ? `${error.status} ${error.message}` : String(error);
+  }
+  return undefined;
+}

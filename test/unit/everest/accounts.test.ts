@@ -1,4 +1,4 @@
-import { pbkdf2Sync } from 'node:crypto';
+import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   accountsTable,
@@ -10,63 +10,67 @@ import {
   parseAccounts,
   serializeAccounts,
   setAccountPassword,
-  verifyPassword,
+  INSECURE_PASSWORD_ANNOTATION,
   type AccountsDocument,
 } from '../../../shared/everest/accounts.ts';
-import { PlatformError } from '../../../shared/platform/errors.ts';
+import { refusal } from '../../support/platform-error.ts';
 
 const SALT = '6f1c2c4e-8a7b-4d0e-9f3a-2b5c7d9e1f00'; // an everest-system namespace UID
 const NOW = new Date('2026-11-30T10:11:12.345Z');
 const empty: AccountsDocument = { accounts: new Map(), annotations: {} };
 
-function reason(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof PlatformError ? `${error.status} ${error.message}` : String(error);
-  }
-  return undefined;
+/** Everest's login check: PBKDF2 of the password against the stored bytes, plaintext when marked insecure. */
+async function verifyPassword(doc: AccountsDocument, username: string, password: string, salt: string) {
+  const account = doc.accounts.get(username);
+  if (account === undefined) return false;
+  const stored =
+    typeof account.passwordHash === 'string' ? Buffer.from(account.passwordHash) : account.passwordHash;
+  const given =
+    doc.annotations[`${INSECURE_PASSWORD_ANNOTATION}${username}`] === 'true'
+      ? Buffer.from(password)
+      : await hashPassword(password, salt);
+  return stored.length === given.length && timingSafeEqual(stored, given);
 }
 
 describe('Everest account rules', () => {
   it('accepts what Everest accepts and refuses the rest with its words', () => {
     expect(
-      reason(() => {
+      refusal(() => {
         checkUsername('alice');
       }),
     ).toBeUndefined();
     expect(
-      reason(() => {
+      refusal(() => {
         checkUsername('db_admin_2');
       }),
     ).toBeUndefined();
     expect(
-      reason(() => {
+      refusal(() => {
         checkUsername('al');
       }),
     ).toMatch(/^400 username may contain only letters/);
     expect(
-      reason(() => {
+      refusal(() => {
         checkUsername('ns-alice');
       }),
     ).toMatch(/^400 username may contain only/);
     expect(
-      reason(() => {
+      refusal(() => {
         checkPassword('StrongP@ssw0rd');
       }),
     ).toBeUndefined();
     expect(
-      reason(() => {
+      refusal(() => {
         checkPassword('');
       }),
     ).toBe('400 password cannot be empty');
     expect(
-      reason(() => {
+      refusal(() => {
         checkPassword('short');
       }),
     ).toMatch(/^400 password may contain only/);
     expect(
-      reason(() => {
+      refusal(() => {
         checkPassword('with space1');
       }),
     ).toMatch(/^400 password may contain only/);
@@ -109,9 +113,9 @@ describe('account changes', () => {
     const hash = await hashPassword('StrongP@ssw0rd', SALT);
     const one = createAccount(empty, 'alice', hash, NOW);
     expect(one.accounts.get('alice')).toMatchObject({ enabled: true, capabilities: ['login'] });
-    expect(reason(() => createAccount(one, 'alice', hash, NOW))).toBe('409 user already exists');
-    expect(reason(() => setAccountPassword(one, 'bob', hash, NOW))).toBe('404 account not found');
-    expect(reason(() => deleteAccount(one, 'bob'))).toBe('404 account not found');
+    expect(refusal(() => createAccount(one, 'alice', hash, NOW))).toBe('409 user already exists');
+    expect(refusal(() => setAccountPassword(one, 'bob', hash, NOW))).toBe('404 account not found');
+    expect(refusal(() => deleteAccount(one, 'bob'))).toBe('404 account not found');
     expect(deleteAccount(one, 'alice').accounts.size).toBe(0);
     expect(empty.accounts.size).toBe(0); // inputs are never changed
   });
@@ -125,8 +129,8 @@ describe('account changes', () => {
   });
 
   it('refuses a users.yaml Everest could not read', () => {
-    expect(reason(() => parseAccounts('alice: [unclosed'))).toMatch(/^409 users.yaml .* not valid YAML/);
-    expect(reason(() => parseAccounts('- a\n- b\n'))).toMatch(/^409 users.yaml is not a map/);
+    expect(refusal(() => parseAccounts('alice: [unclosed'))).toMatch(/^409 users.yaml .* not valid YAML/);
+    expect(refusal(() => parseAccounts('- a\n- b\n'))).toMatch(/^409 users.yaml is not a map/);
     expect(parseAccounts('').size).toBe(0);
   });
 });

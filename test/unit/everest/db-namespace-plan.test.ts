@@ -5,7 +5,7 @@ import {
   type NamespaceState,
   type OperatorKey,
 } from '../../../shared/everest/db-namespace-plan.ts';
-import { PlatformError } from '../../../shared/platform/errors.ts';
+import { refusal } from '../../support/platform-error.ts';
 
 const absent: NamespaceState = { exists: false, managed: false, terminating: false, installed: new Set() };
 const managed = (...installed: OperatorKey[]): NamespaceState => ({
@@ -15,15 +15,6 @@ const managed = (...installed: OperatorKey[]): NamespaceState => ({
   installed: new Set(installed),
 });
 const unmanaged: NamespaceState = { exists: true, managed: false, terminating: false, installed: new Set() };
-
-function refusal(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof PlatformError ? `${error.status} ${error.message}` : String(error);
-  }
-  return undefined;
-}
 
 describe('namespaces add', () => {
   it('renders what Everest’s namespace chart creates: the label, the OperatorGroup, a Subscription per operator', () => {

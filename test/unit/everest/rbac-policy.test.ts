@@ -7,18 +7,9 @@ import {
   removeUserFromPolicy,
   tenantPolicyLines,
 } from '../../../shared/everest/rbac-policy.ts';
-import { PlatformError } from '../../../shared/platform/errors.ts';
+import { refusal } from '../../support/platform-error.ts';
 
 const CHART = 'g, admin, role:admin\n';
-
-function refusal(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof PlatformError ? `${error.status} ${error.message}` : String(error);
-  }
-  return undefined;
-}
 
 describe('Everest policy validation', () => {
   it('accepts seed 001’s tenant lines', () => {
