@@ -17,6 +17,8 @@ export const errorReasons = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /** The target exists but the product did not make it (or another tenant owns it): nothing was changed. */
+  not_owned: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
