@@ -57,6 +57,7 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   GRAFANA_ADMIN_USER: 'Grafana server admin (basic auth)',
   GRAFANA_ADMIN_PASSWORD: 'its password',
   FUNCTIONS_NAMESPACE: 'the functions’ own namespace, never a tenant name',
+  PG_RECONCILE_NAMESPACE: 'pg-reconcile’s namespace (its ConfigMap and Secrets), never a tenant name',
   RESERVED_NAMES: 'more tenant names to refuse, comma-separated',
   RESERVED_NAME_PATTERN: 'a regular expression of tenant names to refuse',
   GRAFANA_PUBLIC_URL: 'the Grafana URL given to tenants in the answer (default: GRAFANA_URL)',

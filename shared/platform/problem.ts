@@ -22,6 +22,7 @@ const titles: Record<ErrorReason, string> = {
   not_found: 'Not found',
   method_not_allowed: 'Method not allowed',
   conflict: 'Conflict',
+  not_owned: 'Not owned by tenant-lifecycle',
   payload_too_large: 'Payload too large',
   unsupported_media_type: 'Unsupported media type',
   rate_limited: 'Too many requests',

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import anyAscii from 'any-ascii';
 import { PlatformError } from '../platform/errors.ts';
-import { isReserved, type ReservedNames } from './reserved-names.ts';
+import { isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 
 export const MAX_NAME_LENGTH = 63;
 const HASH_LENGTH = 8;
@@ -69,7 +69,7 @@ export function predecessorSlug(request: NameRequest): string | undefined {
   return undefined;
 }
 
-export { builtinReservedNames, isReserved, type ReservedNames } from './reserved-names.ts';
+export { builtinReservedNames, isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 
 /**
  * The tenant name for a request, or a 400: both fields missing (the predecessor's message), nothing usable

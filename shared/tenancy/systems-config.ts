@@ -4,28 +4,7 @@
  */
 import { nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
 import { kubeconfigSource } from '../adapters/kubernetes/kubeconfig-source.ts';
-import { builtinReservedNames } from './reserved-names.ts';
-
-const list = z.pipe(
-  z.string(),
-  z.transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  ),
-);
-const regex = z.pipe(
-  z.string(),
-  z.transform((v, ctx) => {
-    try {
-      return new RegExp(v);
-    } catch {
-      ctx.issues.push({ code: 'custom', message: 'not a valid regular expression', input: v });
-      return z.NEVER;
-    }
-  }),
-);
+import { reservedNamesFrom, reservedNamesShape } from '../platform/reserved-names.ts';
 
 export const systemsShape = {
   DATABASE_URL: nonEmpty(),
@@ -41,9 +20,7 @@ export const systemsShape = {
   GRAFANA_URL: z.url(),
   GRAFANA_ADMIN_USER: nonEmpty(),
   GRAFANA_ADMIN_PASSWORD: nonEmpty(),
-  FUNCTIONS_NAMESPACE: withDefault(nonEmpty(), 'tenant-functions'),
-  RESERVED_NAMES: optional(list),
-  RESERVED_NAME_PATTERN: optional(regex),
+  ...reservedNamesShape,
 } satisfies EnvShape;
 
 export function systemsSettings(v: z.infer<z.ZodMiniObject<typeof systemsShape>>) {
@@ -59,13 +36,7 @@ export function systemsSettings(v: z.infer<z.ZodMiniObject<typeof systemsShape>>
     },
     grafana: { url: v.GRAFANA_URL, adminUser: v.GRAFANA_ADMIN_USER, adminPassword: v.GRAFANA_ADMIN_PASSWORD },
     markerGroup: v.KEYCLOAK_TENANT_GROUP,
-    reserved: {
-      exact: [...builtinReservedNames.exact, v.FUNCTIONS_NAMESPACE, ...(v.RESERVED_NAMES ?? [])],
-      patterns: [
-        ...builtinReservedNames.patterns,
-        ...(v.RESERVED_NAME_PATTERN === undefined ? [] : [v.RESERVED_NAME_PATTERN]),
-      ],
-    },
+    reserved: reservedNamesFrom(v),
   };
 }
 
