@@ -1,8 +1,9 @@
 /**
- * knative/base on the real apiserver: every Knative Service, PingSource, ApiServerSource, Broker and Trigger
- * passes server-side dry-run with strict field validation against Knative's own CRDs (Serving's and
- * Eventing's, from their Go modules); the RBAC applies; and SubjectAccessReviews show each
- * function's ServiceAccount may do what its function needs and not more.
+ * knative/base on the real apiserver: every Knative Service, PingSource, ApiServerSource, Broker, Trigger and
+ * EventPolicy passes server-side dry-run with strict field validation against Knative's own CRDs (Serving's
+ * and Eventing's, from their Go modules), and so do the functions' NetworkPolicy and admission policy; the
+ * RBAC applies; and SubjectAccessReviews show each function's ServiceAccount may do what its function needs
+ * and not more (what admission refuses besides: function-admission.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -38,6 +39,10 @@ function path(object: KubernetesObject): string {
     ApiServerSource: 'apiserversources',
     Broker: 'brokers',
     Trigger: 'triggers',
+    EventPolicy: 'eventpolicies',
+    NetworkPolicy: 'networkpolicies',
+    ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
+    ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
   };
   const base = group === '' ? `/api/${version ?? ''}` : `/apis/${group ?? ''}/${version ?? ''}`;
   const ns = object.metadata.namespace === undefined ? '' : `/namespaces/${object.metadata.namespace}`;
@@ -51,7 +56,7 @@ async function ensureNamespace(name: string): Promise<void> {
 
 beforeAll(async () => {
   await installCrd(env, await knativeServingCrd('service'));
-  for (const resource of ['pingsource', 'apiserversource', 'broker', 'trigger'])
+  for (const resource of ['pingsource', 'apiserversource', 'broker', 'trigger', 'eventpolicy'])
     await installCrd(env, await knativeEventingCrd(resource));
   await ensureNamespace('tenant-functions');
   await ensureNamespace('postgres');
@@ -82,7 +87,7 @@ describe('knative/base', () => {
     }
   });
 
-  it('has PingSources, an ApiServerSource, a Broker and Triggers that Knative Eventing’s CRDs accept, strictly', async () => {
+  it('has PingSources, an ApiServerSource, a Broker, Triggers and EventPolicies that Knative Eventing’s CRDs accept, strictly', async () => {
     const eventing = ['schedules.yaml', 'events.yaml', 'pg-reconcile.yaml']
       .flatMap(manifests)
       .filter(
@@ -90,7 +95,7 @@ describe('knative/base', () => {
           o.apiVersion.startsWith('sources.knative.dev') || o.apiVersion.startsWith('eventing.knative.dev'),
       );
     expect(eventing.map((o) => o.kind)).toEqual(
-      expect.arrayContaining(['PingSource', 'ApiServerSource', 'Broker', 'Trigger']),
+      expect.arrayContaining(['PingSource', 'ApiServerSource', 'Broker', 'Trigger', 'EventPolicy']),
     );
     for (const object of eventing) {
       const answer = await api.send(
@@ -113,6 +118,26 @@ describe('knative/base', () => {
       misspelt,
     );
     expect(refused.status).toBe(400);
+  });
+
+  it('has a NetworkPolicy and an admission policy the apiserver accepts, strictly', async () => {
+    const objects = ['functions-networkpolicy.yaml', 'function-admission.yaml'].flatMap(manifests);
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      'NetworkPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
+    for (const object of objects) {
+      const answer = await api.send(
+        'POST',
+        `${path(object)}?dryRun=All&fieldValidation=Strict`,
+        admin,
+        object,
+      );
+      expect(answer.status, `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.json)}`).toBe(
+        201,
+      );
+    }
   });
 
   it('is checked for real: a misspelt field is refused', async () => {
@@ -197,6 +222,16 @@ describe('knative/base', () => {
       ],
       ['reset', { verb: 'delete', resource: 'namespaces' }, false],
       ['reset', { verb: 'get', resource: 'secrets', namespace: 'x' }, false],
+      // reset reads no Secret anywhere: not across namespaces, not in kube-system, not in a tenant's.
+      ['reset', { verb: 'list', resource: 'secrets' }, false],
+      ['reset', { verb: 'list', resource: 'secrets', namespace: 'kube-system' }, false],
+      ['reset', { verb: 'get', resource: 'secrets', namespace: 'kube-system' }, false],
+      ['reset', { verb: 'list', resource: 'secrets', namespace: 'x' }, false],
+      // It deletes them (the admission policy keeps that in tenant namespaces) and lists the tenant role's types.
+      ['reset', { verb: 'deletecollection', resource: 'secrets', namespace: 'x' }, true],
+      ['reset', { verb: 'list', resource: 'deployments', group: 'apps' }, true],
+      ['reset', { verb: 'list', resource: 'configmaps' }, true],
+      ['reset', { verb: 'list', resource: 'widgets', group: 'example.com' }, false],
       [
         'enforce',
         {
