@@ -6,7 +6,10 @@ import { functionNames } from '../../../knative/image/bundle.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../../knative/${path}`, import.meta.url), 'utf8');
 const stack = parse(read('openfaas/stack.yml')) as {
-  functions: Record<string, { image: string; annotations?: { topic?: string; schedule?: string } }>;
+  functions: Record<
+    string,
+    { image: string; environment_file?: string[]; annotations?: { topic?: string; schedule?: string } }
+  >;
 };
 const pings = ['base/schedules.yaml', 'base/pg-reconcile.yaml'].flatMap((file) =>
   parseAllDocuments(read(file))
@@ -26,5 +29,10 @@ describe('knative/openfaas/stack.yml', () => {
         .map(([name, f]) => [name, f.annotations?.schedule]),
     );
     expect(cron).toEqual(Object.fromEntries(pings.map((p) => [p.spec.sink?.ref?.name, p.spec.schedule])));
+  });
+
+  it('gives every function its own credentials file besides the shared settings', () => {
+    for (const [name, f] of Object.entries(stack.functions))
+      expect(f.environment_file, name).toEqual(['tenant-lifecycle.env', `tenant-lifecycle-${name}.env`]);
   });
 });
