@@ -1,7 +1,7 @@
 /**
  * Resetting one tenant namespace: for each reset target, DELETE the collection in the namespace (objects
- * of the baseline and those Kubernetes recreates are excluded by the target's selectors), or, in a dry run,
- * list it and count what would go. One request per resource type, never one per object.
+ * of the baseline and those Kubernetes recreates are excluded by the target's selectors), in a dry run with
+ * dryRun=All, counting what goes (or would). One request per resource type, never one per object.
  */
 import pLimit from 'p-limit';
 import { toPlatformError } from '../platform/errors.ts';
@@ -37,13 +37,13 @@ export async function resetNamespace(
       limit(async () => {
         const url = collectionUrl(target, namespace);
         try {
-          const answer = options.dryRun
-            ? await client.send('GET', url, `list ${target.resource} in ${namespace}`)
-            : await client.send(
-                'DELETE',
-                `${url}&propagationPolicy=Background`,
-                `delete ${target.resource} in ${namespace}`,
-              );
+          // A dry run is the same DELETE with dryRun=All: the apiserver answers what it would delete, after
+          // admission, and reset needs no right to list (it has none on Secrets).
+          const answer = await client.send(
+            'DELETE',
+            `${url}&propagationPolicy=Background${options.dryRun ? '&dryRun=All' : ''}`,
+            `${options.dryRun ? 'count' : 'delete'} ${target.resource} in ${namespace}`,
+          );
           const n = itemCount(answer);
           if (n > 0) counts[target.kind] = n;
         } catch (error) {
