@@ -267,6 +267,17 @@ describe('knative/base/function-admission.yaml with the functions’ RBAC', () =
       'reset empties a foreign namespace',
     );
     expect((await api.send('GET', `/api/v1/namespaces/${FOREIGN}/secrets/planted`, admin)).status).toBe(200);
+    // reset's dry run is the same DELETE with dryRun=All: it counts a tenant's Secrets without listing them.
+    const counted = await as(
+      'reset',
+      'DELETE',
+      `/api/v1/namespaces/${TENANT}/secrets?${selector}&dryRun=All`,
+    );
+    expect(counted.status, JSON.stringify(counted.json)).toBe(200);
+    expect((counted.json as { items: unknown[] }).items).toHaveLength(1);
+    expect((await api.send('GET', `/api/v1/namespaces/${TENANT}/secrets/tenant-made`, admin)).status).toBe(
+      200,
+    );
     const emptied = await as('reset', 'DELETE', `/api/v1/namespaces/${TENANT}/secrets?${selector}`);
     expect(emptied.status, JSON.stringify(emptied.json)).toBe(200);
     expect((await api.send('GET', `/api/v1/namespaces/${TENANT}/secrets/tenant-made`, admin)).status).toBe(
@@ -391,6 +402,25 @@ describe('knative/base/function-admission.yaml with the functions’ RBAC', () =
         )
       ).status,
     ).toBe(200);
+  });
+
+  it('takes both labels for a tenant namespace: the tenant label alone, or another manager, is not one', async () => {
+    const half = `fa-half-${suffix}`;
+    const other = `fa-other-${suffix}`;
+    await namespace(half, { 'tenant-lifecycle.dev/tenant': half });
+    await namespace(other, {
+      'app.kubernetes.io/managed-by': 'someone-else',
+      'tenant-lifecycle.dev/tenant': other,
+    });
+    for (const ns of [half, other])
+      expectRefusedByPolicy(
+        await as('provision', 'POST', `/api/v1/namespaces/${ns}/secrets`, secret(ns, 'x')),
+        `provision in ${ns}`,
+      );
+    expect(
+      (await as('provision', 'POST', `/api/v1/namespaces/${TENANT}/secrets`, secret(TENANT, 'both'))).status,
+    ).toBe(201);
+    for (const ns of [half, other]) await api.send('DELETE', `/api/v1/namespaces/${ns}`, admin);
   });
 
   it('applies to the functions only: an administrator’s same write goes through', async () => {
