@@ -212,6 +212,17 @@ describe('knative/base/function-admission.yaml with the functions’ RBAC', () =
         `${fn} unlabelled Namespace`,
       );
       expect((await api.send('GET', `/api/v1/namespaces/${bare}`, admin)).status).toBe(404);
+      expectRefusedByPolicy(
+        await as(fn, 'POST', '/api/v1/namespaces', {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: {
+            name: `kube-${fn}-${suffix}`,
+            labels: { ...tenantLabels, 'tenant-lifecycle.dev/tenant': `kube-${fn}-${suffix}` },
+          },
+        }),
+        `${fn} tenant-labelled kube-* Namespace`,
+      );
       const tenant = `fa-new-${fn}-${suffix}`;
       const created = await as(fn, 'POST', '/api/v1/namespaces', {
         apiVersion: 'v1',
@@ -222,6 +233,40 @@ describe('knative/base/function-admission.yaml with the functions’ RBAC', () =
       // provision's rollback (and sync's prune) deletes it again: allowed, it is a tenant namespace.
       expect((await as(fn, 'DELETE', `/api/v1/namespaces/${tenant}`)).status).toBe(200);
     }
+  });
+
+  it('lets sync adopt (label) a namespace no manager labels, nothing else, and no other function', async () => {
+    const adoptable = `fa-adoptable-${suffix}`;
+    const managed = `fa-managed-${suffix}`;
+    const platform = `kube-fa-${suffix}`;
+    await namespace(adoptable);
+    await namespace(managed, { 'app.kubernetes.io/managed-by': 'someone-else' });
+    await namespace(platform);
+    const adopt = (name: string) => ({
+      metadata: { labels: { ...tenantLabels, 'tenant-lifecycle.dev/tenant': name } },
+    });
+    // provision may not change a namespace at all (RBAC).
+    expect((await as('provision', 'PATCH', `/api/v1/namespaces/${adoptable}`, adopt(adoptable))).status).toBe(
+      403,
+    );
+    expectRefusedByPolicy(
+      await as('sync', 'PATCH', `/api/v1/namespaces/${managed}`, adopt(managed)),
+      'sync adopts a namespace another manager labels',
+    );
+    expectRefusedByPolicy(
+      await as('sync', 'PATCH', `/api/v1/namespaces/${platform}`, adopt(platform)),
+      'sync adopts a platform namespace',
+    );
+    expect((await as('sync', 'PATCH', `/api/v1/namespaces/${adoptable}`, adopt(adoptable))).status).toBe(200);
+    // Once a tenant's, sync may change it but not strip it of the tenant labels.
+    expectRefusedByPolicy(
+      await as('sync', 'PATCH', `/api/v1/namespaces/${adoptable}`, {
+        metadata: { labels: { 'app.kubernetes.io/managed-by': null } },
+      }),
+      'sync unlabels a tenant namespace',
+    );
+    for (const name of [adoptable, managed, platform])
+      await api.send('DELETE', `/api/v1/namespaces/${name}`, admin);
   });
 
   it('lets deprovision and cleanup delete a tenant namespace and no other', async () => {
