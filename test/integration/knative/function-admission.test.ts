@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 import '../../env/provided.ts';
 import { apiserver, type ApiAnswer } from '../../support/apiserver.ts';
+import { installEverestCrds } from '../../support/crds.ts';
 
 const env = inject('testEnv');
 const api = apiserver(env.kubernetes);
@@ -123,6 +124,7 @@ function expectRefusedByPolicy(answer: ApiAnswer, what: string): void {
 }
 
 beforeAll(async () => {
+  await installEverestCrds(env);
   await namespace(FUNCTIONS_NAMESPACE);
   await namespace('postgres');
   await namespace('everest-system');
@@ -410,6 +412,28 @@ describe('knative/base/function-admission.yaml with the functions’ RBAC', () =
       await as('bootstrap', 'DELETE', `/api/v1/namespaces/${FOREIGN}`),
       'bootstrap deletes a foreign namespace',
     );
+    // OLM's Subscription: in an Everest database namespace, not elsewhere.
+    const subscription = (ns: string) => ({
+      apiVersion: 'operators.coreos.com/v1alpha1',
+      kind: 'Subscription',
+      metadata: { name: 'percona-postgresql-operator', namespace: ns },
+      spec: {
+        name: 'percona-postgresql-operator',
+        channel: 'stable-v2',
+        source: 'everest-catalog',
+        sourceNamespace: 'everest-olm',
+      },
+    });
+    const olm = (ns: string) => `/apis/operators.coreos.com/v1alpha1/namespaces/${ns}/subscriptions`;
+    expect((await as('bootstrap', 'POST', olm(db), subscription(db))).status).toBe(201);
+    expectRefusedByPolicy(
+      await as('bootstrap', 'POST', olm(FOREIGN), subscription(FOREIGN)),
+      'bootstrap subscribes in a foreign namespace',
+    );
+    // Releasing a namespace (everestctl namespaces remove --keep-namespace) drops the label: allowed for Everest's.
+    const release = { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } };
+    expect((await as('bootstrap', 'PATCH', `/api/v1/namespaces/${adopted}`, release)).status).toBe(200);
+    expect((await as('bootstrap', 'PATCH', `/api/v1/namespaces/${adopted}`, label)).status).toBe(200);
     for (const name of [db, adopted])
       expect((await as('bootstrap', 'DELETE', `/api/v1/namespaces/${name}`)).status).toBe(200);
   });
