@@ -63,7 +63,7 @@ describe('renderBaseline', () => {
       'tenant-lifecycle.dev/allow-load-balancers': 'false',
     });
     // A plan without a level (one built in code) gets restricted.
-    const { podSecurity: _level, ...withoutLevel } = defaultPlan;
+    const withoutLevel = { name: 'bare', quota: {}, containerDefaults: defaultPlan.containerDefaults };
     expect(renderBaseline({ ...input, plan: withoutLevel })[0]?.metadata.labels).toMatchObject({
       'pod-security.kubernetes.io/enforce': 'restricted',
     });

@@ -92,10 +92,10 @@ describe('plans from PLANS', () => {
 describe('tenant egress settings', () => {
   it('denies the functions’ namespace on top of the built-in list, and the private ranges', () => {
     const { egress } = loadConfig({ ...env, FUNCTIONS_NAMESPACE: 'fns' }).provision;
-    expect(egress?.deniedNamespaces).toEqual(
+    expect(egress.deniedNamespaces).toEqual(
       expect.arrayContaining(['fns', 'kube-system', 'knative-serving']),
     );
-    expect(egress?.deniedCidrs).toContain('169.254.0.0/16');
+    expect(egress.deniedCidrs).toContain('169.254.0.0/16');
   });
 
   it('takes configured namespaces and ranges, and refuses a malformed range naming the variable', () => {
