@@ -28,6 +28,7 @@ const suffix = randomBytes(3).toString('hex');
 const tenant = `sbx-${suffix}`;
 const exposed = `sbx-ports-${suffix}`;
 const outsider = `sbx-plain-${suffix}`;
+const lenient = `sbx-base-${suffix}`;
 const password = `Sbx-${randomBytes(9).toString('hex')}`;
 const starterPassword = `Starter-${randomBytes(9).toString('hex')}`;
 const access = {
@@ -152,6 +153,9 @@ beforeAll(async () => {
       quota: { ...webIdePlan.quota, 'services.nodeports': '2' },
     }),
   );
+  await createAll(
+    tenantObjects(lenient, { ...webIdePlan, name: 'lenient', manifests: [], podSecurity: 'baseline' }),
+  );
   expect(await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: outsider } }, admin)).toBe(
     201,
   );
@@ -217,6 +221,29 @@ describe('Pod Security Admission in a tenant namespace', () => {
     expect(message(refused)).toContain('restricted volume type "hostPath"');
 
     expect((await post(pods, token, restrictedPod(tenant, 'fine'))).status).toBe(201);
+  });
+
+  it('on a baseline plan admits a plain root pod, and still refuses hostPID and the node’s /', async () => {
+    const pods = `/api/v1/namespaces/${lenient}/pods`;
+    const plain = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'plain', namespace: lenient },
+      spec: { containers: [{ name: 'app', image: 'busybox' }] },
+    };
+    expect((await post(pods, admin, plain)).status).toBe(201);
+    const rootOnTheNode = {
+      ...plain,
+      metadata: { name: 'root', namespace: lenient },
+      spec: {
+        hostPID: true,
+        containers: [{ name: 'app', image: 'busybox', volumeMounts: [{ name: 'host', mountPath: '/host' }] }],
+        volumes: [{ name: 'host', hostPath: { path: '/' } }],
+      },
+    };
+    const refused = await post(pods, admin, rootOnTheNode);
+    expect(refused.status).toBe(403);
+    expect(message(refused)).toContain('violates PodSecurity "baseline:latest"');
   });
 
   it('labels the namespace restricted for enforce, warn and audit', async () => {
