@@ -66,8 +66,12 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   OIDC_GROUPS_PREFIX: 'the apiserver’s --oidc-groups-prefix',
   TENANT_CLUSTER_ROLE: 'the ClusterRole bound to the tenant in its namespace',
   PLANS:
-    'JSON: plan name → {quota, containerDefaults}, added to (or replacing) the built-in default and webide',
+    'JSON: name → {quota, containerDefaults, podSecurity?, allowNodePorts?, allowLoadBalancers?} (see README)',
   DEFAULT_PLAN: 'the plan of a request that names none; must exist',
+  TENANT_EGRESS_DENIED_NAMESPACES:
+    'namespaces tenant pods may not reach, replacing the built-in list (FUNCTIONS_NAMESPACE is added)',
+  TENANT_EGRESS_DENY_CIDRS:
+    'CIDRs tenant pods may not reach: pod, service, node ranges (default: private, link-local)',
   CLUSTER_NAME: 'cluster name in the tenant’s kubeconfig',
   CLUSTER_SERVER: 'apiserver URL in the tenant’s kubeconfig',
   CLUSTER_CA_DATA: 'apiserver CA (base64 PEM) in the tenant’s kubeconfig',

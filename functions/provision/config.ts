@@ -26,6 +26,7 @@ export const loadConfig = defineConfig(
         defaultPlan: tenant.defaultPlan,
         markerGroup: systems.markerGroup,
         tenantClusterRole: tenant.tenantClusterRole,
+        egress: tenant.egress,
         oidc: { issuerUrl: v.OIDC_ISSUER_URL, clientId: v.OIDC_CLIENT_ID, ...tenant.oidc },
         cluster: {
           name: v.CLUSTER_NAME,

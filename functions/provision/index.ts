@@ -18,6 +18,7 @@ import {
   type ProvisionResult,
   type ProvisionSettings,
 } from '../../shared/tenancy/provision.ts';
+import { generatePassword } from '../../shared/tenancy/passwords.ts';
 import type { ProvisionConfig } from './config.ts';
 
 export const PROVISION_EVENT = 'dev.tenantlifecycle.tenant.provision.requested';
@@ -51,13 +52,23 @@ export function provisionSpec(deps: ProvisionDependencies): FunctionSpec {
         ],
         events: [PROVISION_EVENT],
         idempotent: true,
-        // A replay must not hand out the password again: it is never stored, not even for replays.
+        // A replay must not hand out the passwords again: they are never stored, not even for replays.
         storedAnswer: (answer) =>
           typeof answer === 'object' && answer !== null && 'password' in answer
-            ? { ...answer, password: null, password_note: 'shown only in the first answer' }
+            ? {
+                ...answer,
+                password: null,
+                ...('starter_password' in answer ? { starter_password: null } : {}),
+                password_note: 'shown only in the first answer',
+              }
             : answer,
         run: async (input, ctx) => {
-          const plan = planProvision(input, deps.settings, (deps.now ?? (() => new Date()))());
+          const plan = planProvision(
+            input,
+            deps.settings,
+            (deps.now ?? (() => new Date()))(),
+            input.dryRun ? '(generated when provisioned)' : generatePassword(),
+          );
           if (input.dryRun) {
             return {
               dryRun: true,

@@ -23,7 +23,7 @@ export const loadConfig = defineConfig(
       sync: {
         plans: tenant.plans,
         defaultPlan: tenant.defaultPlan,
-        access: { tenantClusterRole: tenant.tenantClusterRole, oidc: tenant.oidc },
+        access: { tenantClusterRole: tenant.tenantClusterRole, oidc: tenant.oidc, egress: tenant.egress },
         grafanaRole: tenant.grafanaRole,
         pruneMaxShare: v.SYNC_PRUNE_MAX_SHARE,
         concurrency: v.SYNC_CONCURRENCY,

@@ -2,6 +2,18 @@
  * The ClusterRole tenants are bound to in their namespace (the project ships it): the rights of the
  * built-in "edit" role over workloads, but quotas, limit ranges, network policies and RBAC stay read-only,
  * so a tenant cannot lift its own limits, open its namespace to others or grant itself more.
+ *
+ * Left out on purpose, because each reaches beyond the namespace:
+ * - writes on Endpoints and EndpointSlices: a hand-made endpoint sends a Service's traffic to any address,
+ *   other namespaces' pods and the nodes included (CVE-2021-25740); the endpoint controllers keep them;
+ * - daemonsets: one pod on every node, next to every other tenant's pods;
+ * - pods/ephemeralcontainers, pods/proxy, services/proxy, nodes/*: the apiserver as a proxy or a debugger;
+ * - serviceaccounts/token: tokens are for the platform to mint (a tenant's service accounts have no rights
+ *   it lacks anyway);
+ * - roles, rolebindings (read-only) and bind/escalate: no self-granting.
+ * What stays reaches only the namespace: pods/exec, attach and port-forward into the tenant's own pods
+ * (Pod Security Admission keeps those pods unprivileged); Services, whose externalIPs and node ports the
+ * shipped ValidatingAdmissionPolicy limits (knative/base/tenant-admission.yaml).
  */
 import type { KubernetesObject } from './baseline.ts';
 import { labels, MANAGER } from './labels.ts';
@@ -27,7 +39,6 @@ export function renderTenantClusterRole(name = TENANT_CLUSTER_ROLE): KubernetesO
           'pods/attach',
           'pods/portforward',
           'services',
-          'endpoints',
           'configmaps',
           'secrets',
           'persistentvolumeclaims',
@@ -45,7 +56,6 @@ export function renderTenantClusterRole(name = TENANT_CLUSTER_ROLE): KubernetesO
           'statefulsets/scale',
           'replicasets',
           'replicasets/scale',
-          'daemonsets',
         ],
         verbs: all,
       },
@@ -54,7 +64,8 @@ export function renderTenantClusterRole(name = TENANT_CLUSTER_ROLE): KubernetesO
       { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: all },
       { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: all },
       // What the platform set: visible, not changeable.
-      { apiGroups: [''], resources: ['resourcequotas', 'limitranges', 'events'], verbs: read },
+      { apiGroups: [''], resources: ['resourcequotas', 'limitranges', 'events', 'endpoints'], verbs: read },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },
       { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: read },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings', 'roles'], verbs: read },
     ],

@@ -11,6 +11,10 @@ export const labels = {
   exempt: `${LABEL_PREFIX}/exempt`,
   /** Marks a plan's starter object: reset removes it and applies it again. */
   starter: `${LABEL_PREFIX}/starter`,
+  /** On a tenant namespace, "true" when its plan allows NodePort Services (read by the shipped admission policy). */
+  allowNodePorts: `${LABEL_PREFIX}/allow-node-ports`,
+  /** On a tenant namespace, "true" when its plan allows LoadBalancer Services (same policy). */
+  allowLoadBalancers: `${LABEL_PREFIX}/allow-load-balancers`,
   /** The predecessor's labels, kept so its tooling and selectors still find the namespaces. */
   legacyManagedBy: 'managed-by',
   legacyProvisioned: 'provisioned',

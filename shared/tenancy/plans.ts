@@ -1,10 +1,13 @@
 /**
- * Plans from configuration: PLANS is a JSON object of plan name -> { quota, containerDefaults, manifests? }.
- * Built in: "default" (the predecessor's quota) and "webide" (the same plus a code-server IDE).
- * Validated with zod so that a typo stops start-up.
+ * Plans from configuration: PLANS is a JSON object of plan name -> { quota, containerDefaults,
+ * podSecurity?, allowNodePorts?, allowLoadBalancers? }. Built in: "default" and "webide" (the same plus a
+ * code-server IDE). A configured plan's quota is completed with the default quota's keys it does not set,
+ * so no plan lacks a cap on load balancers, node ports, storage or object counts. Pod security is
+ * `restricted` unless a plan says `baseline`; `privileged` stops start-up. Validated with zod so that a
+ * typo stops start-up.
  */
 import { z } from '../platform/env-schema.ts';
-import { defaultPlan, type TenantPlan } from './baseline.ts';
+import { defaultPlan, defaultQuota, type TenantPlan } from './baseline.ts';
 import { webIdeManifests } from './starters.ts';
 
 const quantity = z
@@ -14,6 +17,13 @@ const pair = z.strictObject({ cpu: quantity, memory: quantity });
 const planSchema = z.strictObject({
   quota: z.record(z.string(), quantity),
   containerDefaults: z.strictObject({ request: pair, limit: pair }),
+  podSecurity: z.optional(
+    z.enum(['restricted', 'baseline'], {
+      error: 'restricted or baseline (a tenant namespace never runs privileged pods)',
+    }),
+  ),
+  allowNodePorts: z.optional(z.boolean()),
+  allowLoadBalancers: z.optional(z.boolean()),
 });
 
 export const plansSchema = z.pipe(
@@ -41,6 +51,15 @@ export function plansFrom(
     [defaultPlan.name, defaultPlan],
     [webIdePlan.name, webIdePlan],
   ]);
-  for (const [name, plan] of Object.entries(configured ?? {})) plans.set(name, { name, ...plan });
+  for (const [name, plan] of Object.entries(configured ?? {})) {
+    plans.set(name, {
+      name,
+      ...plan,
+      quota: { ...defaultQuota, ...plan.quota },
+      podSecurity: plan.podSecurity ?? 'restricted',
+      allowNodePorts: plan.allowNodePorts ?? false,
+      allowLoadBalancers: plan.allowLoadBalancers ?? false,
+    });
+  }
   return plans;
 }

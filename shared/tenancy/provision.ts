@@ -4,12 +4,13 @@
  * removed again; the error lists each step's fate. The password exists only in the success answer.
  */
 import { PlatformError } from '../platform/errors.ts';
-import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import type { KubernetesObject, TenantEgress, TenantPlan } from './baseline.ts';
 import { placeholderEmail, renderTenantObjects, tenantGroupName } from './tenant-objects.ts';
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
 import { generatePassword } from './passwords.ts';
 import { runSaga, type Step, type StepReport } from './saga.ts';
+import { usesStarterPassword } from './starters.ts';
 
 export interface ProvisionRequest {
   readonly full_name?: string | undefined;
@@ -25,6 +26,8 @@ export interface ProvisionSettings {
   /** Keycloak group whose membership marks a tenant; each tenant's own group is created below it. */
   readonly markerGroup: string;
   readonly tenantClusterRole: string;
+  /** Where tenant pods may not send traffic; the built-in defaults when absent. */
+  readonly egress?: TenantEgress;
   readonly oidc: {
     readonly issuerUrl: string;
     readonly clientId: string;
@@ -77,13 +80,19 @@ export interface ProvisionPlan {
   readonly plan: string;
   readonly tenantGroup: string;
   readonly objects: readonly KubernetesObject[];
+  /** The password the plan's starters were rendered with, when one of them uses it (see starters.ts). */
+  readonly starterPassword?: string;
 }
 
-/** Pure: everything provisioning will create, from the request, the settings and the time. */
+/**
+ * Pure: everything provisioning will create, from the request, the settings, the time and the starters'
+ * password (random for a real provision, a placeholder that says so for a dry run).
+ */
 export function planProvision(
   request: ProvisionRequest,
   settings: ProvisionSettings,
   now: Date,
+  starterPassword: string,
 ): ProvisionPlan {
   const username = tenantName({ email: request.email, fullName: request.full_name }, settings.reserved);
   const planName = request.plan ?? settings.defaultPlan;
@@ -108,9 +117,17 @@ export function planProvision(
     plan: plan.name,
     tenantGroup,
     objects: renderTenantObjects(
-      { username, ...(email === '' ? {} : { ownerEmail: email }), contactEmail, plan, createdAt: now },
+      {
+        username,
+        ...(email === '' ? {} : { ownerEmail: email }),
+        contactEmail,
+        plan,
+        createdAt: now,
+        starterPassword,
+      },
       settings,
     ),
+    ...((plan.manifests ?? []).some(usesStarterPassword) ? { starterPassword } : {}),
   };
 }
 
@@ -119,6 +136,8 @@ export interface ProvisionResult {
   readonly user_id: string;
   readonly username: string;
   readonly password: string;
+  /** The starters' password (the webide's login), when the plan has a starter that uses one. */
+  readonly starter_password?: string;
   readonly namespace: string;
   readonly plan: string;
   readonly kubeconfig: string;
@@ -236,6 +255,7 @@ export async function applyProvision(
     user_id: userId,
     username: plan.username,
     password,
+    ...(plan.starterPassword === undefined ? {} : { starter_password: plan.starterPassword }),
     namespace: plan.namespace,
     plan: plan.plan,
     kubeconfig: renderTenantKubeconfig({

@@ -3,15 +3,23 @@
  * placeholders inside string values only. Rendering walks the object and replaces placeholders in string
  * leaves, so a value can never add fields, documents or YAML syntax, whatever characters it holds. An
  * unknown placeholder is an error, not left verbatim. Starter objects always land in the tenant's namespace.
+ *
+ * `${{ password }}` is a random password of the tenant's starters, meant for a Secret the starter reads (the
+ * webide's login). Provision generates it and returns it once in its answer (`starter_password`); sync and
+ * reset, which create starters again, generate a fresh one. The tenant can always read the current one from
+ * the Secret in its namespace. It is never the tenant's Keycloak password: that one is stored nowhere.
  */
 import { PlatformError } from '../platform/errors.ts';
 import type { KubernetesObject } from './baseline.ts';
 import { labels, MANAGER } from './labels.ts';
+import { generatePassword } from './passwords.ts';
 
 export interface StarterValues {
   readonly tenant: string;
   readonly namespace: string;
   readonly email: string;
+  /** The value of `${{ password }}`; a fresh random one when absent. */
+  readonly password?: string;
 }
 
 const PLACEHOLDER = /\$\{\{\s*(\w+)\s*\}\}/g;
@@ -22,11 +30,17 @@ const ALLOWED_KINDS = new Set([
   'Service',
   'PersistentVolumeClaim',
   'ConfigMap',
+  'Secret',
   'Job',
   'CronJob',
   'Ingress',
   'ServiceAccount',
 ]);
+
+/** Whether a template holds `${{ password }}` (provision then returns the password it generated). */
+export function usesStarterPassword(template: Readonly<Record<string, unknown>>): boolean {
+  return /\$\{\{\s*password\s*\}\}/.test(JSON.stringify(template));
+}
 
 function substitute(value: unknown, values: Readonly<Record<string, string>>): unknown {
   if (typeof value === 'string') {
@@ -56,6 +70,7 @@ export function renderStarter(
     tenant: values.tenant,
     namespace: values.namespace,
     email: values.email,
+    password: values.password ?? generatePassword(),
   }) as {
     apiVersion?: unknown;
     kind?: unknown;
@@ -89,8 +104,26 @@ export function renderStarter(
   };
 }
 
-/** A browser IDE (code-server) with its storage and Service, as the WebIDE platform of seed 003 offered. */
+/** The login of the webide starter; code-server reads PASSWORD from it. */
+export const WEBIDE_AUTH_SECRET = 'webide-auth';
+
+/** code-server's image runs as the user "coder", uid and gid 1000. */
+const WEBIDE_UID = 1000;
+
+/**
+ * A browser IDE (code-server) with its storage and Service, as the WebIDE platform of seed 003 offered.
+ * Password authentication on (the password in the Secret webide-auth), and a pod the Pod Security
+ * Standard `restricted` admits: numeric non-root user, no privilege escalation, no capabilities, the
+ * runtime's seccomp profile, no service account token.
+ */
 export const webIdeManifests: readonly Readonly<Record<string, unknown>>[] = [
+  {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: WEBIDE_AUTH_SECRET },
+    type: 'Opaque',
+    stringData: { PASSWORD: '${{ password }}' },
+  },
   {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -107,16 +140,38 @@ export const webIdeManifests: readonly Readonly<Record<string, unknown>>[] = [
       template: {
         metadata: { labels: { app: 'webide' } },
         spec: {
+          automountServiceAccountToken: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: WEBIDE_UID,
+            runAsGroup: WEBIDE_UID,
+            fsGroup: WEBIDE_UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           containers: [
             {
               name: 'code-server',
               image: 'codercom/code-server:4.96.4',
-              args: ['--auth', 'none', '--bind-addr', '0.0.0.0:8080'],
-              env: [{ name: 'TENANT', value: '${{ tenant }}' }],
+              args: ['--auth', 'password', '--bind-addr', '0.0.0.0:8080'],
+              env: [
+                { name: 'TENANT', value: '${{ tenant }}' },
+                {
+                  name: 'PASSWORD',
+                  valueFrom: { secretKeyRef: { name: WEBIDE_AUTH_SECRET, key: 'PASSWORD' } },
+                },
+              ],
               ports: [{ name: 'http', containerPort: 8080 }],
               resources: {
                 requests: { cpu: '50m', memory: '512Mi' },
                 limits: { cpu: '400m', memory: '1Gi' },
+              },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: WEBIDE_UID,
+                runAsGroup: WEBIDE_UID,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
               },
               volumeMounts: [{ name: 'home', mountPath: '/home/coder' }],
             },

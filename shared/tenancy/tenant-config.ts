@@ -1,11 +1,37 @@
 /**
  * The settings that shape a tenant's objects, shared by the functions that create them (provision, sync):
- * plans, the tenant ClusterRole, how the apiserver prefixes OIDC names, and the tenant's Grafana org role.
+ * plans, the tenant ClusterRole, how the apiserver prefixes OIDC names, the tenant's Grafana org role, and
+ * where tenant pods may not send traffic.
  */
+import { isIP } from 'node:net';
 import { nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
 import { ConfigError } from '../platform/config.ts';
+import { defaultDeniedCidrs, defaultDeniedNamespaces, type TenantEgress } from './baseline.ts';
 import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
 import { plansFrom, plansSchema } from './plans.ts';
+
+const commaList = z.pipe(
+  z.string(),
+  z.transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
+);
+
+/** An IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fc00::/7. */
+function isCidr(text: string): boolean {
+  const [address = '', prefix = '', ...rest] = text.split('/');
+  const family = isIP(address);
+  if (rest.length > 0 || family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const cidrList = z.pipe(
+  commaList,
+  z.array(z.string().check(z.refine(isCidr, 'a CIDR such as 10.0.0.0/8 or fc00::/7'))),
+);
 
 export const tenantShape = {
   GRAFANA_ORG_ROLE: withDefault(z.enum(['Viewer', 'Editor', 'Admin', 'None']), 'Viewer'),
@@ -14,9 +40,15 @@ export const tenantShape = {
   TENANT_CLUSTER_ROLE: withDefault(nonEmpty(), TENANT_CLUSTER_ROLE),
   PLANS: optional(plansSchema),
   DEFAULT_PLAN: withDefault(z.string(), 'default'),
+  /** Namespaces tenant pods may not reach, replacing the built-in list (the functions' is always added). */
+  TENANT_EGRESS_DENIED_NAMESPACES: optional(commaList),
+  /** Address ranges tenant pods may not reach: the pod, service and node ranges, cloud metadata. */
+  TENANT_EGRESS_DENY_CIDRS: optional(cidrList),
 } satisfies EnvShape;
 
-export function tenantSettings(v: z.infer<z.ZodMiniObject<typeof tenantShape>>) {
+export function tenantSettings(
+  v: z.infer<z.ZodMiniObject<typeof tenantShape>> & { readonly FUNCTIONS_NAMESPACE: string },
+) {
   const plans = plansFrom(v.PLANS);
   // A default plan that does not exist would fail every provision and every namespace sync recreates.
   if (!plans.has(v.DEFAULT_PLAN)) {
@@ -27,9 +59,16 @@ export function tenantSettings(v: z.infer<z.ZodMiniObject<typeof tenantShape>>) 
       },
     ]);
   }
+  const egress: TenantEgress = {
+    deniedNamespaces: [
+      ...new Set([...(v.TENANT_EGRESS_DENIED_NAMESPACES ?? defaultDeniedNamespaces), v.FUNCTIONS_NAMESPACE]),
+    ],
+    deniedCidrs: v.TENANT_EGRESS_DENY_CIDRS ?? defaultDeniedCidrs,
+  };
   return {
     plans,
     defaultPlan: v.DEFAULT_PLAN,
+    egress,
     tenantClusterRole: v.TENANT_CLUSTER_ROLE,
     oidc: { usernamePrefix: v.OIDC_USERNAME_PREFIX, groupsPrefix: v.OIDC_GROUPS_PREFIX },
     grafanaRole: v.GRAFANA_ORG_ROLE,

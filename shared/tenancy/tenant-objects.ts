@@ -3,13 +3,16 @@
  * plan's starter objects. Provision creates them; sync creates them again for a tenant whose namespace
  * went missing. Pure, so both show exactly the same objects in a dry run.
  */
-import { renderBaseline, type KubernetesObject, type TenantPlan } from './baseline.ts';
+import { renderBaseline, type KubernetesObject, type TenantEgress, type TenantPlan } from './baseline.ts';
+import { generatePassword } from './passwords.ts';
 import { renderStarter } from './starters.ts';
 
 /** How the apiserver names a tenant's OIDC identities, and the ClusterRole tenants are bound to. */
 export interface TenantAccessSettings {
   readonly tenantClusterRole: string;
   readonly oidc: { readonly usernamePrefix: string; readonly groupsPrefix: string };
+  /** Where tenant pods may not send traffic; the built-in defaults when absent. */
+  readonly egress?: TenantEgress;
 }
 
 export interface TenantObjectsInput {
@@ -20,6 +23,8 @@ export interface TenantObjectsInput {
   readonly contactEmail: string;
   readonly plan: TenantPlan;
   readonly createdAt: Date;
+  /** The password of the plan's starters (the webide's login); a fresh random one when absent. */
+  readonly starterPassword?: string;
 }
 
 /** The Keycloak group below the marker group whose members may use the tenant's namespace. */
@@ -33,12 +38,15 @@ export function renderTenantObjects(
   access: TenantAccessSettings,
 ): KubernetesObject[] {
   const { username, plan } = input;
+  // One password for all starters of one rendering, so that a Secret and what reads it agree.
+  const password = input.starterPassword ?? generatePassword();
   return [
     ...renderBaseline({
       tenant: username,
       ...(input.ownerEmail === undefined ? {} : { ownerEmail: input.ownerEmail }),
       createdAt: input.createdAt,
       plan,
+      ...(access.egress === undefined ? {} : { egress: access.egress }),
       access: {
         user: `${access.oidc.usernamePrefix}${username}`,
         group: `${access.oidc.groupsPrefix}${tenantGroupName(username)}`,
@@ -46,7 +54,7 @@ export function renderTenantObjects(
       },
     }),
     ...(plan.manifests ?? []).map((template) =>
-      renderStarter(template, { tenant: username, namespace: username, email: input.contactEmail }),
+      renderStarter(template, { tenant: username, namespace: username, email: input.contactEmail, password }),
     ),
   ];
 }

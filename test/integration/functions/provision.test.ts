@@ -220,9 +220,23 @@ describe('provision', () => {
   });
 
   it('creates the starter objects of the webide plan, valid for the apiserver', async () => {
-    const response = await provision({ full_name: 'Maya Webide', plan: 'webide' });
+    const headers = { 'idempotency-key': 'maya-1' };
+    const response = await provision({ full_name: 'Maya Webide', plan: 'webide' }, { headers });
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ username: 'maya-webide', plan: 'webide' });
+    const answer = (await response.json()) as { password: string; starter_password: string };
+    expect(answer).toMatchObject({ username: 'maya-webide', plan: 'webide' });
+    // The webide's login: random, its own (not the tenant's password), in the Secret code-server reads.
+    expect(answer.starter_password).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(answer.starter_password).not.toBe(answer.password);
+    const secret = await core.readNamespacedSecret({ name: 'webide-auth', namespace: 'maya-webide' });
+    expect(Buffer.from(secret.data?.PASSWORD ?? '', 'base64').toString()).toBe(answer.starter_password);
+    // A replay hands out neither password again.
+    const replay = await provision({ full_name: 'Maya Webide', plan: 'webide' }, { headers });
+    expect(await replay.json()).toMatchObject({
+      username: 'maya-webide',
+      password: null,
+      starter_password: null,
+    });
     const admin = env.kubernetes.adminToken;
     expect(await kube('GET', '/apis/apps/v1/namespaces/maya-webide/deployments/webide', admin)).toBe(200);
     expect(await kube('GET', '/api/v1/namespaces/maya-webide/services/webide', admin)).toBe(200);

@@ -84,11 +84,21 @@ beforeAll(async () => {
 describe('a tenant with its own OIDC token', () => {
   it('runs workloads in its namespace; a pod without resources admits under the quota with the defaults', async () => {
     expect(await create(deployment(mine), token)).toBe(201);
+    // Without resources, but with what Pod Security "restricted" asks of every pod.
     const bare = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'bare', namespace: mine },
-      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'c',
+            image: 'busybox',
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
     };
     expect(await call('POST', `/api/v1/namespaces/${mine}/pods`, token, bare)).toBe(201);
     const pod = await getJson<{ spec: { containers: { resources: unknown }[] } }>(

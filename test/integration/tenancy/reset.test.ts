@@ -19,7 +19,17 @@ const ns = 'reset-me';
 let raw: RawKubernetes;
 
 const meta = (name: string) => ({ name, namespace: ns });
-const podSpec = { containers: [{ name: 'c', image: 'busybox' }] };
+// What Pod Security "restricted" (enforced in tenant namespaces) asks of every pod.
+const podSpec = {
+  securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+  containers: [
+    {
+      name: 'c',
+      image: 'busybox',
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    },
+  ],
+};
 const runOnce = { ...podSpec, restartPolicy: 'Never' };
 const workload: [string, KubernetesObject][] = [
   [
@@ -200,6 +210,7 @@ describe('reset of one namespace', () => {
     expect(await names('/api/v1/namespaces/reset-me/resourcequotas')).toEqual(['tenant-quota']);
     expect(await names('/api/v1/namespaces/reset-me/limitranges')).toEqual(['tenant-defaults']);
     expect(await names('/apis/networking.k8s.io/v1/namespaces/reset-me/networkpolicies')).toEqual([
+      'tenant-egress',
       'tenant-isolation',
     ]);
     expect(await names('/apis/rbac.authorization.k8s.io/v1/namespaces/reset-me/rolebindings')).toEqual([

@@ -18,4 +18,36 @@ describe('the shipped tenant ClusterRole', () => {
       expect(verbs.sort()).toEqual(['get', 'list', 'watch']);
     }
   });
+
+  it('writes nothing that reaches beyond the namespace: endpoints, daemonsets, proxies, tokens, RBAC', () => {
+    const rules = renderTenantClusterRole().rules as {
+      apiGroups: string[];
+      resources: string[];
+      verbs: string[];
+    }[];
+    const verbsOn = (group: string, resource: string) =>
+      rules
+        .filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource))
+        .flatMap((r) => r.verbs);
+    expect(verbsOn('', 'endpoints').sort()).toEqual(['get', 'list', 'watch']);
+    expect(verbsOn('discovery.k8s.io', 'endpointslices').sort()).toEqual(['get', 'list', 'watch']);
+    for (const [group, resource] of [
+      ['apps', 'daemonsets'],
+      ['', 'pods/ephemeralcontainers'],
+      ['', 'pods/proxy'],
+      ['', 'services/proxy'],
+      ['', 'services/status'],
+      ['', 'serviceaccounts/token'],
+      ['', 'namespaces'],
+      ['', 'nodes'],
+    ] as const)
+      expect({ resource, verbs: verbsOn(group, resource) }).toEqual({ resource, verbs: [] });
+    expect(rules.flatMap((r) => r.verbs)).not.toContain('bind');
+    expect(rules.flatMap((r) => r.verbs)).not.toContain('escalate');
+    expect(rules.flatMap((r) => r.verbs)).not.toContain('impersonate');
+    expect(rules.flatMap((r) => r.resources)).not.toContain('*');
+    // Positive control: the workload rights are there.
+    expect(verbsOn('', 'services')).toContain('create');
+    expect(verbsOn('', 'pods/exec')).toContain('create');
+  });
 });

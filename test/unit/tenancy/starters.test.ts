@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderStarter, webIdeManifests } from '../../../shared/tenancy/starters.ts';
+import { renderStarter, usesStarterPassword, webIdeManifests } from '../../../shared/tenancy/starters.ts';
+import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 
 const values = { tenant: 'john-doe', namespace: 'john-doe', email: 'john@example.org' };
 
@@ -55,13 +56,64 @@ describe('renderStarter', () => {
     );
   });
 
-  it('renders the built-in WebIDE: storage, deployment and service in the tenant namespace', () => {
-    const objects = webIdeManifests.map((m) => renderStarter(m, values));
+  it('renders the built-in WebIDE: its login, storage, deployment and service in the tenant namespace', () => {
+    const objects = webIdeManifests.map((m) =>
+      renderStarter(m, { ...values, password: 'pw-Of-24-characters-xyz1' }),
+    );
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}/${o.metadata.namespace ?? ''}`)).toEqual([
+      'Secret/webide-auth/john-doe',
       'PersistentVolumeClaim/webide-home/john-doe',
       'Deployment/webide/john-doe',
       'Service/webide/john-doe',
     ]);
-    expect(JSON.stringify(objects[1])).toContain('"value":"john-doe"');
+    expect(objects[0]?.stringData).toEqual({ PASSWORD: 'pw-Of-24-characters-xyz1' });
+    expect(JSON.stringify(objects[2])).toContain('"value":"john-doe"');
+    expect(webIdeManifests.some(usesStarterPassword)).toBe(true);
+  });
+
+  it('runs code-server with password authentication, the password from the Secret', () => {
+    const deployment = webIdeManifests
+      .map((m) => renderStarter(m, values))
+      .find((o) => o.kind === 'Deployment') as KubernetesObject & {
+      spec: { template: { spec: { containers: { args: string[]; env: unknown[] }[] } } };
+    };
+    const [container] = deployment.spec.template.spec.containers;
+    expect(container?.args.slice(0, 2)).toEqual(['--auth', 'password']);
+    expect(container?.args).not.toContain('none');
+    expect(container?.env).toContainEqual({
+      name: 'PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'webide-auth', key: 'PASSWORD' } },
+    });
+  });
+
+  it('gives every WebIDE pod what Pod Security "restricted" asks for', () => {
+    const deployment = webIdeManifests.find((m) => m.kind === 'Deployment') as {
+      spec: { template: { spec: { securityContext: unknown; containers: { securityContext: unknown }[] } } };
+    };
+    const pod = deployment.spec.template.spec;
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    for (const container of pod.containers) {
+      expect(container.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+    }
+  });
+
+  it('fills ${{ password }} with a fresh random password when none is given', () => {
+    const secret = webIdeManifests.find((m) => m.kind === 'Secret');
+    if (secret === undefined) throw new Error('no Secret in the WebIDE');
+    const first = renderStarter(secret, values).stringData as { PASSWORD: string };
+    const second = renderStarter(secret, values).stringData as { PASSWORD: string };
+    expect(first.PASSWORD).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(second.PASSWORD).not.toBe(first.PASSWORD);
   });
 });

@@ -124,6 +124,7 @@ describe('sync', () => {
       'ResourceQuota',
       'LimitRange',
       'NetworkPolicy',
+      'NetworkPolicy',
       'RoleBinding',
       'RoleBinding',
     ]);
