@@ -277,4 +277,59 @@ describe('event sender identity', () => {
       for (const part of token.split('.')) expect(all).not.toContain(part);
     }
   });
+
+  it('answers 503 (retryable), not 401, when the issuer keys cannot be read; the API token still works', async () => {
+    const blind = await startFunction({
+      spec: {
+        name: FUNCTION,
+        operations: [
+          operation({
+            name: 'sweep',
+            input: z.object({}),
+            ping: true,
+            http: [{ method: 'POST', path: '/sweep' }],
+            run: (_input, ctx) => {
+              runs.push(ctx);
+              return Promise.resolve({});
+            },
+          }),
+        ],
+      },
+      loadConfig: defineConfig({}, () => ({})),
+      env: {
+        API_TOKEN,
+        LOG_LEVEL: 'silent',
+        ...(await senderVerificationEnv(env.kubernetes, {
+          senders: [identity(PING_SA)],
+          self: { namespace: 'tenant-functions', name: FUNCTION },
+        })),
+        SERVICE_ACCOUNT_TOKEN_FILE: '/nonexistent/serviceaccount/token',
+      },
+      port: 0,
+      host: '127.0.0.1',
+    });
+    try {
+      const token = await accounts.token(NS, PING_SA, AUDIENCE);
+      const before = runs.length;
+      const call = (authorization: string) =>
+        fetch(`${blind.url}/sweep`, {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'application/json' },
+          body: '{}',
+        });
+      const unavailable = await call(`Bearer ${token}`);
+      expect(unavailable.status).toBe(503);
+      const problem = (await unavailable.json()) as { retryable: boolean; detail: string };
+      expect(problem.retryable).toBe(true);
+      expect(problem.detail).toContain('SERVICE_ACCOUNT_TOKEN_FILE');
+      expect(JSON.stringify(problem)).not.toContain(token.split('.')[2] ?? token);
+      expect(runs.length).toBe(before);
+      const byApiToken = await call(`Bearer ${API_TOKEN}`);
+      expect(byApiToken.status).toBe(200);
+      await byApiToken.arrayBuffer();
+      expect(runs.length).toBe(before + 1);
+    } finally {
+      await blind.stop();
+    }
+  });
 });
