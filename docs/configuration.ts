@@ -48,6 +48,8 @@ export const MEANINGS: Readonly<Record<string, string>> = {
     'the cluster’s service-account token issuer (the apiserver’s --service-account-issuer)',
   SERVICE_ACCOUNT_JWKS_URL: 'where the issuer’s public keys are read (the apiserver serves /openid/v1/jwks)',
   SERVICE_ACCOUNT_TOKEN_FILE: 'the function’s own service-account token, sent to read the keys',
+  EVENT_SINK_TOKEN_FILE:
+    'a projected service-account token with the Broker’s audience, sent with the events the function emits (read at every send)',
   SERVICE_ACCOUNT_CA_FILE: 'the CA that signed the apiserver’s certificate, for reading the keys',
   REQUEST_TIMEOUT_SECONDS: 'the platform’s request timeout; long runs stop before it and continue later',
   SHUTDOWN_GRACE_SECONDS: 'time to finish in-flight requests after SIGTERM',

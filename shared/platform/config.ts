@@ -87,6 +87,8 @@ export const platformShape = {
   SERVICE_ACCOUNT_JWKS_URL: withDefault(httpsUrl(), 'https://kubernetes.default.svc/openid/v1/jwks'),
   SERVICE_ACCOUNT_TOKEN_FILE: withDefault(nonEmpty(), `${SERVICE_ACCOUNT_DIR}/token`),
   SERVICE_ACCOUNT_CA_FILE: withDefault(nonEmpty(), `${SERVICE_ACCOUNT_DIR}/ca.crt`),
+  /** A projected service-account token with the Broker's audience, sent with the events a function emits. */
+  EVENT_SINK_TOKEN_FILE: optional(nonEmpty()),
   /** How long one invocation may work before it must stop and hand over (Knative allows at most 600 s). */
   REQUEST_TIMEOUT_SECONDS: withDefault(integer(1, 3600), 300),
   /** Seconds to finish in-flight requests after SIGTERM. */
@@ -111,6 +113,8 @@ export interface PlatformConfig {
   readonly maxBodyBytes: number;
   /** Who may call with a service-account token instead of an API token. */
   readonly senders: SenderSettings;
+  /** EVENT_SINK_TOKEN_FILE: the token the function's own events carry to a Broker. */
+  readonly eventSinkTokenFile?: string;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
 }
@@ -172,6 +176,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
       tokenFile: e.SERVICE_ACCOUNT_TOKEN_FILE,
       caFile: e.SERVICE_ACCOUNT_CA_FILE,
     },
+    ...(e.EVENT_SINK_TOKEN_FILE === undefined ? {} : { eventSinkTokenFile: e.EVENT_SINK_TOKEN_FILE }),
     requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
   };
