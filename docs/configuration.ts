@@ -34,14 +34,23 @@ const KEYCLOAK_CLIENT = 'service-account client with realm-management roles (cli
 /** What each variable means; the same name means the same everywhere. */
 export const MEANINGS: Readonly<Record<string, string>> = {
   API_TOKEN:
-    'token(s) accepted on HTTP requests, comma-separated for rotation, each ≥ 16 characters; no token: start-up fails',
+    'token(s) accepted on every request, comma-separated for rotation, each ≥ 16 characters; no token: start-up fails',
   VERIFICATION_TOKEN: 'the predecessor provisioner’s name for API_TOKEN (added to it)',
   ADMIN_API_KEY: 'the predecessor Everest proxy’s name for API_TOKEN (added to it)',
   LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',
   PORT: 'listen port (Knative sets it)',
   MAX_BODY_BYTES: 'larger request bodies get 413',
-  TRUST_UNAUTHENTICATED_EVENTS:
-    'accept CloudEvents without a token (cluster-local Services reached by the Broker and PingSources only)',
+  EVENT_AUDIENCE:
+    'the audience a sender’s service-account token must carry (default: tenant-lifecycle/<function name>)',
+  EVENT_SENDERS:
+    'service accounts whose tokens are accepted, comma-separated system:serviceaccount:<namespace>:<name> (Knative sources’ and Triggers’ OIDC accounts, platform tools); empty: none',
+  SERVICE_ACCOUNT_ISSUER:
+    'the cluster’s service-account token issuer (the apiserver’s --service-account-issuer)',
+  SERVICE_ACCOUNT_JWKS_URL: 'where the issuer’s public keys are read (the apiserver serves /openid/v1/jwks)',
+  SERVICE_ACCOUNT_TOKEN_FILE: 'the function’s own service-account token, sent to read the keys',
+  EVENT_SINK_TOKEN_FILE:
+    'a projected service-account token with the Broker’s audience, sent with the events the function emits (read at every send)',
+  SERVICE_ACCOUNT_CA_FILE: 'the CA that signed the apiserver’s certificate, for reading the keys',
   REQUEST_TIMEOUT_SECONDS: 'the platform’s request timeout; long runs stop before it and continue later',
   SHUTDOWN_GRACE_SECONDS: 'time to finish in-flight requests after SIGTERM',
   DATABASE_URL: 'the platform store (PostgreSQL): audit log, idempotency keys, usage counters',

@@ -512,7 +512,10 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
   const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'bootstrap' });
   const store = new PlatformStore(pool);
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
-  const sink = eventSinkFor(config.limitsEvents, '/tenant-lifecycle/bootstrap');
+  const sink = eventSinkFor(
+    { ...config.limitsEvents, tokenFile: config.eventSinkTokenFile },
+    '/tenant-lifecycle/bootstrap',
+  );
   return {
     spec: bootstrapSpec({
       api,

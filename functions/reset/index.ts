@@ -129,7 +129,10 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
   const raw = new RawKubernetes(kc);
   const cluster = new KubernetesCluster(kc);
   const metrics = new TenantRunMetrics();
-  const sink = eventSinkFor(config.continuation, '/tenant-lifecycle/reset');
+  const sink = eventSinkFor(
+    { ...config.continuation, tokenFile: config.eventSinkTokenFile },
+    '/tenant-lifecycle/reset',
+  );
   return {
     spec: resetSpec({
       ports: {

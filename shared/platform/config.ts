@@ -4,7 +4,7 @@
  * A missing or bad setting throws a ConfigError that names every offending variable, and the function
  * refuses to start.
  */
-import { envBoolean, integer, optional, withDefault, z, type EnvShape } from './env-schema.ts';
+import { integer, nonEmpty, optional, text, withDefault, z, type EnvShape } from './env-schema.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -41,28 +41,80 @@ const tokenList = z
     }),
   );
 
+/** `system:serviceaccount:<namespace>:<name>`: a namespace is a DNS label, a name a DNS subdomain. */
+export const SERVICE_ACCOUNT_SUBJECT =
+  /^system:serviceaccount:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
+
+/** Comma-separated `system:serviceaccount:<namespace>:<name>` identities; empty: none. */
+const senderList = z
+  .pipe(
+    z.string(),
+    z.transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+  )
+  .check(
+    z.refine((senders) => senders.every((s) => SERVICE_ACCOUNT_SUBJECT.test(s)), {
+      message: 'every sender must read system:serviceaccount:<namespace>:<name>',
+    }),
+  );
+
+const httpsUrl = () =>
+  z.url().check(
+    z.refine((url) => url.startsWith('https://'), {
+      message: 'must be an https:// URL',
+    }),
+  );
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
 export const platformShape = {
-  /** Token(s) accepted on HTTP requests. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
+  /** Token(s) accepted on every request. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
   API_TOKEN: optional(tokenList),
   VERIFICATION_TOKEN: optional(tokenList),
   ADMIN_API_KEY: optional(tokenList),
   LOG_LEVEL: withDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   PORT: withDefault(integer(0, 65535), 8080),
   MAX_BODY_BYTES: withDefault(integer(1, Number.MAX_SAFE_INTEGER), 1024 * 1024),
-  /** Accept CloudEvents without a token (only for cluster-local services reached by the Broker/PingSource). */
-  TRUST_UNAUTHENTICATED_EVENTS: withDefault(envBoolean(), false),
+  /** The audience a sender's service-account token must carry; `tenant-lifecycle/<function>` when unset. */
+  EVENT_AUDIENCE: optional(text(256)),
+  /** Service accounts whose tokens are accepted (Knative's sources and Triggers, platform tools). */
+  EVENT_SENDERS: withDefault(senderList, []),
+  SERVICE_ACCOUNT_ISSUER: withDefault(z.url(), 'https://kubernetes.default.svc.cluster.local'),
+  SERVICE_ACCOUNT_JWKS_URL: withDefault(httpsUrl(), 'https://kubernetes.default.svc/openid/v1/jwks'),
+  SERVICE_ACCOUNT_TOKEN_FILE: withDefault(nonEmpty(), `${SERVICE_ACCOUNT_DIR}/token`),
+  SERVICE_ACCOUNT_CA_FILE: withDefault(nonEmpty(), `${SERVICE_ACCOUNT_DIR}/ca.crt`),
+  /** A projected service-account token with the Broker's audience, sent with the events a function emits. */
+  EVENT_SINK_TOKEN_FILE: optional(nonEmpty()),
   /** How long one invocation may work before it must stop and hand over (Knative allows at most 600 s). */
   REQUEST_TIMEOUT_SECONDS: withDefault(integer(1, 3600), 300),
   /** Seconds to finish in-flight requests after SIGTERM. */
   SHUTDOWN_GRACE_SECONDS: withDefault(integer(0, 600), 25),
 } satisfies EnvShape;
 
+export interface SenderSettings {
+  /** EVENT_AUDIENCE; the host defaults it to `tenant-lifecycle/<function name>`. */
+  readonly audience?: string;
+  /** EVENT_SENDERS; empty: no service-account token is accepted. */
+  readonly allowed: readonly string[];
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly tokenFile: string;
+  readonly caFile: string;
+}
+
 export interface PlatformConfig {
   readonly apiTokens: readonly string[];
   readonly logLevel: string;
   readonly port: number;
   readonly maxBodyBytes: number;
-  readonly trustUnauthenticatedEvents: boolean;
+  /** Who may call with a service-account token instead of an API token. */
+  readonly senders: SenderSettings;
+  /** EVENT_SINK_TOKEN_FILE: the token the function's own events carry to a Broker. */
+  readonly eventSinkTokenFile?: string;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
 }
@@ -90,21 +142,41 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
         },
       ]
     : [];
+  const refused: ConfigProblem[] = [
+    ...noToken,
+    ...(env.TRUST_UNAUTHENTICATED_EVENTS === undefined
+      ? []
+      : [
+          {
+            variable: 'TRUST_UNAUTHENTICATED_EVENTS',
+            message:
+              'not supported: every event must carry its sender token; name the senders in EVENT_SENDERS',
+          },
+        ]),
+  ];
   let e: z.infer<z.ZodMiniObject<typeof platformShape>>;
   try {
     e = parseEnv(platformShape, env);
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError([...noToken, ...error.problems]);
+    if (error instanceof ConfigError) throw new ConfigError([...refused, ...error.problems]);
     throw error;
   }
-  if (noToken.length > 0) throw new ConfigError(noToken);
+  if (refused.length > 0) throw new ConfigError(refused);
   const apiTokens = [...(e.API_TOKEN ?? []), ...(e.VERIFICATION_TOKEN ?? []), ...(e.ADMIN_API_KEY ?? [])];
   return {
     apiTokens,
     logLevel: e.LOG_LEVEL,
     port: e.PORT,
     maxBodyBytes: e.MAX_BODY_BYTES,
-    trustUnauthenticatedEvents: e.TRUST_UNAUTHENTICATED_EVENTS,
+    senders: {
+      ...(e.EVENT_AUDIENCE === undefined ? {} : { audience: e.EVENT_AUDIENCE }),
+      allowed: e.EVENT_SENDERS,
+      issuer: e.SERVICE_ACCOUNT_ISSUER,
+      jwksUrl: e.SERVICE_ACCOUNT_JWKS_URL,
+      tokenFile: e.SERVICE_ACCOUNT_TOKEN_FILE,
+      caFile: e.SERVICE_ACCOUNT_CA_FILE,
+    },
+    ...(e.EVENT_SINK_TOKEN_FILE === undefined ? {} : { eventSinkTokenFile: e.EVENT_SINK_TOKEN_FILE }),
     requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
   };

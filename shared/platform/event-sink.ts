@@ -3,8 +3,13 @@
  * injects. A function uses it to hand the rest of a long job to a later invocation of itself, through a
  * Trigger. The sink must accept asynchronously (a Broker answers 202 at once): posting to the function's own
  * URL would wait for the follow-up to finish, and that request would be aborted when this one ends.
+ *
+ * Under Knative's `authentication-oidc` a Broker's ingress accepts only events bearing a service-account
+ * token with its audience (`eventing.knative.dev/broker/<namespace>/<name>`): the function sends its own,
+ * from a projected token file (EVENT_SINK_TOKEN_FILE), read again at every send since the kubelet rotates it.
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { Agent, request, type Dispatcher } from 'undici';
 import { unansweredCallError } from '../adapters/network-errors.ts';
@@ -17,6 +22,8 @@ export interface EventSinkOptions {
   readonly source: string;
   /** Sent as a Bearer token when set (when the sink is the function itself behind its API token). */
   readonly token?: string;
+  /** A file holding the Bearer token (a projected service-account token), when `token` is unset. */
+  readonly tokenFile?: string;
   readonly timeoutMs?: number;
 }
 
@@ -44,7 +51,8 @@ export class EventSink {
     const message = HTTP.binary(event);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(message.headers)) headers[name] = String(value);
-    if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
+    const token = this.options.token ?? (await this.tokenFromFile());
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     const action = `send ${type} to the event sink`;
     await withRetry(async () => {
       let status: number;
@@ -72,14 +80,36 @@ export class EventSink {
     return id;
   }
 
+  private async tokenFromFile(): Promise<string | undefined> {
+    const file = this.options.tokenFile;
+    if (file === undefined) return undefined;
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch (error) {
+      throw new PlatformError({
+        reason: 'unavailable',
+        message: `event sink: cannot read the token file EVENT_SINK_TOKEN_FILE (${file})`,
+        upstream: 'event-sink',
+        cause: error,
+      });
+    }
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
 }
 
-/** The sink a function's settings name (`{sink, token}`), or none when no sink URL is configured. */
+/**
+ * The sink a function's settings name (`{sink, token}`), or none when no sink URL is configured; without a
+ * token, the platform's EVENT_SINK_TOKEN_FILE (`tokenFile`) is sent when set.
+ */
 export function eventSinkFor(
-  target: { readonly sink?: string | undefined; readonly token?: string | undefined },
+  target: {
+    readonly sink?: string | undefined;
+    readonly token?: string | undefined;
+    readonly tokenFile?: string | undefined;
+  },
   source: string,
 ): EventSink | undefined {
   if (target.sink === undefined) return undefined;
@@ -87,5 +117,6 @@ export function eventSinkFor(
     url: target.sink,
     source,
     ...(target.token === undefined ? {} : { token: target.token }),
+    ...(target.tokenFile === undefined ? {} : { tokenFile: target.tokenFile }),
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The function host: turns a FunctionSpec into one HTTP handler for the functions framework. Every request
  * (but GET /healthz, which the server answers before the host is loaded) goes through the same steps:
- *   readiness/metrics endpoints -> authentication -> trigger decoding (JSON | CloudEvent | PingSource)
+ *   readiness/metrics endpoints -> authentication (auth.ts: an API token, or an allowed sender's
+ *   service-account token) -> trigger decoding (JSON | CloudEvent | PingSource)
  *   -> operation lookup -> zod validation -> operation -> JSON answer, or RFC 9457 problem+json on error;
  * with a request id, one structured log line per request and Prometheus metrics per operation and outcome.
  */
@@ -9,9 +10,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { z } from 'zod';
-import { tokenAuthenticator } from './auth.ts';
+import type { JWTVerifyGetKey } from 'jose';
+import { callerAuthenticator } from './auth.ts';
 import { tooLarge } from './body.ts';
-import type { PlatformConfig } from './config.ts';
+import type { PlatformConfig, SenderSettings } from './config.ts';
 import { PlatformError, toPlatformError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts';
@@ -19,6 +21,7 @@ import type { FunctionSpec, InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
 import { hashRequest } from './request-hash.ts';
+import { issuerKeys, type SenderTrust } from './sender-identity.ts';
 import type { PlatformStore } from './store/store.ts';
 import { allowedMethods, matchEvent, matchHttp, type Match } from './routing.ts';
 import { decodeTrigger, isCloudEventRequest, type Trigger } from './trigger.ts';
@@ -33,6 +36,33 @@ export interface HostDependencies {
   readonly shutdown?: AbortSignal;
   /** Where idempotent operations keep their answers (the platform store). */
   readonly idempotency?: IdempotencyStore;
+  /** The service-account issuer's keys; fetched from SERVICE_ACCOUNT_JWKS_URL when not given. */
+  readonly issuerKeys?: JWTVerifyGetKey;
+}
+
+/** The default audience of a function's sender tokens. */
+export const defaultAudience = (functionName: string): string => `tenant-lifecycle/${functionName}`;
+
+/** Whom the function accepts service-account tokens from; none when EVENT_SENDERS is empty. */
+function senderTrust(
+  settings: SenderSettings,
+  functionName: string,
+  keys: JWTVerifyGetKey | undefined,
+): SenderTrust | undefined {
+  if (settings.allowed.length === 0) return undefined;
+  return {
+    issuer: settings.issuer,
+    audience: settings.audience ?? defaultAudience(functionName),
+    senders: new Set(settings.allowed),
+    keys:
+      keys ??
+      issuerKeys({
+        jwksUrl: settings.jwksUrl,
+        tokenFile: settings.tokenFile,
+        caFile: settings.caFile,
+        variables: { tokenFile: 'SERVICE_ACCOUNT_TOKEN_FILE', caFile: 'SERVICE_ACCOUNT_CA_FILE' },
+      }),
+  };
 }
 
 export type IdempotencyStore = Pick<PlatformStore, 'runIdempotent'>;
@@ -93,7 +123,11 @@ function validate<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpHandler {
-  const authenticate = tokenAuthenticator(deps.config.apiTokens);
+  const senders = senderTrust(deps.config.senders, spec.name, deps.issuerKeys);
+  const authenticate = callerAuthenticator({
+    apiTokens: deps.config.apiTokens,
+    ...(senders === undefined ? {} : { senders }),
+  });
   const needsStore = spec.operations.filter((op) => op.idempotent === true).map((op) => op.name);
   if (needsStore.length > 0 && deps.idempotency === undefined) {
     throw new Error(
@@ -111,6 +145,9 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
     let trigger: TriggerKind = isCloudEventRequest(req.headers) ? 'cloudevent' : 'http';
     let operationName = 'unknown';
     let eventType: string | undefined;
+    let caller: string | undefined;
+    /** Why authentication failed, for the request's log line (never the token). */
+    let refusal: { authFailure: string; refusedSender?: string } | undefined;
     let status = 500;
 
     try {
@@ -129,17 +166,14 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         return;
       }
 
-      const tokenIndex = authenticate(req.headers);
-      if (tokenIndex === undefined && !(trigger === 'cloudevent' && config.trustUnauthenticatedEvents)) {
-        throw new PlatformError({
-          reason: 'unauthorized',
-          message:
-            header(req.headers, 'authorization') === undefined &&
-            header(req.headers, 'x-admin-key') === undefined
-              ? 'missing token: send Authorization: Bearer <token> or X-Admin-Key'
-              : 'invalid token',
-        });
+      const authentication = await authenticate(req.headers);
+      if (!authentication.authenticated) {
+        const { failure, refusedSender } = authentication;
+        refusal =
+          refusedSender === undefined ? { authFailure: failure } : { authFailure: failure, refusedSender };
+        throw new PlatformError({ reason: 'unauthorized', message: authentication.message });
       }
+      caller = authentication.caller;
 
       // The body was read (bounded) by the server's guard or by the framework's parser; check the bound
       // here too, for the case where the framework's own parser (1 GiB limit) read it.
@@ -157,12 +191,6 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         if (!res.writableFinished) gone.abort(new Error('client closed the connection'));
       });
       const actorLabel = label(header(req.headers, 'x-actor'));
-      const caller =
-        tokenIndex !== undefined
-          ? `token#${tokenIndex}`
-          : decoded.kind === 'http'
-            ? 'anonymous'
-            : decoded.event.source;
       const idempotencyKey = label(header(req.headers, 'idempotency-key'));
       const ctx: InvocationContext = {
         requestId,
@@ -226,6 +254,8 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
             trigger,
             operation: operationName,
             eventType,
+            caller,
+            ...refusal,
             status,
             outcome,
             durationMs: Math.round(seconds * 1000),

@@ -19,9 +19,13 @@ export interface InvocationContext {
   readonly requestId: string;
   readonly log: Logger;
   readonly trigger: TriggerKind;
-  /** Who asked: `token#<n>` (which configured token) or the CloudEvent source, plus X-Actor when sent. */
+  /**
+   * Who asked, as verified: `token#<n>` (which configured API token) or
+   * `system:serviceaccount:<namespace>:<name>` (an allowed sender's token); with X-Actor sent,
+   * `<label> via <identity>`. Never the caller-chosen CloudEvent source (that is `event.source`).
+   */
   readonly actor: string;
-  /** The CloudEvent's attributes when an event triggered the call. */
+  /** The CloudEvent's attributes when an event triggered the call (the source is the sender's claim). */
   readonly event?: EventAttributes;
   /** Epoch ms by which the work must have answered (the platform's request timeout, minus a margin). */
   readonly deadline: number;

@@ -80,6 +80,8 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
       adminToken: k.adminToken,
       limitedToken: k.limitedToken,
       caFile: k.caFile,
+      serviceAccountIssuer: k.serviceAccountIssuer,
+      serviceAccountSigningKeyFile: k.serviceAccountSigningKeyFile,
     },
     grafana: { url: grafana.url, ...grafanaAdmin, kind: 'contract-fake' },
     keycloak: { url: kc.url, adminUser: kc.adminUser, adminPassword: kc.adminPassword },

@@ -29,8 +29,14 @@ export interface ControlPlane {
   readonly adminToken: string;
   readonly limitedToken: string;
   readonly caFile: string;
+  /** The service-account token issuer (`iss` of TokenRequest tokens). */
+  readonly serviceAccountIssuer: string;
+  /** PEM (PKCS#8) of the RSA key the apiserver signs service-account tokens with. */
+  readonly serviceAccountSigningKeyFile: string;
   readonly processes: readonly ServerProcess[];
 }
+
+export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 const CONTROLLERS = [
   'namespace-controller',
@@ -154,7 +160,9 @@ export async function startControlPlane(options: {
         `--tls-private-key-file=${keyFile}`,
         `--token-auth-file=${tokenFile}`,
         '--authorization-mode=RBAC',
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        // Also makes the apiserver serve OIDC discovery and its keys (/openid/v1/jwks), to any service
+        // account (the default system:service-account-issuer-discovery binding).
+        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
@@ -206,7 +214,16 @@ export async function startControlPlane(options: {
           .status === 200,
     });
     started.push(controllerManager);
-    return { server, kubeconfigPath, adminToken, limitedToken, caFile, processes: started };
+    return {
+      server,
+      kubeconfigPath,
+      adminToken,
+      limitedToken,
+      caFile,
+      serviceAccountIssuer: SERVICE_ACCOUNT_ISSUER,
+      serviceAccountSigningKeyFile: saKey,
+      processes: started,
+    };
   } catch (error) {
     for (const p of started.reverse()) await p.stop();
     throw error;

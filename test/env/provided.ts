@@ -17,6 +17,10 @@ export interface TestEnv {
     readonly limitedToken: string;
     /** PEM of the environment's CA, which signed the apiserver's (and Keycloak's HTTPS) certificate. */
     readonly caFile: string;
+    /** `iss` of the apiserver's service-account tokens; its keys are served at <server>/openid/v1/jwks. */
+    readonly serviceAccountIssuer: string;
+    /** PEM (PKCS#8 RSA) of the key the apiserver signs service-account tokens with: forge tokens in tests. */
+    readonly serviceAccountSigningKeyFile: string;
   };
   readonly keycloak: {
     /** http://127.0.0.1:<port> */

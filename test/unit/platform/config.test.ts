@@ -35,19 +35,71 @@ describe('loadPlatformConfig', () => {
       port: 8080,
       maxBodyBytes: 1048576,
       logLevel: 'info',
-      trustUnauthenticatedEvents: false,
       requestTimeoutMs: 300_000,
+      senders: {
+        allowed: [],
+        issuer: 'https://kubernetes.default.svc.cluster.local',
+        jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks',
+        tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+        caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+      },
     });
+    expect(config.senders.audience).toBeUndefined();
+  });
+
+  it('reads the allowed event senders and their audience', () => {
+    const pingSource =
+      'system:serviceaccount:tenant-functions:reset-monthly-oidc-sources.knative.dev-pingsource';
+    const trigger = 'system:serviceaccount:tenant-functions:reset-continue-oidc-eventing.knative.dev-trigger';
+    const config = loadPlatformConfig({
+      API_TOKEN: token,
+      EVENT_SENDERS: ` ${pingSource},${trigger}, `,
+      EVENT_AUDIENCE: 'tenant-lifecycle/reset',
+      SERVICE_ACCOUNT_JWKS_URL: 'https://127.0.0.1:6443/openid/v1/jwks',
+    });
+    expect(config.senders).toMatchObject({
+      allowed: [pingSource, trigger],
+      audience: 'tenant-lifecycle/reset',
+      jwksUrl: 'https://127.0.0.1:6443/openid/v1/jwks',
+    });
+  });
+
+  it('names bad sender settings', () => {
+    const error = configError(() =>
+      loadPlatformConfig({
+        API_TOKEN: token,
+        EVENT_SENDERS: 'system:serviceaccount:ns:ok,alice',
+        SERVICE_ACCOUNT_ISSUER: 'not a url',
+        SERVICE_ACCOUNT_JWKS_URL: 'http://kubernetes.default.svc/openid/v1/jwks',
+        SERVICE_ACCOUNT_TOKEN_FILE: '',
+      }),
+    );
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      'EVENT_SENDERS',
+      'SERVICE_ACCOUNT_ISSUER',
+      'SERVICE_ACCOUNT_JWKS_URL',
+      'SERVICE_ACCOUNT_TOKEN_FILE',
+    ]);
+  });
+
+  it('refuses TRUST_UNAUTHENTICATED_EVENTS whatever its value: every event carries a token', () => {
+    for (const value of ['true', 'false']) {
+      const error = configError(() =>
+        loadPlatformConfig({ API_TOKEN: token, TRUST_UNAUTHENTICATED_EVENTS: value }),
+      );
+      expect(error.problems.map((p) => p.variable)).toEqual(['TRUST_UNAUTHENTICATED_EVENTS']);
+    }
+    expect(loadPlatformConfig({ API_TOKEN: token }).apiTokens).toEqual([token]);
   });
 
   it('names each bad variable, without echoing token values', () => {
     const error = configError(() =>
-      loadPlatformConfig({ API_TOKEN: 'short', PORT: 'eighty', TRUST_UNAUTHENTICATED_EVENTS: 'maybe' }),
+      loadPlatformConfig({ API_TOKEN: 'short', PORT: 'eighty', SHUTDOWN_GRACE_SECONDS: 'soon' }),
     );
     expect(error.problems.map((p) => p.variable).sort()).toEqual([
       'API_TOKEN',
       'PORT',
-      'TRUST_UNAUTHENTICATED_EVENTS',
+      'SHUTDOWN_GRACE_SECONDS',
     ]);
     expect(error.message).not.toContain('short');
   });

@@ -208,15 +208,20 @@ describe('CloudEvents', () => {
     expectProblem(r, 400, 'malformed-body');
   });
 
-  it('requires a token for events unless trusted', async () => {
+  it('requires a token for events: none is refused, the API token is accepted', async () => {
     const message = HTTP.binary(event);
-    const response = await fetch(`${fn.url}/`, {
+    const headers = message.headers as Record<string, string>;
+    const response = await fetch(`${fn.url}/`, { method: 'POST', headers, body: message.body as string });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    await response.arrayBuffer();
+    const authorized = await fetch(`${fn.url}/`, {
       method: 'POST',
-      headers: message.headers as Record<string, string>,
+      headers: { ...headers, ...auth },
       body: message.body as string,
     });
-    expect(response.status).toBe(401);
-    await response.arrayBuffer();
+    expect(authorized.status).toBe(200);
+    await authorized.arrayBuffer();
   });
 });
 
