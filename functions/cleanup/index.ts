@@ -56,6 +56,7 @@ export function cleanupSpec(deps: {
                 : 'success',
             details: {
               cutoff: result.cutoff,
+              notOwned: result.not_owned,
               ...('deleted_users' in result
                 ? { deleted: result.deleted_users, failed: result.failed_deletions }
                 : {}),

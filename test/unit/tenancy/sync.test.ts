@@ -7,8 +7,18 @@ import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
 import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../../shared/tenancy/sync.ts';
 import type { GrafanaAccount, TenantIdentity } from '../../../shared/tenancy/sync-plan.ts';
+import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
 
 const PAGE = 100;
+
+const placeholder = (login: string) => `${login}@tenants.invalid`;
+/** A namespace as provision makes it. */
+const ownedNamespace = (name: string) => ({
+  name,
+  terminating: false,
+  labels: { [labels.managedBy]: MANAGER, [labels.tenant]: name },
+  annotations: { [annotations.ownerTenant]: name },
+});
 
 function pages<T>(items: readonly T[], count: () => void): AsyncIterable<T[]> {
   return (async function* () {
@@ -33,7 +43,10 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
   const members = new Set(options.tenants);
   const namespaces = new Set(options.namespaces);
   const grafana = new Map<string, GrafanaAccount>(
-    options.grafana.map((login, i) => [login, { id: i + 1, login, isAdmin: false }]),
+    options.grafana.map((login, i) => [
+      login,
+      { id: i + 1, login, email: placeholder(login), isAdmin: false },
+    ]),
   );
   const created: KubernetesObject[] = [];
   const ports: SyncPorts = {
@@ -56,12 +69,12 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
     cluster: {
       namespacePages: () =>
         pages(
-          [...namespaces].map((name) => ({ name, terminating: false })),
+          [...namespaces].map((name) => ownedNamespace(name)),
           count,
         ),
       readNamespace: (name) => (
         count(),
-        Promise.resolve(namespaces.has(name) ? { name, terminating: false } : undefined)
+        Promise.resolve(namespaces.has(name) ? ownedNamespace(name) : undefined)
       ),
       create: (object) => {
         count();
@@ -70,13 +83,19 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
         return Promise.resolve();
       },
       deleteNamespace: (name) => (count(), Promise.resolve(namespaces.delete(name) ? 'deleted' : 'absent')),
+      labelNamespace: () => Promise.reject(new Error('not expected')),
     },
     grafana: {
       searchUsers: () => pages([...grafana.values()], count),
       lookupUser: (login) => (count(), Promise.resolve(grafana.get(login))),
       createUser: (user) => {
         count();
-        grafana.set(user.login, { id: grafana.size + 100, login: user.login, isAdmin: false });
+        grafana.set(user.login, {
+          id: grafana.size + 100,
+          login: user.login,
+          email: user.email,
+          isAdmin: false,
+        });
         return Promise.resolve(grafana.size + 100);
       },
       setOrgRole: () => (count(), Promise.resolve()),
