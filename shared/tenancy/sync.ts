@@ -17,7 +17,7 @@
 import pLimit from 'p-limit';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantPlan } from './baseline.ts';
-import { annotations, labels, MANAGER, tenantNamespaceSelector } from './labels.ts';
+import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import { namespaceOwnership, notOwnedError, type NotOwned } from './ownership.ts';
 import { generatePassword } from './passwords.ts';
 import {
