@@ -3,6 +3,7 @@
  * repairs it makes, and prune's safety bound. The real servers are in test/integration/functions/sync.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { PlatformError } from '../../../shared/platform/errors.ts';
 import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
 import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../../shared/tenancy/sync.ts';
@@ -190,6 +191,42 @@ describe('sync', () => {
     });
     expect(s.grafana.has('person')).toBe(true);
     expect(s.namespaces.has('orphan-b')).toBe(false);
+  });
+
+  it('meets a foreign namespace on create: reports it not_owned, creates nothing in it, repairs the others', async () => {
+    const s = systems({ tenants: ['ann', 'bob'], namespaces: [], grafana: ['ann', 'bob'] });
+    const foreign = { name: 'ann', terminating: false, labels: {}, annotations: {} };
+    const ports: SyncPorts = {
+      ...s.ports,
+      cluster: {
+        ...s.ports.cluster,
+        // ann's namespace appears (someone else's) between the list and the create.
+        create: (object) =>
+          object.kind === 'Namespace' && object.metadata.name === 'ann'
+            ? Promise.reject(
+                new PlatformError({ reason: 'conflict', message: 'namespaces "ann" already exists' }),
+              )
+            : s.ports.cluster.create(object),
+        readNamespace: (name) =>
+          name === 'ann' ? Promise.resolve(foreign) : s.ports.cluster.readNamespace(name),
+      },
+    };
+    const result = await sync({}, settings, ports);
+    expect(result.results.not_owned).toEqual([expect.objectContaining({ kind: 'Namespace', name: 'ann' })]);
+    expect(result.results.failed_fixes.map((f) => f.username)).toEqual(['ann']);
+    expect(s.created.filter((o) => o.metadata.namespace === 'ann')).toEqual([]);
+    expect(result.results.fixed_users).toEqual([
+      { username: 'bob', fixed_grafana: false, fixed_namespace: true, fixed_membership: false },
+    ]);
+    expect(s.created.filter((o) => o.metadata.namespace === 'bob').length).toBeGreaterThan(0);
+  });
+
+  it('refuses adopt without a username', async () => {
+    const s = systems({ tenants: ['ann'], namespaces: [], grafana: ['ann'] });
+    await expect(sync({ adopt: true }, settings, s.ports)).rejects.toMatchObject({ reason: 'validation' });
+    expect(s.created).toEqual([]);
+    await sync({}, settings, s.ports);
+    expect(s.created.map((o) => o.kind)).toContain('Namespace');
   });
 
   it('answers not found for a username that is nothing of a tenant', async () => {
