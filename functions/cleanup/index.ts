@@ -81,6 +81,7 @@ export function cleanupSetup(config: CleanupConfig, log: Logger): FunctionSetup 
       metrics,
       settings: {
         markerGroup: config.markerGroup,
+        reserved: config.reserved,
         retentionDays: config.retentionDays,
         maxShare: config.maxShare,
       },

@@ -109,7 +109,7 @@ export function syncSetup(config: SyncConfig, log: Logger): FunctionSetup {
     },
     spec: syncSpec({
       metrics,
-      settings: { ...config.sync, markerGroup: config.markerGroup },
+      settings: { ...config.sync, markerGroup: config.markerGroup, reserved: config.reserved },
       reserved: config.reserved,
       ports: {
         identity,

@@ -10,6 +10,7 @@
 import pLimit from 'p-limit';
 import { PlatformError } from '../platform/errors.ts';
 import { removeTenant, type DeprovisionPorts, type TenantSystemsRemoval } from './deprovision.ts';
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import { labels } from './labels.ts';
 import type { NotOwned } from './ownership.ts';
 import { partsNotOwned, readTenantParts, tenantOwnership, type TenantParts } from './tenant-parts.ts';
@@ -33,6 +34,8 @@ export interface CleanupRequest {
 
 export interface CleanupSettings {
   readonly markerGroup: string;
+  /** Names never a tenant's namespace, whatever their labels say: such a tenant is reported, not removed. */
+  readonly reserved?: ReservedNames;
   readonly retentionDays: number;
   /** Refuse to delete more than this share of all tenants in one run (0..1) unless forced. */
   readonly maxShare: number;
@@ -66,7 +69,7 @@ export async function cleanup(request: CleanupRequest, settings: CleanupSettings
   const removable: TenantParts[] = [];
   const notOwned: { username: string; objects: NotOwned[] }[] = [];
   for (const parts of candidates) {
-    const foreign = partsNotOwned(tenantOwnership(parts));
+    const foreign = partsNotOwned(tenantOwnership(parts, settings.reserved));
     if (foreign.length === 0) removable.push(parts);
     else notOwned.push({ username: parts.username, objects: foreign });
   }

@@ -19,6 +19,7 @@
  * nothing in any system.
  */
 import { PlatformError } from '../platform/errors.ts';
+import { isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 import { annotations, labels, MANAGER } from './labels.ts';
 import { placeholderEmail } from './tenant-objects.ts';
 
@@ -63,8 +64,16 @@ const notOwned = (kind: OwnedKind, name: string, reason: string): Ownership => (
   object: { kind, name, reason },
 });
 
-/** Why `namespace` is not tenant `tenant`'s, or undefined when it is. */
-export function namespaceRefusal(tenant: string, namespace: NamespaceFacts): string | undefined {
+/**
+ * Why `namespace` is not tenant `tenant`'s, or undefined when it is. A reserved name is never a tenant's,
+ * whatever its labels say.
+ */
+export function namespaceRefusal(
+  tenant: string,
+  namespace: NamespaceFacts,
+  reserved?: ReservedNames,
+): string | undefined {
+  if (reserved !== undefined && isReserved(namespace.name, reserved)) return 'it is a reserved name';
   if (namespace.name !== tenant) return `the namespace is not named after tenant "${tenant}"`;
   if (namespace.labels[labels.managedBy] !== MANAGER)
     return `it does not carry ${labels.managedBy}=${MANAGER}`;
@@ -81,18 +90,23 @@ export function namespaceRefusal(tenant: string, namespace: NamespaceFacts): str
   return undefined;
 }
 
-export function namespaceOwnership(tenant: string, namespace: NamespaceFacts | undefined): Ownership {
+export function namespaceOwnership(
+  tenant: string,
+  namespace: NamespaceFacts | undefined,
+  reserved?: ReservedNames,
+): Ownership {
   if (namespace === undefined) return ABSENT;
-  const reason = namespaceRefusal(tenant, namespace);
+  const reason = namespaceRefusal(tenant, namespace, reserved);
   return reason === undefined ? OWNED : notOwned('Namespace', namespace.name, reason);
 }
 
 /** Which tenant a labelled namespace belongs to, or why it belongs to none (for sweeps over a selector). */
 export function namespaceTenant(
   namespace: NamespaceFacts,
+  reserved?: ReservedNames,
 ): { readonly tenant: string } | { readonly refusal: NotOwned } {
   const tenant = namespace.labels[labels.tenant] ?? '';
-  const reason = namespaceRefusal(tenant, namespace);
+  const reason = namespaceRefusal(tenant, namespace, reserved);
   return reason === undefined ? { tenant } : { refusal: { kind: 'Namespace', name: namespace.name, reason } };
 }
 
@@ -103,6 +117,28 @@ export function keycloakUserOwnership(tenant: string, user: KeycloakUserFacts | 
   return user.inMarkerGroup
     ? OWNED
     : notOwned('KeycloakUser', user.username, 'it is not a member of the tenant marker group');
+}
+
+/**
+ * Whether a Keycloak user outside the marker group may have its tenant memberships restored (sync): the
+ * email provision recorded on the tenant's owned namespace (none for a tenant without one) must be its
+ * email, so that a same-named user made after the tenant's was deleted is never granted the tenant.
+ */
+export function lostMembershipRefusal(
+  user: { readonly username: string; readonly email?: string | undefined },
+  recordedEmail: string | undefined,
+): NotOwned | undefined {
+  const email = user.email === undefined || user.email === '' ? undefined : user.email.toLowerCase();
+  const recorded =
+    recordedEmail === undefined || recordedEmail === '' ? undefined : recordedEmail.toLowerCase();
+  return email === recorded
+    ? undefined
+    : {
+        kind: 'KeycloakUser',
+        name: user.username,
+        reason:
+          'it is not a member of the tenant marker group, and its email is not the one recorded on the tenant namespace',
+      };
 }
 
 /** The emails provision may have given the tenant's Grafana user (see the module comment). */

@@ -10,8 +10,11 @@
  * is never repaired, bound into or pruned; a tenant with such a part is left as it is.
  */
 import { annotations } from './labels.ts';
+import { placeholderEmail } from './tenant-objects.ts';
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import {
   grafanaUserOwnership,
+  lostMembershipRefusal,
   namespaceTenant,
   provisionedEmails,
   type NamespaceFacts,
@@ -115,8 +118,21 @@ function repairOf(
   membership: boolean,
 ): TenantRepair | NotOwned[] {
   const grafana = grafanaState(user.username, account, user.email, namespace);
+  // Restoring a lost membership grants the tenant to a user outside the marker group: only to the one
+  // whose email matches what provision recorded on the namespace (without a namespace, the Grafana user's).
+  const stranger = membership
+    ? lostMembershipRefusal(
+        user,
+        namespace !== undefined
+          ? namespace.annotations[annotations.owner]
+          : account?.email.toLowerCase() === placeholderEmail(key(user.username))
+            ? undefined
+            : account?.email,
+      )
+    : undefined;
   const foreign = [
     ...(foreignNamespace === undefined ? [] : [foreignNamespace]),
+    ...(stranger === undefined ? [] : [stranger]),
     ...(typeof grafana === 'object' ? [grafana] : []),
   ];
   if (foreign.length > 0) return foreign;
@@ -132,11 +148,12 @@ function repairOf(
 
 const needsWork = (r: TenantRepair): boolean => r.namespace !== 'ok' || r.grafana !== 'ok' || r.membership;
 
-export function diffInventory(inventory: SyncInventory): SyncDiff {
+/** `reserved`: names that are never a tenant's namespace, whatever their labels say. */
+export function diffInventory(inventory: SyncInventory, reserved?: ReservedNames): SyncDiff {
   const owned = new Map<string, TenantNamespaceState>();
   const foreignNamespaces = new Map<string, NotOwned>();
   for (const n of inventory.namespaces) {
-    const verdict = namespaceTenant(n);
+    const verdict = namespaceTenant(n, reserved);
     if ('tenant' in verdict) owned.set(key(n.name), n);
     else foreignNamespaces.set(key(n.name), verdict.refusal);
   }

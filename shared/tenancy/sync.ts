@@ -15,6 +15,7 @@
  * answer's `adopted` and the audit record say so.
  */
 import pLimit from 'p-limit';
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantPlan } from './baseline.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
@@ -74,6 +75,8 @@ export interface SyncPorts {
 
 export interface SyncSettings {
   readonly markerGroup: string;
+  /** Names never treated as a tenant's namespace (not repaired, never pruned), whatever their labels. */
+  readonly reserved?: ReservedNames;
   readonly plans: ReadonlyMap<string, TenantPlan>;
   /** The plan a recreated namespace gets (its old plan label went with it). */
   readonly defaultPlan: string;
@@ -156,7 +159,7 @@ async function planAll(ports: SyncPorts, settings: SyncSettings) {
     });
   }
   const inventory: SyncInventory = { tenants, namespaces, grafanaUsers };
-  return { inventory, ...(await resolve(inventory, ports)) };
+  return { inventory, ...(await resolve(inventory, ports, settings.reserved)) };
 }
 
 /** One tenant: targeted reads in place of the lists; the same plan functions. */
@@ -173,7 +176,7 @@ async function planOne(username: string, adopt: boolean, ports: SyncPorts, setti
   const inMarker = user !== undefined && groups.some((g) => g.id === marker);
   const isTenant = inMarker && groups.some((g) => g.name === tenantGroupName(name));
   // Unlike a list by selector, a read by name finds any namespace: only the tenant's own is inventory.
-  const namespaceState = namespaceOwnership(name, namespace);
+  const namespaceState = namespaceOwnership(name, namespace, settings.reserved);
   const foreign: NotOwned[] = namespaceState.status === 'not_owned' ? [namespaceState.object] : [];
   const adoption =
     adopt && namespace !== undefined && foreign.length > 0 ? adoptable(name, namespace, inMarker) : undefined;
@@ -182,7 +185,7 @@ async function planOne(username: string, adopt: boolean, ports: SyncPorts, setti
     namespaces: namespace === undefined || namespaceState.status !== 'owned' ? [] : [namespace],
     grafanaUsers: grafanaUser === undefined ? [] : [grafanaUser],
   };
-  const planned = await resolve(inventory, ports, user);
+  const planned = await resolve(inventory, ports, settings.reserved, user);
   const refused = [...(adoption === undefined ? foreign : []), ...planned.plan.notOwned];
   if (refused.length > 0) throw notOwnedError('sync', name, refused);
   const known =
@@ -225,8 +228,13 @@ function adoptable(name: string, namespace: TenantNamespaceState, inMarker: bool
   return namespace;
 }
 
-async function resolve(inventory: SyncInventory, ports: SyncPorts, knownUser?: TenantIdentity) {
-  const diff = diffInventory(inventory);
+async function resolve(
+  inventory: SyncInventory,
+  ports: SyncPorts,
+  reserved: ReservedNames | undefined,
+  knownUser?: TenantIdentity,
+) {
+  const diff = diffInventory(inventory, reserved);
   const product = await ports.productLogins(lower(diff.strayGrafanaUsers.map((g) => g.login)));
   const found = new Map<string, TenantIdentity | undefined>();
   const limit = pLimit(8);

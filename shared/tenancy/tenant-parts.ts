@@ -3,6 +3,7 @@
  * namespace, Grafana user), and whose it is (ownership.ts). Deprovision, cleanup and provision read the
  * parts first and decide on all of them before changing anything.
  */
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import { annotations } from './labels.ts';
 import {
   grafanaUserOwnership,
@@ -89,10 +90,10 @@ export const hasAnyPart = (parts: TenantParts): boolean =>
   parts.keycloak !== undefined || parts.namespace !== undefined || parts.grafana !== undefined;
 
 /** Pure: whose each part is. The Grafana user's email is checked against owned evidence only. */
-export function tenantOwnership(parts: TenantParts): TenantOwnership {
+export function tenantOwnership(parts: TenantParts, reserved?: ReservedNames): TenantOwnership {
   const { username } = parts;
   const keycloak = keycloakUserOwnership(username, parts.keycloak);
-  const namespace = namespaceOwnership(username, parts.namespace);
+  const namespace = namespaceOwnership(username, parts.namespace, reserved);
   const emails = provisionedEmails(username, {
     keycloakEmail: keycloak.status === 'owned' ? parts.keycloak?.email : undefined,
     namespaceOwnerEmail:

@@ -63,6 +63,13 @@ describe('namespaceOwnership', () => {
     if (ownership.status === 'not_owned') expect(ownership.object.reason).toMatch(reason);
   });
 
+  it('refuses a reserved name whatever its labels say', () => {
+    const reserved = { exact: ['default'], patterns: [/^kube-/] };
+    const ownership = namespaceOwnership('kube-system', provisioned('kube-system'), reserved);
+    expect(ownership).toMatchObject({ status: 'not_owned', object: { reason: 'it is a reserved name' } });
+    expect(namespaceOwnership('acme', provisioned('acme'), reserved)).toEqual({ status: 'owned' });
+  });
+
   it("refuses another tenant's namespace asked for under a different name", () => {
     expect(namespaceOwnership('acme', provisioned('zed'))).toMatchObject({ status: 'not_owned' });
   });

@@ -170,6 +170,47 @@ describe('what the product did not make', () => {
   });
 });
 
+describe('restoring a lost membership', () => {
+  it('grants the tenant only to the Keycloak user whose email is the one recorded on the namespace', () => {
+    const recorded = (name: string, email: string) => ({
+      ...ns(name),
+      annotations: { ...ns(name).annotations, [annotations.owner]: email },
+    });
+    const inventory: SyncInventory = {
+      tenants: [],
+      namespaces: [recorded('kept', 'kept@example.org'), recorded('taken', 'first@example.org')],
+      grafanaUsers: [],
+    };
+    const plan = completePlan(
+      inventory,
+      diffInventory(inventory),
+      new Map([
+        ['kept', { ...tenant('kept'), email: 'Kept@Example.org' }],
+        ['taken', { ...tenant('taken'), email: 'newcomer@example.org' }],
+      ]),
+      new Set(),
+    );
+    expect(plan.repairs.map((r) => [r.username, r.membership])).toEqual([['kept', true]]);
+    expect(plan.notOwned).toEqual([expect.objectContaining({ kind: 'KeycloakUser', name: 'taken' })]);
+    expect(plan.orphans.namespaces).toEqual([]);
+  });
+});
+
+describe('reserved names', () => {
+  it('never takes a labelled reserved namespace for a tenant’s, nor prunes it', () => {
+    const inventory: SyncInventory = {
+      tenants: [],
+      namespaces: [ns('kube-system'), ns('gone')],
+      grafanaUsers: [],
+    };
+    const reserved = { exact: [], patterns: [/^kube-/] };
+    const diff = diffInventory(inventory, reserved);
+    const plan = completePlan(inventory, diff, new Map(), new Set());
+    expect(plan.orphans.namespaces).toEqual(['gone']);
+    expect(plan.notOwned).toEqual([expect.objectContaining({ kind: 'Namespace', name: 'kube-system' })]);
+  });
+});
+
 describe('pruneNeedsForce', () => {
   const plan = (orphans: number) => ({
     notOwned: [],
