@@ -56,6 +56,7 @@ export function cleanupSpec(deps: {
                 : 'success',
             details: {
               cutoff: result.cutoff,
+              notOwned: result.not_owned,
               ...('deleted_users' in result
                 ? { deleted: result.deleted_users, failed: result.failed_deletions }
                 : {}),
@@ -80,6 +81,7 @@ export function cleanupSetup(config: CleanupConfig, log: Logger): FunctionSetup 
       metrics,
       settings: {
         markerGroup: config.markerGroup,
+        reserved: config.reserved,
         retentionDays: config.retentionDays,
         maxShare: config.maxShare,
       },

@@ -3,6 +3,7 @@ import { nonEmpty, integer, optional, withDefault, z } from '../../shared/platfo
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { plansFrom, plansSchema } from '../../shared/tenancy/plans.ts';
+import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/reserved-names.ts';
 
 export const loadConfig = defineConfig(
   {
@@ -22,11 +23,13 @@ export const loadConfig = defineConfig(
     K_SINK: optional(z.url()),
     /** Sent as Bearer token with the continuation event, when the sink needs one. */
     CONTINUATION_TOKEN: optional(nonEmpty()),
+    ...reservedNamesShape,
   },
   (v) => ({
     databaseUrl: v.DATABASE_URL,
     kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
     plans: plansFrom(v.PLANS),
+    reserved: reservedNamesFrom(v),
     concurrency: v.RESET_CONCURRENCY,
     maxNamespaces: v.RESET_MAX_NAMESPACES_PER_RUN,
     continuation: {

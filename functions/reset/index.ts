@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/platform/logger.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
@@ -38,6 +39,7 @@ export const resetRequest = z
 export interface ResetDependencies {
   readonly ports: ResetSweepPorts;
   readonly plans: ReadonlyMap<string, TenantPlan>;
+  readonly reserved: ReservedNames;
   readonly concurrency: number;
   readonly maxNamespaces?: number | undefined;
   readonly store: Pick<PlatformStore, 'recordAudit'>;
@@ -90,8 +92,11 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
         events: [RESET_EVENT],
         ping: true,
         run: async (input, ctx) => {
+          if (input.username !== undefined)
+            assertNotReserved(input.username, deps.reserved, 'tenant', 'username');
           const swept = await resetSweep(input, deps.ports, {
             plans: deps.plans,
+            reserved: deps.reserved,
             deadline: ctx.deadline,
             concurrency: deps.concurrency,
             ...(deps.maxNamespaces === undefined ? {} : { maxNamespaces: deps.maxNamespaces }),
@@ -112,6 +117,7 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
             details: {
               namespacesReset: result.namespaces_reset,
               failed: result.failed_resets,
+              skipped: result.skipped,
               continue: result.continue,
             },
           });
@@ -140,9 +146,11 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
         lister: raw,
         discover: () => discoverResources(raw),
         namespacePages: (selector) => cluster.namespacePages(selector),
+        readNamespace: (name) => cluster.readNamespace(name),
         create: (object) => cluster.create(object),
       },
       plans: config.plans,
+      reserved: config.reserved,
       concurrency: config.concurrency,
       maxNamespaces: config.maxNamespaces,
       store,

@@ -1,5 +1,5 @@
 /**
- * sync: HTTP POST / (and the predecessor's /sync) with { username?, dryRun?, prune?, force? }, the CloudEvent
+ * sync: HTTP POST / (and the predecessor's /sync) with { username?, dryRun?, prune?, force?, adopt? }, the CloudEvent
  * dev.tenantlifecycle.tenant.sync.requested, or the hourly PingSource. Path: trigger -> host -> sync
  * (marker-group members, Grafana users and tenant namespaces listed once each, in pages) -> planSync
  * (pure) -> repairs with bounded concurrency, prune only when asked -> audit.
@@ -9,6 +9,8 @@ import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { PlatformError } from '../../shared/platform/errors.ts';
+import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../shared/tenancy/sync.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
@@ -28,11 +30,17 @@ export const syncRequest = z
     prune: z.boolean().default(false),
     /** Prune beyond the safety bound. */
     force: z.boolean().default(false),
+    /**
+     * With `username`, over HTTP only: take over the tenant's same-named namespace that the product did not
+     * make (labelled as the tenant's, baseline created in it); recorded in the audit log.
+     */
+    adopt: z.boolean().default(false),
   })
   .strict();
 
 export interface SyncDependencies {
   readonly settings: SyncSettings;
+  readonly reserved: ReservedNames;
   readonly ports: SyncPorts;
   readonly store: Pick<PlatformStore, 'recordAudit'>;
   readonly now?: () => Date;
@@ -53,6 +61,15 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
         events: [SYNC_EVENT],
         ping: true,
         run: async (input, ctx) => {
+          if (input.username !== undefined)
+            assertNotReserved(input.username, deps.reserved, 'tenant', 'username');
+          if (input.adopt && ctx.trigger !== 'http') {
+            throw new PlatformError({
+              reason: 'validation',
+              message: 'adopt is accepted over HTTP only: an operator asks for it, never an event',
+              issues: [{ path: 'adopt', message: 'HTTP only' }],
+            });
+          }
           const result = await sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))());
           const failed = result.results.failed_fixes;
           if (result.dryRun !== true) {
@@ -72,7 +89,7 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
             operation: 'sync',
             target: input.username ?? '*',
             outcome: input.dryRun ? 'dry_run' : failed.length > 0 ? 'partial' : 'success',
-            details: { counts: result.counts, ...result.results },
+            details: { counts: result.counts, ...(input.adopt ? { adopt: true } : {}), ...result.results },
           });
           ctx.log.info({ counts: result.counts, failed: failed.length }, 'sync finished');
           return result;
@@ -92,14 +109,16 @@ export function syncSetup(config: SyncConfig, log: Logger): FunctionSetup {
     },
     spec: syncSpec({
       metrics,
-      settings: { ...config.sync, markerGroup: config.markerGroup },
+      settings: { ...config.sync, markerGroup: config.markerGroup, reserved: config.reserved },
+      reserved: config.reserved,
       ports: {
         identity,
         cluster: {
           namespacePages: (selector) => cluster.namespacePages(selector, config.pageSize),
           readNamespace: (name) => cluster.readNamespace(name),
           create: (object) => cluster.create(object),
-          deleteNamespace: (name) => cluster.deleteNamespace(name),
+          deleteNamespace: (name, uid) => cluster.deleteNamespace(name, uid),
+          labelNamespace: (namespace, add) => cluster.labelNamespace(namespace, add),
         },
         grafana,
         productLogins: (logins) => store.succeededOn('provision', logins),

@@ -256,6 +256,7 @@ export function renderBaseline(input: BaselineInput): KubernetesObject[] {
           [labels.legacyProvisioned]: 'true',
         },
         annotations: {
+          [annotations.ownerTenant]: tenant,
           [annotations.createdAt]: input.createdAt.toISOString(),
           ...(input.ownerEmail === undefined ? {} : { [annotations.owner]: input.ownerEmail }),
         },

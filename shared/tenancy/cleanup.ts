@@ -3,12 +3,17 @@
  * group (read in pages); their age is Keycloak's creation time, filtered server-side where Keycloak offers
  * it (26.6+). A tenant whose namespace carries tenant-lifecycle.dev/exempt=true is kept. A safety bound
  * refuses to delete more than a share of all tenants in one run unless forced. "Now" is an input, so tests
- * and operators can ask "who would go on that date" without waiting.
+ * and operators can ask "who would go on that date" without waiting. Only a tenant whose every part is its
+ * own (ownership.ts) is removed: one whose namespace or Grafana user the product did not make is reported
+ * under `not_owned` and left entirely as it is.
  */
 import pLimit from 'p-limit';
 import { PlatformError } from '../platform/errors.ts';
 import { removeTenant, type DeprovisionPorts, type TenantSystemsRemoval } from './deprovision.ts';
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import { labels } from './labels.ts';
+import type { NotOwned } from './ownership.ts';
+import { partsNotOwned, readTenantParts, tenantOwnership, type TenantParts } from './tenant-parts.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -29,6 +34,8 @@ export interface CleanupRequest {
 
 export interface CleanupSettings {
   readonly markerGroup: string;
+  /** Names never a tenant's namespace, whatever their labels say: such a tenant is reported, not removed. */
+  readonly reserved?: ReservedNames;
   readonly retentionDays: number;
   /** Refuse to delete more than this share of all tenants in one run (0..1) unless forced. */
   readonly maxShare: number;
@@ -54,31 +61,51 @@ export async function cleanup(request: CleanupRequest, settings: CleanupSettings
       else old.push({ id: u.id, username: u.username });
     }
   }
-  const base = { cutoff: cutoff.toISOString(), total_tenants: tenants.size, exempt: spared.sort() };
+  const limit = pLimit(4);
+  // Every part of every candidate is read and checked before anything is deleted.
+  const candidates = await Promise.all(
+    old.map((u) => limit(async () => readTenantParts(u.username, settings.markerGroup, ports))),
+  );
+  const removable: TenantParts[] = [];
+  const notOwned: { username: string; objects: NotOwned[] }[] = [];
+  for (const parts of candidates) {
+    const foreign = partsNotOwned(tenantOwnership(parts, settings.reserved));
+    if (foreign.length === 0) removable.push(parts);
+    else notOwned.push({ username: parts.username, objects: foreign });
+  }
+  const base = {
+    cutoff: cutoff.toISOString(),
+    total_tenants: tenants.size,
+    exempt: spared.sort(),
+    not_owned: notOwned.sort((a, b) => a.username.localeCompare(b.username)),
+  };
   if (request.dryRun) {
     return {
       message: 'Dry run: nothing was deleted',
       dryRun: true,
       ...base,
-      would_delete: old.map((u) => u.username).sort(),
+      would_delete: removable.map((u) => u.username).sort(),
     };
   }
-  if (old.length > 0 && old.length > settings.maxShare * tenants.size && request.force !== true) {
+  if (removable.length > 0 && removable.length > settings.maxShare * tenants.size && request.force !== true) {
     throw new PlatformError({
       reason: 'conflict',
-      message: `refusing to delete ${old.length} of ${tenants.size} tenants in one run (more than ${Math.round(settings.maxShare * 100)}%); check the retention settings or send force: true`,
+      message: `refusing to delete ${removable.length} of ${tenants.size} tenants in one run (more than ${Math.round(settings.maxShare * 100)}%); check the retention settings or send force: true`,
     });
   }
-  const limit = pLimit(4);
   const deleted: { username: string; user_id: string; systems: TenantSystemsRemoval }[] = [];
   const failed: { username: string; errors: Readonly<Record<string, string>> }[] = [];
   await Promise.all(
-    old.map((u) =>
+    removable.map((parts) =>
       limit(async () => {
-        const removal = await removeTenant(u.username, settings.markerGroup, ports);
+        const removal = await removeTenant(parts, settings.markerGroup, ports);
         if (Object.keys(removal.errors).length === 0)
-          deleted.push({ username: u.username, user_id: u.id, systems: removal.systems });
-        else failed.push({ username: u.username, errors: removal.errors });
+          deleted.push({
+            username: parts.username,
+            user_id: parts.keycloak?.id ?? '',
+            systems: removal.systems,
+          });
+        else failed.push({ username: parts.username, errors: removal.errors });
       }),
     ),
   );
@@ -88,7 +115,7 @@ export async function cleanup(request: CleanupRequest, settings: CleanupSettings
     deleted_users: deleted.map(({ username, user_id }) => ({ username, user_id })),
     failed_deletions: failed.map((f) => f.username),
     failures: failed,
-    total_processed: old.length,
+    total_processed: removable.length,
     successfully_deleted: deleted.length,
     failed: failed.length,
   };

@@ -6,23 +6,29 @@
  */
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
+import { notOwnedError } from './ownership.ts';
+import { tenantGroupName } from './tenant-objects.ts';
+import {
+  hasAnyPart,
+  partsNotOwned,
+  readTenantParts,
+  tenantOwnership,
+  type TenantParts,
+  type TenantPartsPorts,
+} from './tenant-parts.ts';
 
 /** 'kept': not attempted because another part failed; the identity stays so that a retry finds the tenant. */
 export type Removal = 'deleted' | 'absent' | 'failed' | 'kept';
 
-export interface DeprovisionPorts {
-  readonly identity: {
-    findUserByUsername(username: string): Promise<{ id: string } | undefined>;
+export interface DeprovisionPorts extends TenantPartsPorts {
+  readonly identity: TenantPartsPorts['identity'] & {
     deleteUser(id: string): Promise<boolean>;
-    findGroup(name: string, parentId?: string): Promise<string | undefined>;
     deleteGroup(id: string): Promise<boolean>;
   };
-  readonly cluster: {
-    namespaceExists(name: string): Promise<boolean>;
-    deleteNamespace(name: string): Promise<'deleted' | 'absent'>;
+  readonly cluster: TenantPartsPorts['cluster'] & {
+    deleteNamespace(name: string, uid?: string): Promise<'deleted' | 'absent'>;
   };
-  readonly grafana: {
-    lookupUser(login: string): Promise<{ id: number } | undefined>;
+  readonly grafana: TenantPartsPorts['grafana'] & {
     deleteUser(id: number): Promise<boolean>;
   };
 }
@@ -54,29 +60,22 @@ export function candidateNames(
   return [...new Set([byEmail, byName].filter((n): n is string => n !== undefined))];
 }
 
-async function exists(name: string, ports: DeprovisionPorts): Promise<boolean> {
-  const [user, namespace, grafana] = await Promise.all([
-    ports.identity.findUserByUsername(name),
-    ports.cluster.namespaceExists(name),
-    ports.grafana.lookupUser(name),
-  ]);
-  return user !== undefined || namespace || grafana !== undefined;
-}
-
 export async function deprovision(
   request: { email?: string | undefined; full_name?: string | undefined },
   settings: { readonly reserved: ReservedNames; readonly markerGroup: string },
   ports: DeprovisionPorts,
 ): Promise<DeprovisionResult> {
   const candidates = candidateNames(request, settings.reserved);
-  let username = candidates[0] ?? '';
+  let parts: TenantParts | undefined;
   for (const name of candidates) {
-    if (await exists(name, ports)) {
-      username = name;
-      break;
-    }
+    parts = await readTenantParts(name, settings.markerGroup, ports);
+    if (hasAnyPart(parts)) break;
   }
-  const removal = await removeTenant(username, settings.markerGroup, ports);
+  const username = parts?.username ?? candidates[0] ?? '';
+  // Every part is checked before any is deleted: one foreign part stops the whole deprovision.
+  const foreign = parts === undefined ? [] : partsNotOwned(tenantOwnership(parts));
+  if (foreign.length > 0) throw notOwnedError('deprovision', username, foreign);
+  const removal = await removeTenant(parts ?? { username }, settings.markerGroup, ports);
   const { errors, userId, kubernetes, finished, systems } = removal;
   const result: DeprovisionResult = {
     message: 'User has been deleted successfully',
@@ -115,15 +114,18 @@ export interface TenantRemoval {
 }
 
 /**
- * Removes one tenant: the namespace and the Grafana user first (at once), then, only when both went well,
- * the Keycloak user and tenant group. Keycloak is the list of tenants: keeping the identity after a
- * partial failure lets the next run (or sync) find the tenant and finish.
+ * Removes the parts of one tenant that were read (and found to be the tenant's) by `readTenantParts`: the
+ * namespace (only the one read: its uid is a precondition) and the Grafana user (by its id) first, at once;
+ * then, only when both went well, the Keycloak user and tenant group. Keycloak is the list of tenants:
+ * keeping the identity after a partial failure lets the next run (or sync) find the tenant and finish.
+ * The caller checks ownership first; this removes nothing it was not given.
  */
 export async function removeTenant(
-  username: string,
+  parts: TenantParts,
   markerGroup: string,
   ports: DeprovisionPorts,
 ): Promise<TenantRemoval> {
+  const { username } = parts;
   const errors: Record<string, string> = {};
   const attempt = async (system: string, work: () => Promise<Removal>): Promise<Removal> => {
     try {
@@ -133,34 +135,57 @@ export async function removeTenant(
       return 'failed';
     }
   };
-  let userId: string | null = null;
   const [kubernetes, grafana] = await Promise.all([
-    attempt('kubernetes', () => ports.cluster.deleteNamespace(username)),
+    attempt('kubernetes', async () => {
+      const namespace = parts.namespace;
+      if (namespace === undefined) return 'absent';
+      return ports.cluster.deleteNamespace(namespace.name, namespace.uid);
+    }),
     attempt('grafana', async () => {
-      const user = await ports.grafana.lookupUser(username);
+      const user = parts.grafana;
       if (user === undefined) return 'absent';
       return (await ports.grafana.deleteUser(user.id)) ? 'deleted' : 'absent';
     }),
   ]);
   const go = kubernetes !== 'failed' && grafana !== 'failed';
-  const keycloak: Removal = go
-    ? await attempt('keycloak', async () => {
-        const user = await ports.identity.findUserByUsername(username);
-        if (user === undefined) return 'absent';
-        userId = user.id;
-        return (await ports.identity.deleteUser(user.id)) ? 'deleted' : 'absent';
-      })
-    : 'kept';
+  const user = parts.keycloak;
+  const keycloak: Removal = !go
+    ? 'kept'
+    : user === undefined
+      ? 'absent'
+      : await attempt('keycloak', async () =>
+          (await ports.identity.deleteUser(user.id)) ? 'deleted' : 'absent',
+        );
   const keycloakGroup: Removal = go
     ? await attempt('keycloakGroup', async () => {
         const marker = await ports.identity.findGroup(markerGroup);
         const group =
-          marker === undefined ? undefined : await ports.identity.findGroup(`tenant-${username}`, marker);
+          marker === undefined
+            ? undefined
+            : await ports.identity.findGroup(tenantGroupName(username), marker);
         if (group === undefined) return 'absent';
         return (await ports.identity.deleteGroup(group)) ? 'deleted' : 'absent';
       })
     : 'kept';
-  const finished =
-    kubernetes === 'failed' ? false : !(await ports.cluster.namespaceExists(username).catch(() => true));
-  return { userId, kubernetes, finished, systems: { kubernetes, keycloak, keycloakGroup, grafana }, errors };
+  const finished = kubernetes === 'failed' ? false : await namespaceGone(parts.namespace, ports);
+  return {
+    userId: keycloak === 'kept' ? null : (user?.id ?? null),
+    kubernetes,
+    finished,
+    systems: { kubernetes, keycloak, keycloakGroup, grafana },
+    errors,
+  };
+}
+
+/** Whether the namespace that was deleted is gone (a namespace of the same name made since is another one). */
+async function namespaceGone(
+  deleted: { readonly name: string; readonly uid: string } | undefined,
+  ports: DeprovisionPorts,
+): Promise<boolean> {
+  if (deleted === undefined) return true;
+  try {
+    return (await ports.cluster.readNamespace(deleted.name))?.uid !== deleted.uid;
+  } catch {
+    return false;
+  }
 }

@@ -21,6 +21,9 @@ export const labels = {
 } as const;
 
 export const annotations = {
+  /** The tenant the namespace belongs to (its name): with the labels, what proves the product made it. */
+  ownerTenant: `${LABEL_PREFIX}/owner`,
+  /** The tenant's email when it has one. */
   owner: `${LABEL_PREFIX}/owner-email`,
   createdAt: `${LABEL_PREFIX}/created-at`,
   keycloakUserId: `${LABEL_PREFIX}/keycloak-user-id`,

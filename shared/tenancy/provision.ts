@@ -1,7 +1,13 @@
 /**
  * Provisioning one tenant: plan (pure: the name, the objects, the steps), then apply as a saga over
- * Keycloak, Kubernetes and Grafana in three concurrent lanes. On failure everything this call created is
- * removed again; the error lists each step's fate. The password exists only in the success answer.
+ * Keycloak then Grafana in one lane and Kubernetes in another, concurrently. On failure everything this call
+ * created is removed again; the error lists each step's fate. The password exists only in the success answer.
+ *
+ * Before anything is created every part under the name is read: parts the product did not make (a foreign
+ * namespace, a Keycloak user outside the marker group, someone's Grafana user) answer 409 not_owned; parts
+ * that are this tenant's answer 409 conflict (it exists: deprovision or sync). The Grafana user is created
+ * only once the Keycloak user is in the marker group, and that Keycloak user is undone last and kept when
+ * another undo failed: a Grafana user left behind stays provably the tenant's (ownership.ts).
  */
 import { PlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantEgress, TenantPlan } from './baseline.ts';
@@ -9,8 +15,16 @@ import { placeholderEmail, renderTenantObjects, tenantGroupName } from './tenant
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
 import { generatePassword } from './passwords.ts';
+import { notOwnedError } from './ownership.ts';
 import { runSaga, type Step, type StepReport } from './saga.ts';
 import { usesStarterPassword } from './starters.ts';
+import {
+  hasAnyPart,
+  partsNotOwned,
+  readTenantParts,
+  tenantOwnership,
+  type TenantPartsPorts,
+} from './tenant-parts.ts';
 
 export interface ProvisionRequest {
   readonly full_name?: string | undefined;
@@ -43,9 +57,8 @@ export interface ProvisionSettings {
 }
 
 /** What provisioning needs from each system (the adapters satisfy these). */
-export interface ProvisionPorts {
-  readonly identity: {
-    findUserByUsername(username: string): Promise<{ id: string } | undefined>;
+export interface ProvisionPorts extends TenantPartsPorts {
+  readonly identity: TenantPartsPorts['identity'] & {
     createUser(user: {
       username: string;
       email?: string;
@@ -54,17 +67,15 @@ export interface ProvisionPorts {
     }): Promise<string>;
     setPassword(id: string, password: string): Promise<void>;
     ensureGroup(name: string, parentId?: string): Promise<string>;
-    findGroup(name: string, parentId?: string): Promise<string | undefined>;
     addToGroup(userId: string, groupId: string): Promise<void>;
     deleteUser(id: string): Promise<boolean>;
     deleteGroup(id: string): Promise<boolean>;
   };
-  readonly cluster: {
-    namespaceExists(name: string): Promise<boolean>;
+  readonly cluster: TenantPartsPorts['cluster'] & {
     create(object: KubernetesObject): Promise<void>;
     deleteNamespace(name: string): Promise<'deleted' | 'absent'>;
   };
-  readonly grafana: {
+  readonly grafana: TenantPartsPorts['grafana'] & {
     createUser(user: { login: string; email: string; name?: string; password: string }): Promise<number>;
     setOrgRole(userId: number, login: string, role: 'Viewer' | 'Editor' | 'Admin' | 'None'): Promise<void>;
     deleteUser(id: number): Promise<boolean>;
@@ -145,16 +156,35 @@ export interface ProvisionResult {
   readonly steps: readonly StepReport[];
 }
 
-/** Refuses an existing tenant (409) before anything is created: no second password for the same person. */
-async function refuseExisting(plan: ProvisionPlan, ports: ProvisionPorts): Promise<void> {
-  const [user, namespace] = await Promise.all([
-    ports.identity.findUserByUsername(plan.username),
-    ports.cluster.namespaceExists(plan.namespace),
-  ]);
-  if (user !== undefined || namespace) {
+/**
+ * Refuses (before anything is created) a name with parts the product did not make (409 not_owned), and an
+ * existing tenant (409 conflict: no second password for the same person).
+ */
+async function refuseExisting(plan: ProvisionPlan, settings: ProvisionSettings, ports: ProvisionPorts) {
+  const parts = await readTenantParts(plan.username, settings.markerGroup, {
+    ...ports,
+    // Grafana unreachable here fails the create below, which undoes everything; a Grafana user that exists
+    // makes that create a 409 and is never touched.
+    grafana: {
+      lookupUser: (login) =>
+        ports.grafana.lookupUser(login).catch((error: unknown) => {
+          if (error instanceof PlatformError && error.retryable) return undefined;
+          throw error;
+        }),
+    },
+  });
+  const foreign = partsNotOwned(tenantOwnership(parts));
+  if (foreign.length > 0) throw notOwnedError('provision', plan.username, foreign);
+  if (hasAnyPart(parts)) {
+    const found =
+      parts.keycloak !== undefined
+        ? 'Keycloak user'
+        : parts.namespace !== undefined
+          ? 'namespace'
+          : 'Grafana user';
     throw new PlatformError({
       reason: 'conflict',
-      message: `tenant "${plan.username}" already exists (${user !== undefined ? 'Keycloak user' : 'namespace'}); deprovision it first or use sync to repair it`,
+      message: `tenant "${plan.username}" already exists (${found}); deprovision it first or use sync to repair it`,
     });
   }
 }
@@ -164,7 +194,7 @@ export async function applyProvision(
   settings: ProvisionSettings,
   ports: ProvisionPorts,
 ): Promise<ProvisionResult> {
-  await refuseExisting(plan, ports);
+  await refuseExisting(plan, settings, ports);
   const password = generatePassword();
   let userId = '';
   let grafanaId = 0;
@@ -183,6 +213,7 @@ export async function applyProvision(
         const id = userId;
         return () => identity.deleteUser(id);
       },
+      anchor: true,
     },
     {
       name: 'keycloak-password',
@@ -234,7 +265,8 @@ export async function applyProvision(
     },
   ];
 
-  const result = await runSaga([keycloak, kubernetes, grafanaSteps]);
+  // Grafana after the Keycloak marker membership: see the module comment.
+  const result = await runSaga([[...keycloak, ...grafanaSteps], kubernetes]);
   if (!result.ok) {
     const cause = result.failure instanceof PlatformError ? result.failure : undefined;
     throw new PlatformError({

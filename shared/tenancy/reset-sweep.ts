@@ -4,6 +4,11 @@
  * deadline and answers a continuation (`after`: the last namespace name done, namespaces being listed in
  * name order) so that a follow-up invocation finishes the job; 10,000 namespaces take several invocations,
  * never one that the platform kills half-way.
+ *
+ * Only tenant namespaces the product made are reset (ownership.ts): one `username` must name a namespace
+ * that is that tenant's (else 409 not_owned; no namespace at all: 404), and a sweep over the tenant label
+ * skips, and reports under `skipped`, every labelled namespace whose labels and owner annotation do not
+ * agree, and every reserved name.
  */
 import pLimit from 'p-limit';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
@@ -13,6 +18,8 @@ import { resetNamespace, type CollectionClient } from './reset.ts';
 import { listOccupancy, occupiedTargets, type MetadataLister } from './reset-occupancy.ts';
 import type { DiscoveredResource } from './reset-plan.ts';
 import { resetTargets } from './reset-plan.ts';
+import { isReserved, type ReservedNames } from '../platform/reserved-names.ts';
+import { namespaceOwnership, namespaceTenant, notOwnedError, type NotOwned } from './ownership.ts';
 import { renderStarter } from './starters.ts';
 
 export interface TenantNamespace {
@@ -29,6 +36,7 @@ export interface ResetSweepPorts {
   readonly lister?: MetadataLister;
   readonly discover: () => Promise<DiscoveredResource[]>;
   readonly namespacePages: (selector: string) => AsyncIterable<TenantNamespace[]>;
+  readonly readNamespace: (name: string) => Promise<TenantNamespace | undefined>;
   readonly create: (object: KubernetesObject) => Promise<void>;
 }
 
@@ -41,6 +49,8 @@ export interface ResetRequest {
 
 export interface ResetSweepOptions {
   readonly plans: ReadonlyMap<string, TenantPlan>;
+  /** Namespaces never reset, labelled or not. */
+  readonly reserved?: ReservedNames;
   readonly deadline: number;
   readonly concurrency?: number;
   /** Namespaces one invocation takes at most (spreads a large sweep over several invocations); no limit by default. */
@@ -56,8 +66,11 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
     request.username === undefined && ports.lister !== undefined
       ? await listOccupancy(ports.lister, targets)
       : undefined;
-  const selector =
-    request.username === undefined ? tenantNamespaceSelector : `${labels.tenant}=${request.username}`;
+  const pages =
+    request.username === undefined
+      ? ports.namespacePages(tenantNamespaceSelector)
+      : await oneTenantNamespace(request.username, ports);
+  const skipped: NotOwned[] = [];
   const limit = pLimit(options.concurrency ?? 4);
   const reset: string[] = [];
   const failed: { namespace: string; errors: string[] }[] = [];
@@ -67,9 +80,14 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   let stoppedAt: string | undefined;
   let lastDone: string | undefined;
 
-  for await (const page of ports.namespacePages(selector)) {
-    // A namespace being deleted (deprovision, cleanup) is not reset: it is going away anyway.
+  for await (const page of pages) {
     const todo = page
+      .filter((n) => {
+        const refusal = sweepRefusal(n, options.reserved);
+        if (refusal !== undefined) skipped.push(refusal);
+        return refusal === undefined;
+      })
+      // A namespace being deleted (deprovision, cleanup) is not reset: it is going away anyway.
       .filter((n) => n.terminating !== true && (request.after === undefined || n.name > request.after))
       .sort((a, b) => a.name.localeCompare(b.name));
     const jobs: Promise<void>[] = [];
@@ -123,9 +141,26 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
     namespaces_reset: reset.length,
     failed_resets: failed.map((f) => f.namespace),
     failures: failed,
+    skipped: skipped.sort((a, b) => a.name.localeCompare(b.name)),
     details,
     ...(complete || lastDone === undefined ? {} : { continue: { after: lastDone } }),
   };
+}
+
+/** Why a labelled namespace is not reset, or undefined when it is a tenant's own. */
+function sweepRefusal(namespace: TenantNamespace, reserved?: ReservedNames): NotOwned | undefined {
+  if (reserved !== undefined && isReserved(namespace.name, reserved))
+    return { kind: 'Namespace', name: namespace.name, reason: 'it is a reserved name' };
+  const verdict = namespaceTenant(namespace);
+  return 'refusal' in verdict ? verdict.refusal : undefined;
+}
+
+/** The one namespace of `username` as a page: absent or terminating is no page (404), foreign is a 409. */
+async function oneTenantNamespace(username: string, ports: ResetSweepPorts): Promise<TenantNamespace[][]> {
+  const namespace = await ports.readNamespace(username);
+  const ownership = namespaceOwnership(username, namespace);
+  if (ownership.status === 'not_owned') throw notOwnedError('reset', username, [ownership.object]);
+  return namespace === undefined ? [] : [[namespace]];
 }
 
 /** The plan's starter objects, created again after a reset; an object already there is fine. */

@@ -4,7 +4,22 @@
  * a Grafana user of the same name. A namespace or a product-made Grafana user without a tenant is either a
  * tenant that lost its marker membership (its Keycloak user still exists: restore the membership) or an
  * orphan; telling them apart takes one Keycloak lookup per such name, so lookups grow with the drift only.
+ *
+ * Only what the product made counts (ownership.ts): a labelled namespace that fails the ownership rule, or a
+ * Grafana user with a tenant's login but not an email provision gave it, is reported under `notOwned` and
+ * is never repaired, bound into or pruned; a tenant with such a part is left as it is.
  */
+import { annotations } from './labels.ts';
+import { placeholderEmail } from './tenant-objects.ts';
+import type { ReservedNames } from '../platform/reserved-names.ts';
+import {
+  grafanaUserOwnership,
+  lostMembershipRefusal,
+  namespaceTenant,
+  provisionedEmails,
+  type NamespaceFacts,
+  type NotOwned,
+} from './ownership.ts';
 
 export interface TenantIdentity {
   readonly id: string;
@@ -12,15 +27,19 @@ export interface TenantIdentity {
   readonly email?: string;
 }
 
-export interface TenantNamespaceState {
+export interface TenantNamespaceState extends NamespaceFacts {
   readonly name: string;
   /** Deletion requested: nothing can be created in it until it is gone. */
   readonly terminating: boolean;
+  /** When read: a delete or patch applies to this namespace only. */
+  readonly uid?: string;
+  readonly resourceVersion?: string;
 }
 
 export interface GrafanaAccount {
   readonly id: number;
   readonly login: string;
+  readonly email: string;
   readonly isAdmin: boolean;
 }
 
@@ -49,6 +68,8 @@ export interface SyncOrphans {
 }
 
 export interface SyncPlan {
+  /** Objects under a tenant's name the product did not make: reported, nothing done with them. */
+  readonly notOwned: readonly NotOwned[];
   readonly totalTenants: number;
   /** Tenants with something to repair (nothing else is listed). */
   readonly repairs: readonly TenantRepair[];
@@ -58,6 +79,9 @@ export interface SyncPlan {
 /** The first pass: repairs of marker members, and the names that need a Keycloak lookup. */
 export interface SyncDiff {
   readonly repairs: readonly TenantRepair[];
+  /** Owned tenant namespaces by (lower-case) name. */
+  readonly owned: ReadonlyMap<string, TenantNamespaceState>;
+  readonly notOwned: readonly NotOwned[];
   /** Namespaces whose tenant is not a marker member. */
   readonly strayNamespaces: readonly TenantNamespaceState[];
   /** Non-admin Grafana users that are not marker members (candidates; provenance is checked next). */
@@ -66,34 +90,88 @@ export interface SyncDiff {
 
 const key = (name: string): string => name.toLowerCase();
 
+/** The Grafana user's ownership given what is known of the tenant (ownership.ts). */
+function grafanaState(
+  name: string,
+  account: GrafanaAccount | undefined,
+  email: string | undefined,
+  namespace: TenantNamespaceState | undefined,
+): 'ok' | 'create' | NotOwned {
+  const ownership = grafanaUserOwnership(
+    key(name),
+    account,
+    provisionedEmails(key(name), {
+      keycloakEmail: email,
+      namespaceOwnerEmail: namespace?.annotations[annotations.owner],
+    }),
+  );
+  if (ownership.status === 'absent') return 'create';
+  return ownership.status === 'owned' ? 'ok' : ownership.object;
+}
+
+/** The repair of one tenant, or what stops it (a part the product did not make). */
 function repairOf(
   user: TenantIdentity,
   namespace: TenantNamespaceState | undefined,
-  hasGrafanaUser: boolean,
+  foreignNamespace: NotOwned | undefined,
+  account: GrafanaAccount | undefined,
   membership: boolean,
-): TenantRepair {
+): TenantRepair | NotOwned[] {
+  const grafana = grafanaState(user.username, account, user.email, namespace);
+  // Restoring a lost membership grants the tenant to a user outside the marker group: only to the one
+  // whose email matches what provision recorded on the namespace (without a namespace, the Grafana user's).
+  const stranger = membership
+    ? lostMembershipRefusal(
+        user,
+        namespace !== undefined
+          ? namespace.annotations[annotations.owner]
+          : account?.email.toLowerCase() === placeholderEmail(key(user.username))
+            ? undefined
+            : account?.email,
+      )
+    : undefined;
+  const foreign = [
+    ...(foreignNamespace === undefined ? [] : [foreignNamespace]),
+    ...(stranger === undefined ? [] : [stranger]),
+    ...(typeof grafana === 'object' ? [grafana] : []),
+  ];
+  if (foreign.length > 0) return foreign;
   return {
     username: user.username,
     userId: user.id,
     ...(user.email === undefined ? {} : { email: user.email }),
     namespace: namespace === undefined ? 'create' : namespace.terminating ? 'terminating' : 'ok',
-    grafana: hasGrafanaUser ? 'ok' : 'create',
+    grafana: grafana === 'ok' ? 'ok' : 'create',
     membership,
   };
 }
 
 const needsWork = (r: TenantRepair): boolean => r.namespace !== 'ok' || r.grafana !== 'ok' || r.membership;
 
-export function diffInventory(inventory: SyncInventory): SyncDiff {
-  const namespaces = new Map(inventory.namespaces.map((n) => [key(n.name), n]));
+/** `reserved`: names that are never a tenant's namespace, whatever their labels say. */
+export function diffInventory(inventory: SyncInventory, reserved?: ReservedNames): SyncDiff {
+  const owned = new Map<string, TenantNamespaceState>();
+  const foreignNamespaces = new Map<string, NotOwned>();
+  for (const n of inventory.namespaces) {
+    const verdict = namespaceTenant(n, reserved);
+    if ('tenant' in verdict) owned.set(key(n.name), n);
+    else foreignNamespaces.set(key(n.name), verdict.refusal);
+  }
   const grafana = new Map(inventory.grafanaUsers.map((g) => [key(g.login), g]));
   const tenants = new Set(inventory.tenants.map((t) => key(t.username)));
-  const repairs = inventory.tenants
-    .map((t) => repairOf(t, namespaces.get(key(t.username)), grafana.has(key(t.username)), false))
-    .filter(needsWork);
+  const repairs: TenantRepair[] = [];
+  const notOwned: NotOwned[] = [...foreignNamespaces.values()];
+  for (const t of inventory.tenants) {
+    const name = key(t.username);
+    const repair = repairOf(t, owned.get(name), foreignNamespaces.get(name), grafana.get(name), false);
+    if (Array.isArray(repair)) notOwned.push(...repair.filter((o) => o.kind !== 'Namespace'));
+    else if (needsWork(repair)) repairs.push(repair);
+  }
   return {
     repairs,
-    strayNamespaces: inventory.namespaces.filter((n) => !tenants.has(key(n.name))),
+    owned,
+    notOwned,
+    strayNamespaces: [...owned.values()].filter((n) => !tenants.has(key(n.name))),
     strayGrafanaUsers: inventory.grafanaUsers.filter((g) => !g.isAdmin && !tenants.has(key(g.login))),
   };
 }
@@ -119,24 +197,31 @@ export function completePlan(
   found: ReadonlyMap<string, TenantIdentity | undefined>,
   productGrafanaLogins: ReadonlySet<string>,
 ): SyncPlan {
-  const namespaces = new Map(inventory.namespaces.map((n) => [key(n.name), n]));
   const grafana = new Map(inventory.grafanaUsers.map((g) => [key(g.login), g]));
   const repairs = [...diff.repairs];
+  const notOwned = [...diff.notOwned];
   const orphanNamespaces: string[] = [];
   const orphanGrafana: GrafanaAccount[] = [];
   for (const name of namesToLookUp(diff, productGrafanaLogins)) {
     const user = found.get(name);
+    const namespace = diff.owned.get(name);
     if (user !== undefined) {
-      repairs.push(repairOf(user, namespaces.get(name), grafana.has(name), true));
+      const repair = repairOf(user, namespace, undefined, grafana.get(name), true);
+      if (Array.isArray(repair)) notOwned.push(...repair);
+      else repairs.push(repair);
       continue;
     }
-    const namespace = namespaces.get(name);
     if (namespace !== undefined && !namespace.terminating) orphanNamespaces.push(namespace.name);
     const account = grafana.get(name);
-    if (account !== undefined && !account.isAdmin && productGrafanaLogins.has(name))
+    if (
+      account !== undefined &&
+      productGrafanaLogins.has(name) &&
+      grafanaState(name, account, undefined, namespace) === 'ok'
+    )
       orphanGrafana.push(account);
   }
   return {
+    notOwned: notOwned.sort((a, b) => a.name.localeCompare(b.name) || a.kind.localeCompare(b.kind)),
     totalTenants: inventory.tenants.length + repairs.filter((r) => r.membership).length,
     repairs: repairs.sort((a, b) => a.username.localeCompare(b.username)),
     orphans: { namespaces: orphanNamespaces.sort(), grafanaUsers: orphanGrafana },

@@ -5,11 +5,21 @@
  * random password nobody is told (the tenant signs in through single sign-on, or an admin sets one), a lost
  * group membership is restored. Orphans are reported, and deleted only with `prune` (and `force` beyond the
  * safety bound). With `username`, the same is done for one tenant with targeted reads instead of lists.
+ *
+ * Only what the product made is repaired, bound into or pruned (ownership.ts): objects under a tenant's
+ * name that it did not make are reported under `not_owned`, and for one `username` they answer 409
+ * not_owned with nothing changed. A namespace create that meets an existing namespace goes on only when
+ * that namespace is the tenant's (a concurrent provision made it); a foreign one is reported, nothing is
+ * created in it. `adopt` (one `username`, over HTTP only) is the operator's explicit exception: the tenant's
+ * same-named namespace that no other tenant owns is labelled as the tenant's and gets its baseline; the
+ * answer's `adopted` and the audit record say so.
  */
 import pLimit from 'p-limit';
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantPlan } from './baseline.ts';
-import { tenantNamespaceSelector } from './labels.ts';
+import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
+import { namespaceOwnership, notOwnedError, type NotOwned } from './ownership.ts';
 import { generatePassword } from './passwords.ts';
 import {
   completePlan,
@@ -45,7 +55,12 @@ export interface SyncPorts {
     namespacePages(selector: string): AsyncIterable<readonly TenantNamespaceState[]>;
     readNamespace(name: string): Promise<TenantNamespaceState | undefined>;
     create(object: KubernetesObject): Promise<void>;
-    deleteNamespace(name: string): Promise<'deleted' | 'absent'>;
+    deleteNamespace(name: string, uid?: string): Promise<'deleted' | 'absent'>;
+    /** Adds labels and annotations to the namespace read (its resourceVersion makes a change meanwhile a 409). */
+    labelNamespace(
+      namespace: { name: string; resourceVersion: string },
+      add: { labels: Record<string, string>; annotations: Record<string, string> },
+    ): Promise<void>;
   };
   readonly grafana: {
     searchUsers(): AsyncIterable<readonly GrafanaAccount[]>;
@@ -60,6 +75,8 @@ export interface SyncPorts {
 
 export interface SyncSettings {
   readonly markerGroup: string;
+  /** Names never treated as a tenant's namespace (not repaired, never pruned), whatever their labels. */
+  readonly reserved?: ReservedNames;
   readonly plans: ReadonlyMap<string, TenantPlan>;
   /** The plan a recreated namespace gets (its old plan label went with it). */
   readonly defaultPlan: string;
@@ -76,6 +93,8 @@ export interface SyncRequest {
   readonly dryRun?: boolean | undefined;
   readonly prune?: boolean | undefined;
   readonly force?: boolean | undefined;
+  /** With `username`: take the tenant's same-named foreign namespace over (see the module comment). */
+  readonly adopt?: boolean | undefined;
 }
 
 export interface FixedUser {
@@ -103,6 +122,10 @@ export interface SyncReport {
     readonly would_fix?: readonly FixedUser[];
     readonly would_prune?: OrphansReport;
     readonly pruned?: OrphansReport;
+    /** Objects under a tenant's name the product did not make: nothing was done with them. */
+    readonly not_owned: readonly NotOwned[];
+    /** Namespaces taken over with `adopt` (or, in a dry run, that would be). */
+    readonly adopted?: readonly string[];
   };
   readonly counts: {
     readonly tenants: number;
@@ -136,11 +159,11 @@ async function planAll(ports: SyncPorts, settings: SyncSettings) {
     });
   }
   const inventory: SyncInventory = { tenants, namespaces, grafanaUsers };
-  return { inventory, ...(await resolve(inventory, ports)) };
+  return { inventory, ...(await resolve(inventory, ports, settings.reserved)) };
 }
 
 /** One tenant: targeted reads in place of the lists; the same plan functions. */
-async function planOne(username: string, ports: SyncPorts, settings: SyncSettings) {
+async function planOne(username: string, adopt: boolean, ports: SyncPorts, settings: SyncSettings) {
   const name = username.toLowerCase();
   const [user, namespace, grafanaUser, marker] = await Promise.all([
     ports.identity.findUserByUsername(name),
@@ -150,16 +173,21 @@ async function planOne(username: string, ports: SyncPorts, settings: SyncSetting
   ]);
   // A tenant is a member of the marker group and of its own group; missing either is repaired.
   const groups = user === undefined ? [] : await ports.identity.userGroups(user.id);
-  const isTenant =
-    user !== undefined &&
-    groups.some((g) => g.id === marker) &&
-    groups.some((g) => g.name === tenantGroupName(name));
+  const inMarker = user !== undefined && groups.some((g) => g.id === marker);
+  const isTenant = inMarker && groups.some((g) => g.name === tenantGroupName(name));
+  // Unlike a list by selector, a read by name finds any namespace: only the tenant's own is inventory.
+  const namespaceState = namespaceOwnership(name, namespace, settings.reserved);
+  const foreign: NotOwned[] = namespaceState.status === 'not_owned' ? [namespaceState.object] : [];
+  const adoption =
+    adopt && namespace !== undefined && foreign.length > 0 ? adoptable(name, namespace, inMarker) : undefined;
   const inventory: SyncInventory = {
     tenants: isTenant ? [user] : [],
-    namespaces: namespace === undefined ? [] : [namespace],
+    namespaces: namespace === undefined || namespaceState.status !== 'owned' ? [] : [namespace],
     grafanaUsers: grafanaUser === undefined ? [] : [grafanaUser],
   };
-  const planned = await resolve(inventory, ports, user);
+  const planned = await resolve(inventory, ports, settings.reserved, user);
+  const refused = [...(adoption === undefined ? foreign : []), ...planned.plan.notOwned];
+  if (refused.length > 0) throw notOwnedError('sync', name, refused);
   const known =
     isTenant ||
     planned.plan.repairs.length > 0 ||
@@ -173,11 +201,40 @@ async function planOne(username: string, ports: SyncPorts, settings: SyncSetting
           : `"${name}" is a Keycloak user but not a tenant (not in the group "${settings.markerGroup}", no tenant namespace)`,
     });
   }
-  return { inventory, ...planned };
+  return { inventory, adoption, ...planned };
 }
 
-async function resolve(inventory: SyncInventory, ports: SyncPorts, knownUser?: TenantIdentity) {
-  const diff = diffInventory(inventory);
+/**
+ * The namespace `adopt` may take over: the tenant is a marker-group member, and the namespace is no other
+ * tenant's (another tenant's labels stay another tenant's, adopt or not).
+ */
+function adoptable(name: string, namespace: TenantNamespaceState, inMarker: boolean): TenantNamespaceState {
+  const labelled = namespace.labels[labels.tenant];
+  const owner = namespace.annotations[annotations.ownerTenant];
+  const other = [labelled, owner].find((t) => t !== undefined && t !== name);
+  if (!inMarker || other !== undefined || namespace.terminating) {
+    throw notOwnedError('adopt the namespace of', name, [
+      {
+        kind: 'Namespace',
+        name: namespace.name,
+        reason: !inMarker
+          ? `"${name}" is not a member of the tenant marker group`
+          : other !== undefined
+            ? `it belongs to tenant "${other}"`
+            : 'it is being deleted',
+      },
+    ]);
+  }
+  return namespace;
+}
+
+async function resolve(
+  inventory: SyncInventory,
+  ports: SyncPorts,
+  reserved: ReservedNames | undefined,
+  knownUser?: TenantIdentity,
+) {
+  const diff = diffInventory(inventory, reserved);
   const product = await ports.productLogins(lower(diff.strayGrafanaUsers.map((g) => g.login)));
   const found = new Map<string, TenantIdentity | undefined>();
   const limit = pLimit(8);
@@ -198,12 +255,28 @@ async function resolve(inventory: SyncInventory, ports: SyncPorts, knownUser?: T
 
 const message = (error: unknown): string => toPlatformError(error).message;
 
+const isConflict = (error: unknown): boolean => error instanceof PlatformError && error.reason === 'conflict';
+
 async function createIgnoringExisting(ports: SyncPorts, object: KubernetesObject): Promise<void> {
   try {
     await ports.cluster.create(object);
   } catch (error) {
     // Created meanwhile (a concurrent sync or provision): it is there, which is what was wanted.
-    if (!(error instanceof PlatformError && error.reason === 'conflict')) throw error;
+    if (!isConflict(error)) throw error;
+  }
+}
+
+/**
+ * Creates the tenant's namespace. One that exists already is fine only when it is the tenant's (a concurrent
+ * provision or sync made it); any other is a 409 not_owned, and nothing is created in it.
+ */
+async function createTenantNamespace(ports: SyncPorts, username: string, object: KubernetesObject) {
+  try {
+    await ports.cluster.create(object);
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    const ownership = namespaceOwnership(username, await ports.cluster.readNamespace(username));
+    if (ownership.status === 'not_owned') throw notOwnedError('sync', username, [ownership.object]);
   }
 }
 
@@ -236,7 +309,7 @@ class Repairer {
     await identity.addToGroup(r.userId, group);
   }
 
-  async namespace(r: TenantRepair): Promise<void> {
+  async namespace(r: TenantRepair, adoption?: TenantNamespaceState): Promise<void> {
     if (r.namespace === 'terminating') {
       throw new Error(`namespace ${r.username} is being deleted; sync again once it is gone`);
     }
@@ -250,8 +323,21 @@ class Repairer {
       },
       this.settings.access,
     );
-    // The namespace first: everything else lives in it.
-    for (const object of objects) await createIgnoringExisting(this.ports, object);
+    const [namespace, ...inside] = objects;
+    if (namespace === undefined) return;
+    if (adoption === undefined) {
+      // The namespace first: everything else lives in it, and only in the tenant's own.
+      await createTenantNamespace(this.ports, r.username, namespace);
+    } else {
+      await this.ports.cluster.labelNamespace(
+        { name: adoption.name, resourceVersion: adoption.resourceVersion ?? '' },
+        {
+          labels: { ...namespace.metadata.labels },
+          annotations: { ...namespace.metadata.annotations },
+        },
+      );
+    }
+    for (const object of inside) await createIgnoringExisting(this.ports, object);
   }
 
   async grafana(r: TenantRepair): Promise<void> {
@@ -266,8 +352,12 @@ class Repairer {
   }
 
   /** Repairs every part of one tenant independently; a failing part does not stop the others. */
-  async repair(r: TenantRepair): Promise<{ fixed: FixedUser; errors: string[] }> {
+  async repair(
+    r: TenantRepair,
+    adoption?: TenantNamespaceState,
+  ): Promise<{ fixed: FixedUser; errors: string[]; notOwned: NotOwned[] }> {
     const errors: string[] = [];
+    const notOwned: NotOwned[] = [];
     const attempt = async (part: string, needed: boolean, fn: () => Promise<void>): Promise<boolean> => {
       if (!needed) return false;
       try {
@@ -275,13 +365,17 @@ class Repairer {
         return true;
       } catch (error) {
         errors.push(`${part}: ${message(error)}`);
+        if (error instanceof PlatformError && error.reason === 'not_owned') {
+          const objects = (error.extensions?.notOwned ?? []) as NotOwned[];
+          notOwned.push(...objects);
+        }
         return false;
       }
     };
     // Membership first, so a recreated namespace's group binding refers to a group the tenant is in.
     const fixedMembership = await attempt('membership', r.membership, () => this.membership(r));
     const [fixedNamespace, fixedGrafana] = await Promise.all([
-      attempt('namespace', r.namespace !== 'ok', () => this.namespace(r)),
+      attempt('namespace', r.namespace !== 'ok', () => this.namespace(r, adoption)),
       attempt('grafana', r.grafana !== 'ok', () => this.grafana(r)),
     ]);
     return {
@@ -292,6 +386,7 @@ class Repairer {
         fixed_membership: fixedMembership,
       },
       errors,
+      notOwned,
     };
   }
 }
@@ -316,10 +411,25 @@ export async function sync(
   ports: SyncPorts,
   now = new Date(),
 ): Promise<SyncReport> {
-  const { inventory, plan } =
+  if (request.adopt === true && request.username === undefined) {
+    throw new PlatformError({
+      reason: 'validation',
+      message: 'adopt needs a username: a namespace is adopted for one tenant at a time',
+    });
+  }
+  const planned =
     request.username === undefined
-      ? await planAll(ports, settings)
-      : await planOne(request.username, ports, settings);
+      ? { ...(await planAll(ports, settings)), adoption: undefined }
+      : await planOne(request.username, request.adopt === true, ports, settings);
+  const { inventory, plan } = planned;
+  const candidate = planned.adoption;
+  const adoption =
+    candidate !== undefined &&
+    plan.repairs.some((r) => r.username === candidate.name && r.namespace === 'create')
+      ? candidate
+      : undefined;
+  const adopted = adoption === undefined ? {} : { adopted: [adoption.name] };
+  const notOwned = [...plan.notOwned];
   const scope = request.username === undefined ? 'all users' : `user ${request.username.toLowerCase()}`;
   const counts = {
     tenants: plan.totalTenants,
@@ -339,6 +449,8 @@ export async function sync(
         would_fix: plan.repairs.map(wouldFix),
         orphans: orphansReport(plan),
         ...(request.prune === true ? { would_prune: orphansReport(plan) } : {}),
+        not_owned: notOwned,
+        ...adopted,
       },
       counts,
     };
@@ -360,7 +472,8 @@ export async function sync(
   await Promise.all(
     plan.repairs.map((r) =>
       limit(async () => {
-        const outcome = await repairer.repair(r);
+        const outcome = await repairer.repair(r, r.username === adoption?.name ? adoption : undefined);
+        notOwned.push(...outcome.notOwned);
         const f = outcome.fixed;
         if (f.fixed_grafana || f.fixed_namespace || f.fixed_membership) fixed.push(f);
         if (outcome.errors.length > 0)
@@ -370,12 +483,14 @@ export async function sync(
   );
 
   const pruned = { namespaces: [] as string[], grafana_users: [] as string[] };
+  // Only the namespace that was listed is deleted, never one made since under the same name.
+  const uids = new Map(inventory.namespaces.map((n) => [n.name, n.uid]));
   if (request.prune === true) {
     await Promise.all([
       ...plan.orphans.namespaces.map((name) =>
         limit(async () => {
           try {
-            await ports.cluster.deleteNamespace(name);
+            await ports.cluster.deleteNamespace(name, uids.get(name));
             pruned.namespaces.push(name);
           } catch (error) {
             failed.push({ username: name, error: `prune namespace: ${message(error)}` });
@@ -405,6 +520,8 @@ export async function sync(
       ...(request.prune === true
         ? { pruned: { namespaces: pruned.namespaces.sort(), grafana_users: pruned.grafana_users.sort() } }
         : {}),
+      not_owned: notOwned,
+      ...adopted,
     },
     counts,
   };

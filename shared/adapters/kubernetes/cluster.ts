@@ -2,7 +2,13 @@
  * The few Kubernetes operations tenant provisioning needs: create rendered objects (create, never
  * overwrite: an existing object is a 409 the caller decides about), read and delete a namespace.
  */
-import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type V1Namespace,
+} from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
 import type { KubernetesObject } from '../../tenancy/baseline.ts';
 import { kubernetesCall } from './errors.ts';
@@ -11,6 +17,9 @@ export const FIELD_MANAGER = 'tenant-lifecycle';
 
 export interface NamespaceSummary {
   readonly name: string;
+  /** Identifies this namespace, not a later one of the same name (a precondition of deletes and patches). */
+  readonly uid: string;
+  readonly resourceVersion: string;
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
   /** Deletion requested: nothing can be created in it any more. */
@@ -20,6 +29,8 @@ export interface NamespaceSummary {
 function summary(n: V1Namespace): NamespaceSummary {
   return {
     name: n.metadata?.name ?? '',
+    uid: n.metadata?.uid ?? '',
+    resourceVersion: n.metadata?.resourceVersion ?? '',
     labels: n.metadata?.labels ?? {},
     annotations: n.metadata?.annotations ?? {},
     terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
@@ -63,17 +74,53 @@ export class KubernetesCluster {
     }
   }
 
-  /** Requests deletion; 'absent' when there was nothing to delete. The namespace controller finishes it. */
-  async deleteNamespace(name: string): Promise<'deleted' | 'absent'> {
+  /**
+   * Requests deletion; 'absent' when there was nothing to delete. The namespace controller finishes it. With
+   * `uid`, only the namespace that was read is deleted: one recreated meanwhile under the same name is a 409.
+   */
+  async deleteNamespace(name: string, uid?: string): Promise<'deleted' | 'absent'> {
     try {
       await kubernetesCall(`delete namespace ${name}`, () =>
-        this.core.deleteNamespace({ name, propagationPolicy: 'Background' }),
+        this.core.deleteNamespace({
+          name,
+          propagationPolicy: 'Background',
+          ...(uid === undefined || uid === '' ? {} : { body: { preconditions: { uid } } }),
+        }),
       );
       return 'deleted';
     } catch (error) {
       if (error instanceof PlatformError && error.reason === 'not_found') return 'absent';
       throw error;
     }
+  }
+
+  /**
+   * Adds labels and annotations to an existing namespace (a JSON merge patch: other keys stay). The
+   * resourceVersion read before makes it a 409 when the namespace changed since.
+   */
+  async labelNamespace(
+    namespace: Pick<NamespaceSummary, 'name' | 'resourceVersion'>,
+    add: { labels: Record<string, string>; annotations: Record<string, string> },
+  ): Promise<void> {
+    await kubernetesCall(`label namespace ${namespace.name}`, () =>
+      this.objects.patch(
+        {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: {
+            name: namespace.name,
+            resourceVersion: namespace.resourceVersion,
+            labels: add.labels,
+            annotations: add.annotations,
+          },
+        },
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      ),
+    );
   }
 
   /** Namespaces matching a label selector, read in pages (limit/continue): API calls grow with N/page. */

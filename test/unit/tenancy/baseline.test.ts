@@ -37,6 +37,7 @@ describe('renderBaseline', () => {
     });
     expect(ns?.metadata.annotations).toEqual({
       'tenant-lifecycle.dev/created-at': '2026-11-22T10:00:00.000Z',
+      'tenant-lifecycle.dev/owner': 'john-doe',
       'tenant-lifecycle.dev/owner-email': 'john.doe@example.org',
     });
   });

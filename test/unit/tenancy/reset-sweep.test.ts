@@ -3,6 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { PlatformError } from '../../../shared/platform/errors.ts';
 import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts } from '../../../shared/tenancy/reset-sweep.ts';
+import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
+
+/** A namespace as provision makes it. */
+const owned = (name: string) => ({
+  name,
+  labels: { [labels.managedBy]: MANAGER, [labels.tenant]: name },
+  annotations: { [annotations.ownerTenant]: name },
+});
 
 const names = Array.from({ length: 10 }, (_, i) => `tenant-${String(i).padStart(2, '0')}`);
 
@@ -21,11 +29,8 @@ function ports(failing: string[] = []): ResetSweepPorts & { deleted: string[] } 
           verbs: ['list', 'deletecollection'],
         },
       ]),
-    namespacePages: () =>
-      pagesOf([
-        names.slice(0, 4).map((name) => ({ name, labels: {}, annotations: {} })),
-        names.slice(4).map((name) => ({ name, labels: {}, annotations: {} })),
-      ]),
+    namespacePages: () => pagesOf([names.slice(0, 4).map(owned), names.slice(4).map(owned)]),
+    readNamespace: (name) => Promise.resolve(names.includes(name) ? owned(name) : undefined),
     raw: {
       send: (_method, path) => {
         const ns = /namespaces\/([^/]+)\//.exec(path)?.[1] ?? '';
@@ -104,21 +109,68 @@ describe('resetSweep', () => {
     const p = ports();
     const dying: ResetSweepPorts = {
       ...p,
-      namespacePages: () =>
-        pagesOf([
-          [
-            { name: 'going', labels: {}, annotations: {}, terminating: true },
-            { name: 'staying', labels: {}, annotations: {} },
-          ],
-        ]),
+      namespacePages: () => pagesOf([[{ ...owned('going'), terminating: true }, owned('staying')]]),
     };
     const result = await resetSweep({}, dying, { plans, deadline: Number.MAX_SAFE_INTEGER });
     expect(result.users_processed).toBe(1);
     expect(p.deleted).toEqual(['staying']);
   });
 
+  it('skips and reports labelled namespaces that are not their tenant’s, and reserved names', async () => {
+    const p = ports();
+    const mixed: ResetSweepPorts = {
+      ...p,
+      namespacePages: () =>
+        pagesOf([
+          [
+            owned('tenant-00'),
+            { ...owned('no-owner'), annotations: {} },
+            { ...owned('renamed'), labels: { ...owned('renamed').labels, [labels.tenant]: 'tenant-00' } },
+            owned('kube-system'),
+          ],
+        ]),
+    };
+    const reserved = { exact: [], patterns: [/^kube-/] };
+    const result = await resetSweep({}, mixed, { plans, reserved, deadline: Number.MAX_SAFE_INTEGER });
+    expect(p.deleted).toEqual(['tenant-00']);
+    expect(result.namespaces_reset).toBe(1);
+    expect(result.skipped.map((s) => s.name)).toEqual(['kube-system', 'no-owner', 'renamed']);
+    expect(result.skipped.find((s) => s.name === 'no-owner')?.reason).toMatch(/owner annotation/);
+  });
+
+  it('refuses a username whose namespace is not that tenant’s (409), and resets the tenant’s own', async () => {
+    const p = ports();
+    const foreign: ResetSweepPorts = {
+      ...p,
+      readNamespace: (name) =>
+        Promise.resolve(
+          name === 'tenant-01'
+            ? owned('tenant-01')
+            : { name, labels: { [labels.tenant]: name }, annotations: {} },
+        ),
+    };
+    await expect(
+      resetSweep({ username: 'acme-web' }, foreign, { plans, deadline: Number.MAX_SAFE_INTEGER }),
+    ).rejects.toMatchObject({
+      reason: 'not_owned',
+      status: 409,
+      extensions: { notOwned: [expect.objectContaining({ kind: 'Namespace', name: 'acme-web' })] },
+    });
+    expect(p.deleted).toEqual([]);
+    const ok = await resetSweep({ username: 'tenant-01' }, foreign, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    expect(ok.namespaces_reset).toBe(1);
+    expect(p.deleted).toEqual(['tenant-01']);
+  });
+
   it('answers 404 for an unknown username, in the predecessor words', async () => {
-    const empty: ResetSweepPorts = { ...ports(), namespacePages: () => pagesOf([]) };
+    const empty: ResetSweepPorts = {
+      ...ports(),
+      namespacePages: () => pagesOf([]),
+      readNamespace: () => Promise.resolve(undefined),
+    };
     await expect(
       resetSweep({ username: 'nobody' }, empty, { plans, deadline: Number.MAX_SAFE_INTEGER }),
     ).rejects.toMatchObject({

@@ -58,3 +58,48 @@ describe('runSaga', () => {
     expect(result.steps.map((s) => s.status)).toEqual(['rollback_failed', 'failed']);
   });
 });
+
+describe('runSaga anchors', () => {
+  it('undoes an anchor last, and keeps it when another undo failed', async () => {
+    const log: string[] = [];
+    const made = (name: string, undo: () => Promise<unknown>, anchor = false): Step => ({
+      name,
+      anchor,
+      run: () => {
+        log.push(`run ${name}`);
+        return Promise.resolve(undo);
+      },
+    });
+    const undone = (name: string) => () => {
+      log.push(`undo ${name}`);
+      return Promise.resolve();
+    };
+    const broken: Step = { name: 'broken', run: () => Promise.reject(new Error('boom')) };
+
+    const clean = await runSaga([
+      [made('identity', undone('identity'), true), made('other', undone('other'))],
+    ]);
+    expect(clean.ok).toBe(true);
+    const rolled = await runSaga([
+      [made('identity', undone('identity'), true), made('account', undone('account')), broken],
+    ]);
+    expect(rolled.rolledBack).toBe(true);
+    expect(log.filter((l) => l.startsWith('undo'))).toEqual(['undo account', 'undo identity']);
+
+    log.length = 0;
+    const stuck = await runSaga([
+      [
+        made('identity', undone('identity'), true),
+        made('account', () => Promise.reject(new Error('cannot delete'))),
+        broken,
+      ],
+    ]);
+    expect(stuck.rolledBack).toBe(false);
+    expect(Object.fromEntries(stuck.steps.map((s) => [s.step, s.status]))).toEqual({
+      identity: 'kept',
+      account: 'rollback_failed',
+      broken: 'failed',
+    });
+    expect(log.filter((l) => l.startsWith('undo'))).toEqual([]);
+  });
+});

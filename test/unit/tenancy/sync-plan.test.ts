@@ -7,10 +7,23 @@ import {
   type SyncInventory,
   type TenantIdentity,
 } from '../../../shared/tenancy/sync-plan.ts';
+import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
 
 const tenant = (username: string): TenantIdentity => ({ id: `id-${username}`, username });
-const ns = (name: string, terminating = false) => ({ name, terminating });
-const gf = (login: string, id = 0, isAdmin = false) => ({ id, login, isAdmin });
+/** A namespace as provision makes it. */
+const ns = (name: string, terminating = false) => ({
+  name,
+  terminating,
+  labels: { [labels.managedBy]: MANAGER, [labels.tenant]: name },
+  annotations: { [annotations.ownerTenant]: name },
+});
+/** A Grafana user as provision makes it for a tenant without an email. */
+const gf = (login: string, id = 0, isAdmin = false) => ({
+  id,
+  login,
+  email: `${login.toLowerCase()}@tenants.invalid`,
+  isAdmin,
+});
 
 describe('diffInventory', () => {
   it('finds nothing to do when every tenant has its namespace and Grafana user', () => {
@@ -19,7 +32,7 @@ describe('diffInventory', () => {
       namespaces: [ns('ann'), ns('bob')],
       grafanaUsers: [gf('ann'), gf('Bob'), gf('admin', 1, true)],
     });
-    expect(diff).toEqual({ repairs: [], strayNamespaces: [], strayGrafanaUsers: [] });
+    expect(diff).toMatchObject({ repairs: [], notOwned: [], strayNamespaces: [], strayGrafanaUsers: [] });
   });
 
   it('plans a missing namespace, a missing Grafana user, and flags a terminating namespace', () => {
@@ -86,8 +99,121 @@ describe('completePlan', () => {
   });
 });
 
+describe('what the product did not make', () => {
+  const foreign = { name: 'web', terminating: false, labels: {}, annotations: {} };
+
+  it('never repairs, binds into or prunes a labelled namespace that fails the ownership rule', () => {
+    const handLabelled = {
+      ...ns('cat'),
+      annotations: {}, // labelled by hand: the owner annotation is missing
+    };
+    const otherTenants = { ...ns('dan'), labels: { ...ns('dan').labels, [labels.tenant]: 'eve' } };
+    const inventory: SyncInventory = {
+      tenants: [tenant('ann'), tenant('cat')],
+      namespaces: [ns('ann'), handLabelled, otherTenants, foreign],
+      grafanaUsers: [gf('ann'), gf('cat')],
+    };
+    const diff = diffInventory(inventory);
+    const plan = completePlan(inventory, diff, new Map(), new Set());
+    expect(plan.notOwned.map((o) => [o.kind, o.name])).toEqual([
+      ['Namespace', 'cat'],
+      ['Namespace', 'dan'],
+      ['Namespace', 'web'],
+    ]);
+    // cat's namespace is foreign: cat is left as it is (no create into it), ann needs nothing.
+    expect(plan.repairs).toEqual([]);
+    expect(plan.orphans.namespaces).toEqual([]);
+  });
+
+  it("leaves a tenant whose same-named Grafana user is someone else's, and repairs the others", () => {
+    const person = { id: 9, login: 'ann', email: 'ann@people.example', isAdmin: false };
+    const inventory: SyncInventory = {
+      tenants: [tenant('ann'), tenant('bob')],
+      namespaces: [],
+      grafanaUsers: [person],
+    };
+    const plan = completePlan(inventory, diffInventory(inventory), new Map(), new Set());
+    expect(plan.notOwned).toEqual([expect.objectContaining({ kind: 'GrafanaUser', name: 'ann' })]);
+    expect(plan.repairs.map((r) => r.username)).toEqual(['bob']);
+  });
+
+  it('accepts the Grafana user whose email the Keycloak tenant or its namespace annotation holds', () => {
+    const withEmail = { ...tenant('ann'), email: 'Ann@Example.org' };
+    const inventory: SyncInventory = {
+      tenants: [withEmail],
+      namespaces: [ns('ann')],
+      grafanaUsers: [{ id: 2, login: 'ann', email: 'ann@example.org', isAdmin: false }],
+    };
+    const plan = completePlan(inventory, diffInventory(inventory), new Map(), new Set());
+    expect(plan).toMatchObject({ notOwned: [], repairs: [] });
+  });
+
+  it('prunes a made Grafana orphan only when its email is one provision gave it', () => {
+    const inventory: SyncInventory = {
+      tenants: [],
+      namespaces: [],
+      grafanaUsers: [
+        gf('gone', 3),
+        { id: 4, login: 'reused', email: 'someone@people.example', isAdmin: false },
+      ],
+    };
+    const plan = completePlan(
+      inventory,
+      diffInventory(inventory),
+      new Map([
+        ['gone', undefined],
+        ['reused', undefined],
+      ]),
+      new Set(['gone', 'reused']),
+    );
+    expect(plan.orphans.grafanaUsers.map((g) => g.login)).toEqual(['gone']);
+  });
+});
+
+describe('restoring a lost membership', () => {
+  it('grants the tenant only to the Keycloak user whose email is the one recorded on the namespace', () => {
+    const recorded = (name: string, email: string) => ({
+      ...ns(name),
+      annotations: { ...ns(name).annotations, [annotations.owner]: email },
+    });
+    const inventory: SyncInventory = {
+      tenants: [],
+      namespaces: [recorded('kept', 'kept@example.org'), recorded('taken', 'first@example.org')],
+      grafanaUsers: [],
+    };
+    const plan = completePlan(
+      inventory,
+      diffInventory(inventory),
+      new Map([
+        ['kept', { ...tenant('kept'), email: 'Kept@Example.org' }],
+        ['taken', { ...tenant('taken'), email: 'newcomer@example.org' }],
+      ]),
+      new Set(),
+    );
+    expect(plan.repairs.map((r) => [r.username, r.membership])).toEqual([['kept', true]]);
+    expect(plan.notOwned).toEqual([expect.objectContaining({ kind: 'KeycloakUser', name: 'taken' })]);
+    expect(plan.orphans.namespaces).toEqual([]);
+  });
+});
+
+describe('reserved names', () => {
+  it('never takes a labelled reserved namespace for a tenant’s, nor prunes it', () => {
+    const inventory: SyncInventory = {
+      tenants: [],
+      namespaces: [ns('kube-system'), ns('gone')],
+      grafanaUsers: [],
+    };
+    const reserved = { exact: [], patterns: [/^kube-/] };
+    const diff = diffInventory(inventory, reserved);
+    const plan = completePlan(inventory, diff, new Map(), new Set());
+    expect(plan.orphans.namespaces).toEqual(['gone']);
+    expect(plan.notOwned).toEqual([expect.objectContaining({ kind: 'Namespace', name: 'kube-system' })]);
+  });
+});
+
 describe('pruneNeedsForce', () => {
   const plan = (orphans: number) => ({
+    notOwned: [],
     totalTenants: 0,
     repairs: [],
     orphans: { namespaces: Array.from({ length: orphans }, (_, i) => `o${i}`), grafanaUsers: [] },

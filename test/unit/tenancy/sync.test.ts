@@ -3,12 +3,23 @@
  * repairs it makes, and prune's safety bound. The real servers are in test/integration/functions/sync.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { PlatformError } from '../../../shared/platform/errors.ts';
 import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
 import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../../shared/tenancy/sync.ts';
 import type { GrafanaAccount, TenantIdentity } from '../../../shared/tenancy/sync-plan.ts';
+import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
 
 const PAGE = 100;
+
+const placeholder = (login: string) => `${login}@tenants.invalid`;
+/** A namespace as provision makes it. */
+const ownedNamespace = (name: string) => ({
+  name,
+  terminating: false,
+  labels: { [labels.managedBy]: MANAGER, [labels.tenant]: name },
+  annotations: { [annotations.ownerTenant]: name },
+});
 
 function pages<T>(items: readonly T[], count: () => void): AsyncIterable<T[]> {
   return (async function* () {
@@ -33,7 +44,10 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
   const members = new Set(options.tenants);
   const namespaces = new Set(options.namespaces);
   const grafana = new Map<string, GrafanaAccount>(
-    options.grafana.map((login, i) => [login, { id: i + 1, login, isAdmin: false }]),
+    options.grafana.map((login, i) => [
+      login,
+      { id: i + 1, login, email: placeholder(login), isAdmin: false },
+    ]),
   );
   const created: KubernetesObject[] = [];
   const ports: SyncPorts = {
@@ -56,12 +70,12 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
     cluster: {
       namespacePages: () =>
         pages(
-          [...namespaces].map((name) => ({ name, terminating: false })),
+          [...namespaces].map((name) => ownedNamespace(name)),
           count,
         ),
       readNamespace: (name) => (
         count(),
-        Promise.resolve(namespaces.has(name) ? { name, terminating: false } : undefined)
+        Promise.resolve(namespaces.has(name) ? ownedNamespace(name) : undefined)
       ),
       create: (object) => {
         count();
@@ -70,13 +84,19 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
         return Promise.resolve();
       },
       deleteNamespace: (name) => (count(), Promise.resolve(namespaces.delete(name) ? 'deleted' : 'absent')),
+      labelNamespace: () => Promise.reject(new Error('not expected')),
     },
     grafana: {
       searchUsers: () => pages([...grafana.values()], count),
       lookupUser: (login) => (count(), Promise.resolve(grafana.get(login))),
       createUser: (user) => {
         count();
-        grafana.set(user.login, { id: grafana.size + 100, login: user.login, isAdmin: false });
+        grafana.set(user.login, {
+          id: grafana.size + 100,
+          login: user.login,
+          email: user.email,
+          isAdmin: false,
+        });
         return Promise.resolve(grafana.size + 100);
       },
       setOrgRole: () => (count(), Promise.resolve()),
@@ -172,6 +192,42 @@ describe('sync', () => {
     });
     expect(s.grafana.has('person')).toBe(true);
     expect(s.namespaces.has('orphan-b')).toBe(false);
+  });
+
+  it('meets a foreign namespace on create: reports it not_owned, creates nothing in it, repairs the others', async () => {
+    const s = systems({ tenants: ['ann', 'bob'], namespaces: [], grafana: ['ann', 'bob'] });
+    const foreign = { name: 'ann', terminating: false, labels: {}, annotations: {} };
+    const ports: SyncPorts = {
+      ...s.ports,
+      cluster: {
+        ...s.ports.cluster,
+        // ann's namespace appears (someone else's) between the list and the create.
+        create: (object) =>
+          object.kind === 'Namespace' && object.metadata.name === 'ann'
+            ? Promise.reject(
+                new PlatformError({ reason: 'conflict', message: 'namespaces "ann" already exists' }),
+              )
+            : s.ports.cluster.create(object),
+        readNamespace: (name) =>
+          name === 'ann' ? Promise.resolve(foreign) : s.ports.cluster.readNamespace(name),
+      },
+    };
+    const result = await sync({}, settings, ports);
+    expect(result.results.not_owned).toEqual([expect.objectContaining({ kind: 'Namespace', name: 'ann' })]);
+    expect(result.results.failed_fixes.map((f) => f.username)).toEqual(['ann']);
+    expect(s.created.filter((o) => o.metadata.namespace === 'ann')).toEqual([]);
+    expect(result.results.fixed_users).toEqual([
+      { username: 'bob', fixed_grafana: false, fixed_namespace: true, fixed_membership: false },
+    ]);
+    expect(s.created.filter((o) => o.metadata.namespace === 'bob').length).toBeGreaterThan(0);
+  });
+
+  it('refuses adopt without a username', async () => {
+    const s = systems({ tenants: ['ann'], namespaces: [], grafana: ['ann'] });
+    await expect(sync({ adopt: true }, settings, s.ports)).rejects.toMatchObject({ reason: 'validation' });
+    expect(s.created).toEqual([]);
+    await sync({}, settings, s.ports);
+    expect(s.created.map((o) => o.kind)).toContain('Namespace');
   });
 
   it('answers not found for a username that is nothing of a tenant', async () => {
