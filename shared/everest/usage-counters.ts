@@ -93,6 +93,9 @@ export class UsageCounterStore {
     } catch (error) {
       if (sqlState(error) === '23514' || (error instanceof Error && sqlState(error.cause) === '23514'))
         throw new PlatformError({ reason: 'validation', message: 'usage counters underflow', cause: error });
+      // numeric_value_out_of_range: the sum no longer fits its column (memory_used is a bigint).
+      if (sqlState(error) === '22003' || (error instanceof Error && sqlState(error.cause) === '22003'))
+        throw new PlatformError({ reason: 'validation', message: 'usage counters overflow', cause: error });
       throw error instanceof PlatformError
         ? error
         : postgresError(error, `register cluster usage of ${namespace}`);
