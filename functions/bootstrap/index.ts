@@ -522,7 +522,7 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
       namespaces: new EverestNamespaces(api),
       now: () => new Date(),
       store,
-      counters: new UsageCounterStore(pool),
+      counters: new UsageCounterStore(store),
       limitsEvents: sink,
     }),
     idempotency: store,

@@ -178,7 +178,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
 export function enforceSetup(config: EnforceConfig, log: Logger): FunctionSetup {
   const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'enforce' });
   const store = new PlatformStore(pool);
-  const counters = new UsageCounterStore(pool);
+  const counters = new UsageCounterStore(store);
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   return {
     spec: enforceSpec({ api, counters, store }),
