@@ -145,17 +145,49 @@ function fuzz(schemathesis: string, stack: Stack, name: string): boolean {
       'none',
       '--no-color',
       '--report',
-      'junit',
+      'junit,ndjson',
       '--report-junit-path',
       `${outDir}${name}.junit.xml`,
+      '--report-ndjson-path',
+      `${outDir}${name}.ndjson`,
     ],
     // schemathesis writes nothing else, but run it where a stray file would be ignored.
     { cwd: outDir, stdio: 'inherit' },
   );
+  const answers = statusClasses(`${outDir}${name}.ndjson`);
+  const summary = Object.entries(answers)
+    .map(([cls, n]) => `${cls} ${String(n)}`)
+    .join(', ');
   console.log(
-    `::: fuzz ${name}: exit ${String(result.status)} in ${Math.round((Date.now() - started) / 1000)} s`,
+    `::: fuzz ${name}: exit ${String(result.status)} in ${Math.round((Date.now() - started) / 1000)} s; answers: ${summary}`,
   );
+  // The positive control: a run where nothing succeeded (a wrong token, a stack that is down) proves nothing.
+  if ((answers['2xx'] ?? 0) === 0) {
+    console.log(`::: fuzz ${name}: no request succeeded, so the run proves nothing`);
+    return false;
+  }
   return result.status === 0;
+}
+
+/** How many answers of each status class (2xx, 4xx, 5xx) the run's NDJSON report holds. */
+function statusClasses(report: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  if (!existsSync(report)) return counts;
+  for (const line of readFileSync(report, 'utf8').split('\n')) {
+    if (!line.startsWith('{"ScenarioFinished"')) continue;
+    const event = JSON.parse(line) as {
+      ScenarioFinished: {
+        recorder?: { interactions?: Record<string, { response?: { status_code?: number } }> };
+      };
+    };
+    for (const interaction of Object.values(event.ScenarioFinished.recorder?.interactions ?? {})) {
+      const status = interaction.response?.status_code;
+      if (status === undefined) continue;
+      const cls = `${String(Math.floor(status / 100))}xx`;
+      counts[cls] = (counts[cls] ?? 0) + 1;
+    }
+  }
+  return counts;
 }
 
 /** The errors the functions logged (each 5xx is one, with its cause), so that a failure names its cause. */
@@ -201,11 +233,15 @@ try {
 } finally {
   if (child !== undefined) await stopStack(child);
 }
+// Bad input must not make a function log an error either (a 5xx, an audit record that could not be written).
 const errors = given === undefined ? loggedErrors() : [];
-if (errors.length > 0) console.log(`errors the functions logged:\n  ${errors.join('\n  ')}`);
+if (errors.length > 0) {
+  console.log(`errors the functions logged:\n  ${errors.join('\n  ')}`);
+  failed.push('the functions logged errors');
+}
 console.log(
   `fuzzed ${names.join(', ')} in ${Math.round((Date.now() - runStarted) / 1000)} s: ${
-    failed.length === 0 ? 'no failure' : `failures in ${failed.join(', ')}`
+    failed.length === 0 ? 'no failure' : `failed: ${failed.join(', ')}`
   }`,
 );
 process.exit(failed.length === 0 ? 0 : 1);
