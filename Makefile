@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration servers testenv dev bench clean
+.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration fuzz servers testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -23,10 +23,15 @@ lint: install
 format: install
 	npx prettier --write .
 
-test: check test-unit test-integration ## everything CI runs
+test: check test-unit test-integration fuzz ## everything CI runs
 
 test-unit: install
 	npm run -s test:unit
+
+# The OpenAPI documents fuzzed by schemathesis (PyPI, cached under $TL_CACHE_DIR) against the stack `make dev`
+# starts; any 5xx fails. FUZZ_EXAMPLES, FUZZ_FUNCTIONS, FUZZ_STACK_FILE: see test/fuzz/run.ts.
+fuzz: install servers ## every function's OpenAPI document fuzzed against the local real stack
+	node test/fuzz/run.ts
 
 servers: ## build (or reuse cached) etcd, kube-apiserver, kube-controller-manager; download Keycloak
 	bash test/env/build-servers.sh >/dev/null

@@ -37,6 +37,7 @@ import {
   RESERVED_NAMESPACES,
   type NamespaceMode,
 } from '../../shared/everest/db-namespace-plan.ts';
+import { MAX_COUNT, MAX_CPU_CORES, MAX_MEMORY_BYTES } from '../../shared/everest/input-bounds.ts';
 import { EverestNamespaces } from '../../shared/everest/db-namespaces.ts';
 import { allPolicies, readLimits } from '../../shared/everest/enforcement.ts';
 import { EverestRbac, RBAC_LOCATION } from '../../shared/everest/rbac-configmap.ts';
@@ -63,8 +64,8 @@ import { recordAuditSafely, runAudited } from '../../shared/tenancy/audited.ts';
 import type { BootstrapConfig } from './config.ts';
 
 // Everest's rules, checked at the door so that a bad request is a 400 naming the field and changes nothing.
-const username = z.string().regex(USERNAME_RULE, USERNAME_MESSAGE);
-const password = z.string().regex(PASSWORD_RULE, PASSWORD_MESSAGE);
+const username = z.string().max(128).regex(USERNAME_RULE, USERNAME_MESSAGE);
+const password = z.string().max(128).regex(PASSWORD_RULE, PASSWORD_MESSAGE);
 const namespace = z
   .string()
   .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'an RFC 1035 label (lower-case letters, digits, -)')
@@ -81,11 +82,11 @@ const dryRun = z.boolean().default(false);
 
 export const limitsBody = z
   .object({
-    max_clusters: z.number().int().min(0),
-    allowed_engines: z.array(z.enum(ENGINES)).default([]),
-    cpu_limit_cores: z.number().min(0),
-    memory_limit_bytes: z.number().int().min(0),
-    max_db_users: z.number().int().min(0),
+    max_clusters: z.number().int().min(0).max(MAX_COUNT),
+    allowed_engines: z.array(z.enum(ENGINES)).max(ENGINES.length).default([]),
+    cpu_limit_cores: z.number().min(0).max(MAX_CPU_CORES),
+    memory_limit_bytes: z.number().int().min(0).max(MAX_MEMORY_BYTES),
+    max_db_users: z.number().int().min(0).max(MAX_COUNT),
   })
   .strict();
 
@@ -100,7 +101,7 @@ export const bootstrapRequest = z
     /** The namespace's limits; default: keep its limits, or seed 001's defaults when it has none. */
     limits: limitsBody.optional(),
     /** Seed 001's body field; the Idempotency-Key header is what is honoured. */
-    idempotency_key: z.string().optional(),
+    idempotency_key: z.string().max(255).optional(),
     dryRun,
   })
   .strict();
@@ -142,9 +143,9 @@ export const limitsGetRequest = z.object({ namespace }).strict();
 export const auditRequest = z
   .object({
     limit: z.coerce.number().int().min(1).max(500).default(50),
-    before: z.string().optional(),
-    target: z.string().optional(),
-    operation: z.string().optional(),
+    before: z.string().max(19).optional(),
+    target: z.string().max(512).optional(),
+    operation: z.string().max(64).optional(),
   })
   .strict();
 const noInput = z.object({}).strict();
@@ -524,7 +525,7 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
       namespaces: new EverestNamespaces(api),
       now: () => new Date(),
       store,
-      counters: new UsageCounterStore(pool),
+      counters: new UsageCounterStore(store),
       limitsEvents: sink,
     }),
     idempotency: store,

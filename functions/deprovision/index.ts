@@ -28,7 +28,9 @@ export const deprovisionRequest = z
     email: z.email().max(254).optional(),
     dryRun: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  // The predecessor's example: documentation, and what the fuzz run (test/fuzz) starts from.
+  .meta({ examples: [{ full_name: 'John Doe', email: 'john.doe@example.org' }] });
 
 export interface DeprovisionDependencies {
   readonly settings: { readonly reserved: ReservedNames; readonly markerGroup: string };

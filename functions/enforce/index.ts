@@ -21,6 +21,7 @@ import {
   readLimits,
   type EverestApi,
 } from '../../shared/everest/enforcement.ts';
+import { MAX_CPU_CORES, MAX_MEMORY_BYTES } from '../../shared/everest/input-bounds.ts';
 import { ENGINES, LIMITS_CHANGED_EVENT } from '../../shared/everest/tenant-resource-policy.ts';
 import { UsageCounterStore } from '../../shared/everest/usage-counters.ts';
 import {
@@ -38,21 +39,22 @@ import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import type { EnforceConfig } from './config.ts';
 
 const namespace = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'an RFC 1035 label');
-const nonNegative = z.number().min(0);
+const cores = z.number().min(0).max(MAX_CPU_CORES);
+const bytes = z.number().int().min(0).max(MAX_MEMORY_BYTES);
 
 export const clusterCreateRequest = z
   .object({
     namespace,
     engine: z.enum(ENGINES),
-    cpu_request_cores: nonNegative,
-    memory_request_bytes: nonNegative,
+    cpu_request_cores: cores,
+    memory_request_bytes: bytes,
   })
   .strict();
 export const applyRequest = z
   .object({ namespace: namespace.optional(), dryRun: z.boolean().default(false) })
   .strict();
 export const registerClusterRequest = z
-  .object({ namespace, op: z.enum(['create', 'delete']), cpu_cores: nonNegative, memory_bytes: nonNegative })
+  .object({ namespace, op: z.enum(['create', 'delete']), cpu_cores: cores, memory_bytes: bytes })
   .strict();
 export const registerDbUserRequest = z.object({ namespace, op: z.enum(['create', 'delete']) }).strict();
 export const usageRequest = z.object({ namespace }).strict();
@@ -176,7 +178,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
 export function enforceSetup(config: EnforceConfig, log: Logger): FunctionSetup {
   const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'enforce' });
   const store = new PlatformStore(pool);
-  const counters = new UsageCounterStore(pool);
+  const counters = new UsageCounterStore(store);
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   return {
     spec: enforceSpec({ api, counters, store }),

@@ -30,7 +30,9 @@ export const provisionRequest = z
     plan: z.string().max(40).optional(),
     dryRun: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  // The predecessor's example: documentation, and what the fuzz run (test/fuzz) starts from.
+  .meta({ examples: [{ full_name: 'John Doe', email: 'john.doe@example.org' }] });
 
 export interface ProvisionDependencies {
   readonly settings: ProvisionSettings;

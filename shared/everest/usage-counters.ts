@@ -11,7 +11,7 @@ import { escapeIdentifier } from 'pg';
 import { postgresError, sqlState } from '../adapters/postgres/errors.ts';
 import { withTransaction } from '../adapters/postgres/pool.ts';
 import { PlatformError } from '../platform/errors.ts';
-import { DEFAULT_SCHEMA } from '../platform/store/migrations.ts';
+import type { PlatformStore } from '../platform/store/store.ts';
 
 export interface UsageCounters {
   readonly clusters_count: number;
@@ -39,13 +39,17 @@ const COLUMNS = 'clusters_count, cpu_used, memory_used, db_users_count';
 export class UsageCounterStore {
   private readonly pool: pg.Pool;
   private readonly table: string;
+  private readonly ensureSchema: () => Promise<void>;
 
-  constructor(pool: pg.Pool, schema: string = DEFAULT_SCHEMA) {
-    this.pool = pool;
-    this.table = `${escapeIdentifier(schema)}.usage_counters`;
+  /** The counters live in the platform store's schema, migrated before the first query. */
+  constructor(store: Pick<PlatformStore, 'pool' | 'schema' | 'ensureSchema'>) {
+    this.pool = store.pool;
+    this.table = `${escapeIdentifier(store.schema)}.usage_counters`;
+    this.ensureSchema = () => store.ensureSchema();
   }
 
   async get(namespace: string): Promise<UsageCounters> {
+    await this.ensureSchema();
     const { rows } = await this.pool
       .query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE namespace = $1`, [namespace])
       .catch((error: unknown) => {
@@ -56,6 +60,7 @@ export class UsageCounterStore {
 
   /** Every namespace's counters. */
   async all(): Promise<Map<string, UsageCounters>> {
+    await this.ensureSchema();
     const { rows } = await this.pool
       .query<Row & { namespace: string }>(`SELECT namespace, ${COLUMNS} FROM ${this.table}`)
       .catch((error: unknown) => {
@@ -72,6 +77,7 @@ export class UsageCounterStore {
     memoryBytes: number,
   ): Promise<UsageCounters> {
     const sign = op === 'create' ? 1 : -1;
+    await this.ensureSchema();
     try {
       return await withTransaction(this.pool, async (client) => {
         // A new namespace starts at zero; the update then goes through the CHECK constraints.
@@ -93,6 +99,9 @@ export class UsageCounterStore {
     } catch (error) {
       if (sqlState(error) === '23514' || (error instanceof Error && sqlState(error.cause) === '23514'))
         throw new PlatformError({ reason: 'validation', message: 'usage counters underflow', cause: error });
+      // numeric_value_out_of_range: the sum no longer fits its column (memory_used is a bigint).
+      if (sqlState(error) === '22003' || (error instanceof Error && sqlState(error.cause) === '22003'))
+        throw new PlatformError({ reason: 'validation', message: 'usage counters overflow', cause: error });
       throw error instanceof PlatformError
         ? error
         : postgresError(error, `register cluster usage of ${namespace}`);
@@ -108,6 +117,7 @@ export class UsageCounterStore {
     op: 'create' | 'delete',
     refusal: (dbUsers: number) => string | undefined,
   ): Promise<UsageCounters> {
+    await this.ensureSchema();
     try {
       return await withTransaction(this.pool, async (client) => {
         await client.query(`INSERT INTO ${this.table} (namespace) VALUES ($1) ON CONFLICT DO NOTHING`, [

@@ -90,7 +90,8 @@ const attributesSchema = z
   .object({
     createdb: z.boolean().optional(),
     inherit: z.boolean().optional(),
-    connectionLimit: z.number().int().min(-1).optional(),
+    // pg_authid.rolconnlimit is an integer: a larger limit is a syntax error in CREATE/ALTER ROLE.
+    connectionLimit: z.number().int().min(-1).max(2_147_483_647).optional(),
   })
   .strict();
 

@@ -15,20 +15,37 @@ function splitPath(path: string): string[] {
   return path.split('/').filter((s) => s !== '');
 }
 
+/** A path parameter, percent-decoded; a malformed escape (`%E0%A4%A`) is the caller's error: 400. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new PlatformError({
+      reason: 'bad_request',
+      message: 'the path holds a malformed percent-escape',
+    });
+  }
+}
+
+/**
+ * Refuses a path with a malformed percent-escape anywhere in it (400), before the framework's router, which
+ * would answer it with an HTML error page.
+ */
+export function checkPathEscapes(path: string): void {
+  for (const segment of splitPath(path)) decodeSegment(segment);
+}
+
 function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const want = splitPath(pattern);
   const got = splitPath(path);
   if (want.length !== got.length) return undefined;
-  const params: Record<string, string> = {};
-  for (const [i, segment] of want.entries()) {
-    const actual = got[i] ?? '';
-    if (segment.startsWith(':')) {
-      params[segment.slice(1)] = decodeURIComponent(actual);
-    } else if (segment !== actual) {
-      return undefined;
-    }
-  }
-  return params;
+  if (want.some((segment, i) => !segment.startsWith(':') && segment !== got[i])) return undefined;
+  // Decoded only once the route matches, so that a malformed escape elsewhere stays a 404.
+  return Object.fromEntries(
+    want.flatMap((segment, i) =>
+      segment.startsWith(':') ? [[segment.slice(1), decodeSegment(got[i] ?? '')]] : [],
+    ),
+  );
 }
 
 export function matchHttp(spec: FunctionSpec, method: string, path: string): Match {

@@ -19,6 +19,7 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { readBody } from './body.ts';
 import { requestIdOf } from './request-id.ts';
+import { checkPathEscapes } from './routing.ts';
 import { ConfigError, type Env, type PlatformConfig } from './config.ts';
 import type { HttpHandler, IdempotencyStore } from './host.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -55,25 +56,30 @@ export function bodyGuard(app: Listener, maxBodyBytes: number, log: Logger): Lis
     const guarded = req as GuardedRequest;
     // Fix the request id here so that the guard's own answers and the handler's logs carry the same one.
     req.headers['x-request-id'] = requestIdOf(req.headers);
-    readBody(req, maxBodyBytes).then(
-      (raw) => {
-        guarded.rawBody = raw;
-        guarded.body = {};
-        guarded._body = true;
-        app(req, res);
-      },
-      (error: unknown) => {
-        const requestId = req.headers['x-request-id'] as string;
-        const problem = toProblem(error, requestId);
-        log.warn({ requestId, method: req.method, path: req.url, status: problem.status }, problem.detail);
-        res.writeHead(problem.status, {
-          'Content-Type': PROBLEM_CONTENT_TYPE,
-          'X-Request-ID': requestId,
-          Connection: 'close',
-        });
-        res.end(JSON.stringify(problem));
-      },
-    );
+    readBody(req, maxBodyBytes)
+      .then((raw) => {
+        checkPathEscapes((req.url ?? '/').split('?')[0] ?? '/');
+        return raw;
+      })
+      .then(
+        (raw) => {
+          guarded.rawBody = raw;
+          guarded.body = {};
+          guarded._body = true;
+          app(req, res);
+        },
+        (error: unknown) => {
+          const requestId = req.headers['x-request-id'] as string;
+          const problem = toProblem(error, requestId);
+          log.warn({ requestId, method: req.method, path: req.url, status: problem.status }, problem.detail);
+          res.writeHead(problem.status, {
+            'Content-Type': PROBLEM_CONTENT_TYPE,
+            'X-Request-ID': requestId,
+            Connection: 'close',
+          });
+          res.end(JSON.stringify(problem));
+        },
+      );
   };
 }
 

@@ -102,6 +102,8 @@ export interface AuditQuery {
 
 /** A cursor is an audit_log id: a positive bigint, as a string. */
 const CURSOR = /^[1-9][0-9]{0,18}$/;
+/** PostgreSQL's bigint: a larger cursor would fail the query (numeric out of range) instead of matching. */
+const MAX_BIGINT = 2n ** 63n - 1n;
 
 function invalid(path: string, message: string): PlatformError {
   return new PlatformError({
@@ -126,8 +128,14 @@ export async function listAudit(db: pg.Pool, schema: string, query: AuditQuery =
   const limit = query.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500)
     throw invalid('limit', 'must be an integer from 1 to 500');
-  if (query.before !== undefined && !CURSOR.test(query.before))
+  if (query.before !== undefined && !(CURSOR.test(query.before) && BigInt(query.before) <= MAX_BIGINT))
     throw invalid('before', 'must be a cursor returned as nextCursor');
+  // PostgreSQL text cannot hold NUL: such a filter matches nothing, and the query would fail (22021).
+  for (const [path, value] of [
+    ['target', query.target],
+    ['operation', query.operation],
+  ] as const)
+    if (value?.includes('\u0000') === true) throw invalid(path, 'must not contain a NUL character');
   const conditions: string[] = [];
   const params: unknown[] = [];
   const where = (sql: string, value: unknown): void => {

@@ -141,6 +141,20 @@ users:
     expect(state.problems.map((p) => p.username)).toEqual(['b', 'c', 'd']);
   });
 
+  it('bounds connectionLimit to what PostgreSQL holds (integer)', () => {
+    const state = parse(`
+users:
+  - username: a
+    attributes: { connectionLimit: 2147483647 }
+  - username: b
+    attributes: { connectionLimit: 2147483648 }
+  - username: c
+    attributes: { connectionLimit: 1.5 }
+`);
+    expect(state.users.map((u) => [u.username, u.attributes.connectionLimit])).toEqual([['a', 2147483647]]);
+    expect(state.problems.map((p) => p.username)).toEqual(['b', 'c']);
+  });
+
   it('reads privileges: schema-qualified or public, ALL expanded, case-insensitive, sorted', () => {
     const state = parse(`
 users:

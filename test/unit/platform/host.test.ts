@@ -144,6 +144,21 @@ describe('plain JSON requests', () => {
     expect(await response.json()).toEqual({ op: 'limits', input: { namespace: 'team-a', verbose: '1' } });
   });
 
+  it('a malformed percent-escape in a path parameter -> 400, a well-formed one is decoded', async () => {
+    const bad = await fetch(`${fn.url}/limits/%E0%A4%A`, { headers: auth });
+    const text = await bad.text();
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(text)).toMatchObject({ type: 'urn:tenant-lifecycle:problem:bad-request' });
+    // Anywhere in the path, before the framework's router (whose answer is an HTML page with a stack).
+    const elsewhere = await fetch(`${fn.url}/nowhere/%E0%A4%A?x=1`, { headers: auth });
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.text()).toContain('malformed percent-escape');
+    const good = await fetch(`${fn.url}/limits/caf%C3%A9`, { headers: auth });
+    expect(good.status).toBe(200);
+    expect(await good.json()).toEqual({ op: 'limits', input: { namespace: 'café' } });
+  });
+
   it('uses the operation success status and accepts an empty body', async () => {
     const r = await post('/sweep', undefined);
     expect(r.status).toBe(202);

@@ -98,6 +98,20 @@ describe('audit log', () => {
     }
   });
 
+  it('refuses a cursor past bigint and a NUL in a filter (found by fuzzing; were 500s)', async () => {
+    const newest = (await store.listAudit({ limit: 1 })).items[0];
+    // The largest bigint is a valid cursor: older than it is everything.
+    const all = await store.listAudit({ before: '9223372036854775807', limit: 1 });
+    expect(all.items[0]?.id).toBe(newest?.id);
+    await expect(store.listAudit({ before: '9223372036854775808' })).rejects.toMatchObject({
+      reason: 'validation',
+      issues: [{ path: 'before', message: 'must be a cursor returned as nextCursor' }],
+    });
+    expect((await store.listAudit({ target: 'tenant-1' })).items.length).toBeGreaterThan(0);
+    for (const query of [{ target: 'tenant-1\u0000' }, { operation: '\u0000' }])
+      await expect(store.listAudit(query)).rejects.toMatchObject({ reason: 'validation', status: 400 });
+  });
+
   it('refuses an outcome the table does not know', async () => {
     await expect(
       store.recordAudit({
