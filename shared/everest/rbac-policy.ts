@@ -129,6 +129,7 @@ export interface PolicyAppend {
 
 // Tab, newline, CR, NUL and every other C0 control, and DEL: a given line holding one could become two
 // lines of the stored text, or a term Everest's loader reads differently.
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 /**
