@@ -510,7 +510,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
 
 export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSetup {
   const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'bootstrap' });
-  const store = new PlatformStore(pool);
+  const store = new PlatformStore(pool, undefined, { idempotencySecret: config.idempotencySecret });
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   const sink = eventSinkFor(config.limitsEvents, '/tenant-lifecycle/bootstrap');
   return {

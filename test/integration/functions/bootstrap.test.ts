@@ -18,7 +18,7 @@ import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
 import { everestAcceptsPassword, installEverest } from '../../support/everest-install.ts';
-import { FUNCTION_TOKEN } from '../../support/tenant-functions.ts';
+import { FUNCTION_TOKEN, IDEMPOTENCY_SECRET } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
 const api = apiserver(env.kubernetes);
@@ -119,7 +119,12 @@ beforeAll(async () => {
   bootstrap = await startFunction({
     name: 'bootstrap',
     loadConfig,
-    env: { ...common, LIMITS_EVENT_SINK: enforce.url, LIMITS_EVENT_TOKEN: FUNCTION_TOKEN },
+    env: {
+      ...common,
+      IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+      LIMITS_EVENT_SINK: enforce.url,
+      LIMITS_EVENT_TOKEN: FUNCTION_TOKEN,
+    },
     port: 0,
     host: '127.0.0.1',
     setup: (config, log) => Promise.resolve(bootstrapSetup(config, log)),
@@ -394,6 +399,7 @@ describe('bootstrap: secrets stay out of the logs', () => {
       loadConfig,
       env: {
         API_TOKEN: FUNCTION_TOKEN,
+        IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
         LOG_LEVEL: 'debug',
         DATABASE_URL: db.url,
         KUBECONFIG: env.kubernetes.kubeconfigPath,
