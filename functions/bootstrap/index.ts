@@ -32,6 +32,7 @@ import {
 } from '../../shared/everest/accounts.ts';
 import { EverestAccounts } from '../../shared/everest/accounts-secret.ts';
 import {
+  checkNamespaceName,
   OPERATOR_KEYS,
   planNamespace,
   RESERVED_NAMESPACES,
@@ -56,6 +57,7 @@ import { UsageCounterStore, type UsageCounters } from '../../shared/everest/usag
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
+import { assertNotReserved } from '../../shared/platform/reserved-names.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
@@ -213,6 +215,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         state,
         input.operators,
         input.take_ownership ?? false,
+        deps.reserved,
       );
       if (!input.dryRun) await namespaces.apply(plan);
       const summary = {
@@ -284,6 +287,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         input: accountCreateRequest,
         http: [{ method: 'POST', path: '/cli/accounts/create' }],
         run: async (input, ctx) => {
+          assertNotReserved(input.username, deps.reserved, 'Everest account', 'username');
           const generated = input.password === undefined ? generatePassword() : undefined;
           const hash = await hashPassword(input.password ?? generated ?? '', await accounts.passwordSalt());
           await auditedOn(ctx, 'accounts-create', `user:${input.username}`, () => ({
@@ -308,6 +312,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
           { method: 'POST', path: '/users/rotate-password' },
         ],
         run: async (input, ctx) => {
+          assertNotReserved(input.username, deps.reserved, 'Everest account', 'username');
           const hash = await hashPassword(input.new_password, await accounts.passwordSalt());
           await auditedOn(ctx, 'accounts-set-password', `user:${input.username}`, () => ({}))(() =>
             accounts.update(`set password of ${input.username}`, (doc) => ({
@@ -336,6 +341,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
           { method: 'DELETE', path: '/users' },
         ],
         run: async (input, ctx) => {
+          assertNotReserved(input.username, deps.reserved, 'Everest account', 'username');
           const removed = await auditedOn(
             ctx,
             'accounts-delete',
@@ -385,7 +391,11 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
               force: input.force,
             }),
           )(() =>
-            namespaces.remove(input.namespace, { force: input.force, keepNamespace: input.keep_namespace }),
+            namespaces.remove(input.namespace, {
+              force: input.force,
+              keepNamespace: input.keep_namespace,
+              reserved: deps.reserved,
+            }),
           );
           return cliAnswer(
             input.keep_namespace
@@ -442,6 +452,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         input: limitsPutRequest,
         http: [{ method: 'PUT', path: '/limits' }],
         run: async (input, ctx) => {
+          checkNamespaceName(input.namespace, deps.reserved);
           const limits: SeedLimits = input;
           await auditedOn(ctx, 'limits-put', `everest/${input.namespace}`, () => ({ ...limits }))(() =>
             writeLimits(api, limits),
@@ -520,6 +531,7 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
       rbac: new EverestRbac(api),
       namespaces: new EverestNamespaces(api),
       now: () => new Date(),
+      reserved: config.reserved,
       store,
       counters: new UsageCounterStore(pool),
       limitsEvents: sink,
