@@ -682,9 +682,14 @@ describe('bootstrap: only what the product made for the tenant, names that are n
       ).status,
     ).toBe(400);
     expect(
-      (await call(enforce, 'POST', '/enforce/register-db-user', { namespace: 'kube-system', op: 'create' }))
+      (await call(enforce, 'POST', '/usage/register-db-user', { namespace: 'kube-system', op: 'create' }))
         .status,
     ).toBe(400);
+    // ...and beside it, the same enforce route for an ordinary namespace is served.
+    expect(
+      (await call(enforce, 'POST', '/usage/register-db-user', { namespace: 'ns-own-a', op: 'create' }))
+        .status,
+    ).toBe(200);
     expect(await storedUsersYaml()).toBe(before.accounts);
     expect(await storedPolicy()).toBe(before.policy);
     // Positive control: an ordinary name beside them.
