@@ -5,7 +5,8 @@
  * captured logs and every row of the audit log and of the idempotency keys (schema tenant_lifecycle) are
  * searched for every secret used: the passwords, Everest's PBKDF2 hashes of them, the API token, the
  * Keycloak client secret, the Grafana admin password and the idempotency key secret, as text, base64 and
- * hex. Zero hits; and the search is shown to find a value planted in a real row, in every form, and the
+ * hex; and pg-reconcile's password from a Secret and the SCRAM verifier it stored (whole, and its keys).
+ * Zero hits; and the search is shown to find a value planted in a real row, in every form, and the
  * rows it searched are there.
  */
 import { pbkdf2Sync } from 'node:crypto';
@@ -13,6 +14,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig as loadBootstrapConfig } from '../../../functions/bootstrap/config.ts';
 import { bootstrapSetup } from '../../../functions/bootstrap/index.ts';
+import { loadConfig as loadPgReconcileConfig } from '../../../functions/pg-reconcile/config.ts';
+import { pgReconcileSetup } from '../../../functions/pg-reconcile/index.ts';
 import { loadConfig as loadProvisionConfig } from '../../../functions/provision/config.ts';
 import { provisionSetup } from '../../../functions/provision/index.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
@@ -32,6 +35,12 @@ let functionEnv: Record<string, string>;
 let systemUid = '';
 /** Names of this run: the servers may hold an earlier run's. */
 const run = Date.now().toString(36);
+/** pg-reconcile's namespace (its ConfigMap and the user's Secret) and the PostgreSQL user it makes. */
+const PG_NS = `sec-${run}`;
+const PG_USER = `tl_sec_${run}`;
+const PG_PASSWORD = `PgS3cret-${run}`;
+const kube = apiserver(env.kubernetes);
+const kubeToken = env.kubernetes.adminToken;
 
 beforeAll(async () => {
   db = await createTestDatabase(env.postgres.url, 'secrets');
@@ -66,10 +75,57 @@ beforeAll(async () => {
       setup: (config, log) => Promise.resolve(bootstrapSetup(config, log)),
     }),
   );
+  // pg-reconcile: a ConfigMap naming one user, its password in a Secret.
+  expect(
+    await kube.status('POST', '/api/v1/namespaces', kubeToken, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: PG_NS },
+    }),
+  ).toBe(201);
+  expect(
+    await kube.status('POST', `/api/v1/namespaces/${PG_NS}/secrets`, kubeToken, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `user-${PG_USER.replaceAll('_', '-')}-secret`, namespace: PG_NS },
+      data: { password: Buffer.from(PG_PASSWORD).toString('base64') },
+    }),
+  ).toBe(201);
+  expect(
+    await kube.status('POST', `/api/v1/namespaces/${PG_NS}/configmaps`, kubeToken, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'postgres-users-config', namespace: PG_NS },
+      data: { 'users.yaml': `users:\n  - username: ${PG_USER}\n    database: ${db.name}\n` },
+    }),
+  ).toBe(201);
+  running.push(
+    await startFunction({
+      name: 'pg-reconcile',
+      loadConfig: loadPgReconcileConfig,
+      env: {
+        API_TOKEN: FUNCTION_TOKEN,
+        LOG_LEVEL: 'debug',
+        DATABASE_URL: db.url,
+        PG_URL: env.postgres.url,
+        NAMESPACE: PG_NS,
+        KUBECONFIG: env.kubernetes.kubeconfigPath,
+      },
+      port: 0,
+      host: '127.0.0.1',
+      logDestination,
+      setup: (config, log) => Promise.resolve(pgReconcileSetup(config, log)),
+    }),
+  );
 }, 300_000);
 
 afterAll(async () => {
   for (const fn of running) await fn.stop();
+  const client = new pg.Client({ connectionString: env.postgres.url });
+  await client.connect();
+  await client.query(`DROP OWNED BY ${pg.escapeIdentifier(PG_USER)}`).catch(() => undefined);
+  await client.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(PG_USER)}`).catch(() => undefined);
+  await client.end();
   await db.drop();
 });
 
@@ -174,6 +230,30 @@ describe('secrets at rest and in logs', () => {
     expect(rotated.status).toBe(200);
     password('rotated password', 'R0tated@Pass');
 
+    // pg-reconcile: the password from the Secret, and the SCRAM verifier it stored (and its keys).
+    const pgRun = await call(running[2], '/reconcile', {});
+    expect(pgRun.status, JSON.stringify(pgRun.body)).toBe(200);
+    expect(pgRun.body).toMatchObject({ summary: { users_created: 1 } });
+    const verifierClient = new pg.Client({ connectionString: env.postgres.url });
+    await verifierClient.connect();
+    const verifier = (
+      await verifierClient.query<{ v: string }>('SELECT rolpassword AS v FROM pg_authid WHERE rolname = $1', [
+        PG_USER,
+      ])
+    ).rows[0]?.v;
+    await verifierClient.end();
+    expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:/);
+    const [, keys = ''] = (verifier ?? '').split('$').slice(1);
+    const [storedKey = '', serverKey = ''] = keys.split(':');
+    secrets.push(
+      { name: 'pg-reconcile password', value: PG_PASSWORD },
+      { name: 'SCRAM verifier', value: verifier ?? '' },
+      { name: 'SCRAM StoredKey', value: storedKey },
+      { name: 'SCRAM ServerKey', value: serverKey },
+      { name: 'SCRAM StoredKey (bytes)', value: Buffer.from(storedKey, 'base64') },
+      { name: 'SCRAM ServerKey (bytes)', value: Buffer.from(serverKey, 'base64') },
+    );
+
     // The configuration's secrets.
     secrets.push(
       { name: 'API token', value: FUNCTION_TOKEN },
@@ -209,7 +289,8 @@ describe('secrets at rest and in logs', () => {
       ).toBe(true);
     expect(hits(planted, where).length).toBeGreaterThanOrEqual(forms(planted).length);
     // The rows searched are there: the audit of every operation run, both functions' idempotency keys.
-    expect(where.audit.length).toBeGreaterThanOrEqual(5);
+    expect(where.audit.length).toBeGreaterThanOrEqual(6);
+    expect(where.audit.some((row) => row.includes('"operation":"pg-reconcile"'))).toBe(true);
     expect(where.idempotency.map((r) => (JSON.parse(r) as { scope: string }).scope).sort()).toEqual([
       'bootstrap:bootstrap-tenant',
       'provision:provision',
