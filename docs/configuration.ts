@@ -67,6 +67,7 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   GRAFANA_ADMIN_PASSWORD: 'its password',
   FUNCTIONS_NAMESPACE: 'the functions’ own namespace, never a tenant name',
   PG_RECONCILE_NAMESPACE: 'pg-reconcile’s namespace (its ConfigMap and Secrets), never a tenant name',
+  IDEMPOTENCY_KEY_SECRET: 'HMAC-SHA256 key of the request fingerprints of Idempotency-Keys, 32+ characters',
   RESERVED_NAMES: 'more tenant names to refuse, comma-separated',
   RESERVED_NAME_PATTERN: 'a regular expression of tenant names to refuse',
   GRAFANA_PUBLIC_URL: 'the Grafana URL given to tenants in the answer (default: GRAFANA_URL)',

@@ -1,7 +1,12 @@
-/** bootstrap's settings: Kubernetes credentials, the platform store (idempotency, audit, usage counters). */
+/**
+ * bootstrap's settings: Kubernetes credentials, the platform store (idempotency, audit, usage counters), the
+ * key of the stored request fingerprints and the reserved names.
+ */
 import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
+import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/reserved-names.ts';
+import { idempotencySecretShape } from '../../shared/platform/request-hash.ts';
 
 export const loadConfig = defineConfig(
   {
@@ -17,11 +22,15 @@ export const loadConfig = defineConfig(
     K_SINK: optional(z.url()),
     /** Sent as Bearer token with the event, when the sink needs one. */
     LIMITS_EVENT_TOKEN: optional(nonEmpty()),
+    ...idempotencySecretShape,
+    ...reservedNamesShape,
   },
   (v) => ({
     databaseUrl: v.DATABASE_URL,
     kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
     limitsEvents: { sink: v.LIMITS_EVENT_SINK ?? v.K_SINK, token: v.LIMITS_EVENT_TOKEN },
+    idempotencySecret: v.IDEMPOTENCY_KEY_SECRET,
+    reserved: reservedNamesFrom(v),
   }),
 );
 

@@ -32,6 +32,7 @@ import {
 } from '../../shared/everest/accounts.ts';
 import { EverestAccounts } from '../../shared/everest/accounts-secret.ts';
 import {
+  checkNamespaceName,
   OPERATOR_KEYS,
   planNamespace,
   RESERVED_NAMESPACES,
@@ -57,6 +58,7 @@ import { UsageCounterStore, type UsageCounters } from '../../shared/everest/usag
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
+import { assertNotReserved } from '../../shared/platform/reserved-names.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
@@ -214,6 +216,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         state,
         input.operators,
         input.take_ownership ?? false,
+        deps.reserved,
       );
       if (!input.dryRun) await namespaces.apply(plan);
       const summary = {
@@ -285,6 +288,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         input: accountCreateRequest,
         http: [{ method: 'POST', path: '/cli/accounts/create' }],
         run: async (input, ctx) => {
+          assertNotReserved(input.username, deps.reserved, 'Everest account', 'username');
           const generated = input.password === undefined ? generatePassword() : undefined;
           const hash = await hashPassword(input.password ?? generated ?? '', await accounts.passwordSalt());
           await auditedOn(ctx, 'accounts-create', `user:${input.username}`, () => ({
@@ -309,6 +313,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
           { method: 'POST', path: '/users/rotate-password' },
         ],
         run: async (input, ctx) => {
+          assertNotReserved(input.username, deps.reserved, 'Everest account', 'username');
           const hash = await hashPassword(input.new_password, await accounts.passwordSalt());
           await auditedOn(ctx, 'accounts-set-password', `user:${input.username}`, () => ({}))(() =>
             accounts.update(`set password of ${input.username}`, (doc) => ({
@@ -337,6 +342,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
           { method: 'DELETE', path: '/users' },
         ],
         run: async (input, ctx) => {
+          assertNotReserved(input.username, deps.reserved, 'Everest account', 'username');
           const removed = await auditedOn(
             ctx,
             'accounts-delete',
@@ -386,7 +392,11 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
               force: input.force,
             }),
           )(() =>
-            namespaces.remove(input.namespace, { force: input.force, keepNamespace: input.keep_namespace }),
+            namespaces.remove(input.namespace, {
+              force: input.force,
+              keepNamespace: input.keep_namespace,
+              reserved: deps.reserved,
+            }),
           );
           return cliAnswer(
             input.keep_namespace
@@ -443,6 +453,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         input: limitsPutRequest,
         http: [{ method: 'PUT', path: '/limits' }],
         run: async (input, ctx) => {
+          checkNamespaceName(input.namespace, deps.reserved);
           const limits: SeedLimits = input;
           await auditedOn(ctx, 'limits-put', `everest/${input.namespace}`, () => ({ ...limits }))(() =>
             writeLimits(api, limits),
@@ -511,7 +522,7 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
 
 export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSetup {
   const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'bootstrap' });
-  const store = new PlatformStore(pool);
+  const store = new PlatformStore(pool, undefined, { idempotencySecret: config.idempotencySecret });
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   const sink = eventSinkFor(
     { ...config.limitsEvents, tokenFile: config.eventSinkTokenFile },
@@ -524,6 +535,7 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
       rbac: new EverestRbac(api),
       namespaces: new EverestNamespaces(api),
       now: () => new Date(),
+      reserved: config.reserved,
       store,
       counters: new UsageCounterStore(store),
       limitsEvents: sink,

@@ -1,17 +1,20 @@
-/** enforce's settings: Kubernetes credentials and the platform store (usage counters, audit). */
+/** enforce's settings: Kubernetes credentials, the platform store (usage counters, audit), reserved names. */
 import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
+import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/reserved-names.ts';
 
 export const loadConfig = defineConfig(
   {
     DATABASE_URL: nonEmpty(),
     KUBE_CONFIG: optional(z.string()),
     KUBECONFIG: optional(z.string()),
+    ...reservedNamesShape,
   },
   (v) => ({
     databaseUrl: v.DATABASE_URL,
     kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
+    reserved: reservedNamesFrom(v),
   }),
 );
 

@@ -31,6 +31,11 @@ import {
   type QuotaLike,
 } from '../../shared/everest/usage-report.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
+import {
+  assertNotReserved,
+  builtinReservedNames,
+  type ReservedNames,
+} from '../../shared/platform/reserved-names.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
@@ -63,6 +68,8 @@ export interface EnforceDependencies {
   readonly api: EverestApi;
   readonly counters: Pick<UsageCounterStore, 'registerCluster' | 'registerDbUser'>;
   readonly store: Pick<PlatformStore, 'recordAudit'>;
+  /** Namespaces never taken as a target (the configuration's reserved names); default: the built-in list. */
+  readonly reserved?: ReservedNames;
 }
 
 const forbidden = (reason: string) => new PlatformError({ reason: 'forbidden', message: reason });
@@ -73,6 +80,12 @@ async function list<T>(api: EverestApi, path: string, action: string): Promise<T
 
 export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
   const { api } = deps;
+  const reserved = deps.reserved ?? builtinReservedNames;
+  /** 400 for a reserved namespace, before anything is read or written. */
+  const target = (namespace: string) => {
+    assertNotReserved(namespace, reserved, 'tenant namespace', 'namespace');
+    return namespace;
+  };
   return {
     name: 'enforce',
     operations: [
@@ -81,6 +94,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         input: clusterCreateRequest,
         http: [{ method: 'POST', path: '/enforce/cluster-create' }],
         run: async (input, ctx) => {
+          target(input.namespace);
           const [limits, clusters] = await Promise.all([
             readLimits(api, input.namespace),
             liveClusters(api, input.namespace),
@@ -100,6 +114,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         events: [LIMITS_CHANGED_EVENT],
         ping: true,
         run: async (input, ctx) => {
+          if (input.namespace !== undefined) target(input.namespace);
           const report = await applyEnforcement(api, input);
           await recordAuditSafely(deps.store, ctx, {
             operation: 'enforce-apply',
@@ -115,6 +130,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         input: registerClusterRequest,
         http: [{ method: 'POST', path: '/usage/register-cluster' }],
         run: async (input, ctx) => {
+          target(input.namespace);
           const usage = await deps.counters.registerCluster(
             input.namespace,
             input.op,
@@ -135,6 +151,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         input: registerDbUserRequest,
         http: [{ method: 'POST', path: '/usage/register-db-user' }],
         run: async (input, ctx) => {
+          target(input.namespace);
           const limits = input.op === 'create' ? await readLimits(api, input.namespace) : undefined;
           const usage = await deps.counters.registerDbUser(input.namespace, input.op, (count) =>
             dbUserCreateRefusal(limits, count),
@@ -153,6 +170,7 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         input: usageRequest,
         http: [{ method: 'GET', path: '/usage/:namespace' }],
         run: async (input) => {
+          target(input.namespace);
           const ns = encodeURIComponent(input.namespace);
           const [pods, databaseClusters, pvcs, quotas] = await Promise.all([
             list<PodLike>(api, `/api/v1/namespaces/${ns}/pods`, `list pods in ${input.namespace}`),
@@ -181,7 +199,7 @@ export function enforceSetup(config: EnforceConfig, log: Logger): FunctionSetup 
   const counters = new UsageCounterStore(store);
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   return {
-    spec: enforceSpec({ api, counters, store }),
+    spec: enforceSpec({ api, counters, store, reserved: config.reserved }),
     ready: () => store.ensureSchema(),
     close: () => pool.end(),
   };

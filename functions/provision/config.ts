@@ -1,6 +1,7 @@
 /** provision's settings: loadConfig(env), one zod schema; a bad or missing variable stops start-up. */
 import { nonEmpty, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
+import { idempotencySecretShape } from '../../shared/platform/request-hash.ts';
 import { systemsSettings, systemsShape } from '../../shared/tenancy/systems-config.ts';
 import { tenantSettings, tenantShape } from '../../shared/tenancy/tenant-config.ts';
 
@@ -14,12 +15,14 @@ export const loadConfig = defineConfig(
     CLUSTER_CA_DATA: optional(nonEmpty()),
     OIDC_ISSUER_URL: z.url(),
     OIDC_CLIENT_ID: withDefault(nonEmpty(), 'kubernetes'),
+    ...idempotencySecretShape,
   },
   (v) => {
     const systems = systemsSettings(v);
     const tenant = tenantSettings(v);
     return {
       ...systems,
+      idempotencySecret: v.IDEMPOTENCY_KEY_SECRET,
       provision: {
         reserved: systems.reserved,
         plans: tenant.plans,

@@ -105,7 +105,9 @@ export function provisionSpec(deps: ProvisionDependencies): FunctionSpec {
 
 /** The real adapters, built once per instance from the configuration. */
 export function provisionSetup(config: ProvisionConfig, log: Logger): FunctionSetup {
-  const systems = connectTenantSystems(config, log, 'provision');
+  const systems = connectTenantSystems(config, log, 'provision', {
+    idempotencySecret: config.idempotencySecret,
+  });
   const { store, identity, cluster, grafana } = systems;
   return {
     spec: provisionSpec({ settings: config.provision, ports: { identity, cluster, grafana }, store }),

@@ -160,6 +160,7 @@ export async function unreachableEnv(folder: string): Promise<Record<string, str
   await writeFile(kubeconfig, UNREACHABLE_KUBECONFIG);
   return {
     API_TOKEN: 'unreachable-token-0123456789',
+    IDEMPOTENCY_KEY_SECRET: 'unreachable-idempotency-secret-0123456789',
     DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
     PG_URL: 'postgres://nobody@127.0.0.1:1/none',
     KUBECONFIG: kubeconfig,

@@ -18,6 +18,15 @@ export const EVEREST_NAMESPACE = 'everest-system';
 export const ACCOUNTS_SECRET = 'everest-accounts';
 export const ACCOUNTS_KEY = 'users.yaml';
 export const INSECURE_PASSWORD_ANNOTATION = 'insecure-password/';
+/**
+ * The product's record of the accounts it made, on the accounts Secret (users.yaml has no free field):
+ * JSON, username -> the tenant (database namespace) it was made for. Written in the same read-modify-write
+ * as the account, so an account and its record change together. An account not in it was made by someone
+ * else (Everest's chart, the UI, everestctl) and is never changed by bootstrap.
+ */
+export const ACCOUNT_OWNERS_ANNOTATION = 'tenant-lifecycle.dev/everest-account-owners';
+/** Everest's built-in administrator: never a tenant's, never reset, never bound to a tenant role. */
+export const EVEREST_ADMIN_ACCOUNT = 'admin';
 
 const ITERATIONS = 4096;
 const KEY_BYTES = 32;
@@ -129,6 +138,53 @@ const withoutInsecureMark = (annotations: Readonly<Record<string, string>>, user
     Object.entries(annotations).filter(([k]) => k !== `${INSECURE_PASSWORD_ANNOTATION}${username}`),
   );
 
+/** username -> owning tenant, as recorded on the accounts Secret (an unreadable record owns nothing). */
+export function accountOwners(doc: AccountsDocument): Readonly<Record<string, string>> {
+  const text = doc.annotations[ACCOUNT_OWNERS_ANNOTATION];
+  if (text === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+    return Object.fromEntries(
+      Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
+  } catch {
+    return {};
+  }
+}
+
+/** The document with `username` recorded as `owner`'s, or its record removed (owner undefined). */
+export function withAccountOwner(
+  doc: AccountsDocument,
+  username: string,
+  owner: string | undefined,
+): AccountsDocument {
+  const owners = Object.entries({ ...accountOwners(doc), [username]: owner })
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const others = Object.entries(doc.annotations).filter(([k]) => k !== ACCOUNT_OWNERS_ANNOTATION);
+  const record: [string, string][] =
+    owners.length === 0 ? [] : [[ACCOUNT_OWNERS_ANNOTATION, JSON.stringify(Object.fromEntries(owners))]];
+  return { accounts: doc.accounts, annotations: Object.fromEntries([...others, ...record]) };
+}
+
+/**
+ * 409 not_owned unless `tenant` may change account `username`: `admin` never; an existing account only
+ * when the product's record names `tenant` as its owner; an absent account may be made.
+ */
+export function checkAccountOwnership(doc: AccountsDocument, username: string, tenant: string): void {
+  if (username === EVEREST_ADMIN_ACCOUNT)
+    throw new PlatformError({
+      reason: 'not_owned',
+      message: `Everest account ${username} is Everest's administrator, not tenant ${tenant}'s: nothing was changed`,
+    });
+  if (!doc.accounts.has(username) || accountOwners(doc)[username] === tenant) return;
+  throw new PlatformError({
+    reason: 'not_owned',
+    message: `Everest account ${username} exists and is not tenant ${tenant}'s (this product did not make it for ${tenant}): nothing was changed`,
+  });
+}
+
 /** `accounts create`: a new enabled login account; Everest's errors for a bad name or password. */
 export function createAccount(
   doc: AccountsDocument,
@@ -169,7 +225,11 @@ export function deleteAccount(doc: AccountsDocument, username: string): Accounts
     throw new PlatformError({ reason: 'not_found', message: 'account not found' });
   const accounts = new Map(doc.accounts);
   accounts.delete(username);
-  return { accounts, annotations: withoutInsecureMark(doc.annotations, username) };
+  return withAccountOwner(
+    { accounts, annotations: withoutInsecureMark(doc.annotations, username) },
+    username,
+    undefined,
+  );
 }
 
 export interface AccountSummary {

@@ -8,10 +8,17 @@
  * which belong to Everest's own installation.
  */
 import { PlatformError } from '../platform/errors.ts';
+import { assertNotReserved, type ReservedNames } from '../platform/reserved-names.ts';
 import type { KubernetesObject } from '../tenancy/baseline.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_EVEREST = 'everest';
+/**
+ * Set by this product on every database namespace it makes or adopts, its value the namespace's own name
+ * (the tenant: its role is role:tenant-<namespace>). Kept when the namespace is released (keep_namespace),
+ * so it may be adopted again. Without it a namespace is someone else's: not updated, removed or adopted.
+ */
+export const EVEREST_TENANT_ANNOTATION = 'tenant-lifecycle.dev/everest-tenant';
 export const OPERATOR_GROUP_NAME = 'everest-databases';
 export const CATALOG_SOURCE = 'everest-catalog';
 export const CATALOG_NAMESPACE = 'everest-olm';
@@ -37,7 +44,11 @@ export function operatorOfPackage(name: string): OperatorKey | undefined {
 
 const RFC1035 = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-export function checkNamespaceName(namespace: string): void {
+/**
+ * Everest's name rules, then the product's reserved names (shared/platform/reserved-names.ts, from the
+ * configuration): a 400 naming the field either way.
+ */
+export function checkNamespaceName(namespace: string, reserved?: ReservedNames): void {
   if (!RFC1035.test(namespace))
     throw new PlatformError({
       reason: 'validation',
@@ -50,6 +61,7 @@ export function checkNamespaceName(namespace: string): void {
       message: `'${namespace}' namespace is reserved for Everest internals. Please specify another namespace`,
       issues: [{ path: 'namespace', message: 'reserved for Everest' }],
     });
+  if (reserved !== undefined) assertNotReserved(namespace, reserved, 'database namespace', 'namespace');
 }
 
 /** What the cluster holds of a namespace. */
@@ -57,6 +69,8 @@ export interface NamespaceState {
   readonly exists: boolean;
   /** Labelled app.kubernetes.io/managed-by=everest. */
   readonly managed: boolean;
+  /** Annotated by this product as its tenant's (EVEREST_TENANT_ANNOTATION names the namespace). */
+  readonly owned: boolean;
   /** Whether it is being deleted. */
   readonly terminating: boolean;
   /** Operators whose Subscription exists in it. */
@@ -83,12 +97,21 @@ export interface NamespacePlan {
 }
 
 const conflict = (message: string) => new PlatformError({ reason: 'conflict', message });
+const notOwned = (namespace: string, what: string) =>
+  new PlatformError({
+    reason: 'not_owned',
+    message: `namespace ${namespace} ${what}; this product did not make it (no ${EVEREST_TENANT_ANNOTATION} annotation naming it): nothing was changed`,
+  });
 
 export function renderManagedNamespace(namespace: string): KubernetesObject {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_EVEREST } },
+    metadata: {
+      name: namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_EVEREST },
+      annotations: { [EVEREST_TENANT_ANNOTATION]: namespace },
+    },
   };
 }
 
@@ -124,8 +147,9 @@ export function planNamespace(
   state: NamespaceState,
   operators: OperatorChoice,
   takeOwnership = false,
+  reserved?: ReservedNames,
 ): NamespacePlan {
-  checkNamespaceName(namespace);
+  checkNamespaceName(namespace, reserved);
   if (state.terminating) throw conflict(`namespace ${namespace} is being deleted; try again once it is gone`);
   const effective: NamespaceMode =
     mode === 'ensure' ? (state.exists && state.managed ? 'update' : 'add') : mode;
@@ -138,6 +162,8 @@ export function planNamespace(
       throw conflict(
         "namespace already exists. HINT: set '--take-ownership' flag (take_ownership: true) to use existing namespaces",
       );
+    // Adoption only of what this product made (and released with keep_namespace), never a foreign one.
+    if (!state.owned) throw notOwned(namespace, 'exists and cannot be taken over');
   }
   if (effective === 'update') {
     if (!state.exists) throw new PlatformError({ reason: 'not_found', message: 'namespace does not exist' });
@@ -145,6 +171,7 @@ export function planNamespace(
       throw conflict(
         "namespace is not managed by Everest. HINT: use 'everestctl namespaces add --take-ownership <ns>' (POST /cli/namespaces/add with take_ownership: true) first",
       );
+    if (!state.owned) throw notOwned(namespace, 'is managed by Everest but not a tenant of this product');
   }
   const wanted = OPERATOR_KEYS.filter((k) => operators[k] === true);
   if (effective === 'add' && wanted.length === 0)
@@ -159,7 +186,7 @@ export function planNamespace(
     (k) => `Removal of an installed operator is not supported. Proceeding without removal (${k}).`,
   );
   const objects: KubernetesObject[] = [];
-  if (!state.exists || !state.managed) objects.push(renderManagedNamespace(namespace));
+  if (!state.exists || !state.managed || !state.owned) objects.push(renderManagedNamespace(namespace));
   if (install.length > 0 || !state.managed) objects.push(renderOperatorGroup(namespace));
   objects.push(...install.map((k) => renderSubscription(namespace, k)));
   return { namespace, create: !state.exists, install, kept, warnings, objects };
@@ -170,11 +197,17 @@ export interface RemovalState extends NamespaceState {
 }
 
 /** `namespaces remove`: only a managed namespace, and with database clusters only when forced. */
-export function checkRemoval(namespace: string, state: RemovalState, force: boolean): void {
-  checkNamespaceName(namespace);
+export function checkRemoval(
+  namespace: string,
+  state: RemovalState,
+  force: boolean,
+  reserved?: ReservedNames,
+): void {
+  checkNamespaceName(namespace, reserved);
   if (!state.exists)
     throw new PlatformError({ reason: 'not_found', message: `'${namespace}': namespace does not exist` });
   if (!state.managed) throw conflict(`'${namespace}': namespace is not managed by Everest`);
+  if (!state.owned) throw notOwned(namespace, 'is managed by Everest but not a tenant of this product');
   if (!force && state.databaseClusters > 0)
     throw conflict(
       'cannot remove namespace with running database clusters. HINT: use --force (force: true) to remove the namespace and all its resources',

@@ -5,9 +5,11 @@
  * objects; then the label or the whole namespace).
  */
 import { PlatformError } from '../platform/errors.ts';
+import type { ReservedNames } from '../platform/reserved-names.ts';
 import type { KubernetesObject } from '../tenancy/baseline.ts';
 import {
   checkRemoval,
+  EVEREST_TENANT_ANNOTATION,
   MANAGED_BY_EVEREST,
   MANAGED_BY_LABEL,
   OPERATOR_GROUP_NAME,
@@ -95,10 +97,11 @@ export class EverestNamespaces {
       `read namespace ${namespace}`,
     );
     if (object === undefined)
-      return { exists: false, managed: false, terminating: false, installed: new Set() };
+      return { exists: false, managed: false, owned: false, terminating: false, installed: new Set() };
     return {
       exists: true,
       managed: object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_EVEREST,
+      owned: object.metadata.annotations?.[EVEREST_TENANT_ANNOTATION] === namespace,
       terminating: object.status?.phase === 'Terminating' || object.metadata.deletionTimestamp !== undefined,
       installed: await this.installed(namespace, requireOlm),
     };
@@ -144,12 +147,16 @@ export class EverestNamespaces {
   /** What was done, step by step, for the answer. */
   async remove(
     namespace: string,
-    options: { readonly force: boolean; readonly keepNamespace: boolean },
+    options: {
+      readonly force: boolean;
+      readonly keepNamespace: boolean;
+      readonly reserved?: ReservedNames | undefined;
+    },
   ): Promise<{ databaseClusters: number; namespace: 'kept' | 'deleting' }> {
     // Without OLM there are no Subscriptions to remove; the namespace itself still decides.
     const state = await this.state(namespace, false);
     const databaseClusters = await this.count(namespace, 'databaseclusters');
-    checkRemoval(namespace, { ...state, databaseClusters }, options.force);
+    checkRemoval(namespace, { ...state, databaseClusters }, options.force, options.reserved);
     for (const plural of EVEREST_KINDS)
       await this.deleteIfPresent(
         `${EVEREST}/namespaces/${ns(namespace)}/${plural}`,

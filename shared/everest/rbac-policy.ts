@@ -127,11 +127,52 @@ export interface PolicyAppend {
   readonly alreadyPresent: readonly string[];
 }
 
+// Tab, newline, CR, NUL and every other C0 control, and DEL: a given line holding one could become two
+// lines of the stored text, or a term Everest's loader reads differently.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * A given line, checked whole before anything else: no control character anywhere (not even in a
+ * comment), else a 400 naming the line's index.
+ */
+export function checkGivenLine(line: string, index: number): void {
+  const at = line.search(CONTROL);
+  if (at < 0) return;
+  const code = `U+${(line.codePointAt(at) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const message = `line ${index} holds the control character ${code}; a policy line is one line of printable text`;
+  throw new PlatformError({
+    reason: 'validation',
+    message: `policy not changed: ${message}`,
+    issues: [{ path: `lines.${index}`, message }],
+  });
+}
+
+/**
+ * What this product adds beyond Everest's validator, for the lines it writes: every term of a `g` line
+ * obeys the same term rule as a `p` line's, and a `g` line's role is Everest's built-in `role:admin`, the
+ * subject of some `p` line, or itself bound by a `g` line (a group) in the resulting policy; so no line
+ * binds a user to a misspelt or not yet defined role.
+ */
+export function addedRuleProblem(rule: PolicyRule, result: readonly PolicyRule[]): string | undefined {
+  if (rule.kind === 'p') return undefined;
+  for (const term of [rule.member, rule.role]) {
+    if (!TERM.test(term)) return `invalid characters in policy term '${term}' of '${ruleText(rule)}'`;
+  }
+  if (rule.role === ADMIN_ROLE) return undefined;
+  const defined = result.some(
+    (r) => (r.kind === 'p' && r.subject === rule.role) || (r.kind === 'g' && r.member === rule.role),
+  );
+  return defined ? undefined : `role '${rule.role}' of '${ruleText(rule)}' has no rules`;
+}
+
 /**
  * Appends `lines` to the policy `current`, skipping blanks, comments and rules already present, and checks
- * the result with Everest's rules: any problem is a 400 with Everest's reason and nothing is appended.
+ * the result with Everest's rules and the added lines with addedRuleProblem's: any problem is a 400 with
+ * the reason and nothing is appended.
  */
 export function appendToPolicy(current: string, lines: readonly string[]): PolicyAppend {
+  lines.forEach(checkGivenLine);
   const given = lines.filter((l) => !isSkipped(l)).map(parseRule);
   const existing = parsePolicy(current);
   const seen = new Set(existing.map(ruleText));
@@ -145,7 +186,10 @@ export function appendToPolicy(current: string, lines: readonly string[]): Polic
       added.push(text);
     }
   }
-  const problem = policyProblem([...existing, ...added.map(parseRule)]);
+  const addedRules = added.map(parseRule);
+  const result = [...existing, ...addedRules];
+  const problem =
+    policyProblem(result) ?? addedRules.map((r) => addedRuleProblem(r, result)).find((p) => p !== undefined);
   if (problem !== undefined)
     throw new PlatformError({
       reason: 'validation',
@@ -182,9 +226,17 @@ export function removeUserFromPolicy(current: string, username: string): { text:
   const roles = new Set(rules.flatMap((r) => (r.kind === 'g' && r.member === username ? [r.role] : [])));
   const stillHeld = new Set(rules.flatMap((r) => (r.kind === 'g' && r.member !== username ? [r.role] : [])));
   const orphaned = new Set([...roles].filter((r) => !stillHeld.has(r) && r !== ADMIN_ROLE));
-  return removeFromPolicy(current, (rule) =>
+  const result = removeFromPolicy(current, (rule) =>
     rule.kind === 'g' ? rule.member === username : orphaned.has(rule.subject),
   );
+  // A valid policy is never turned into one Everest refuses (e.g. a role held only through this user).
+  const problem = policyProblem(parsePolicy(result.text));
+  if (problem !== undefined && policyProblem(rules) === undefined)
+    throw new PlatformError({
+      reason: 'conflict',
+      message: `policy not changed: removing ${username} would leave a policy Everest refuses: ${problem}`,
+    });
+  return result;
 }
 
 /** The role a tenant namespace's users get (seed 001). */

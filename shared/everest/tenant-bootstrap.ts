@@ -6,10 +6,24 @@
  * 3. the account is created, or its password set when it exists;
  * 4. the TenantResourcePolicy is written with the given limits, or with the defaults only when the
  *    namespace has none (the predecessor overwrote a tenant's limits with the defaults on every run).
- * Everything is validated before the first write (Everest's name and password rules, the operators, the
- * policy lines), so bad input changes nothing. A dry run reads and plans, and writes nothing.
+ * Everything is validated before the first write (Everest's name and password rules, the reserved names,
+ * the operators, the policy lines), so bad input changes nothing. Only what this product made for this
+ * tenant is changed: Everest's `admin` never, an existing account only when the accounts Secret's owner
+ * record names this tenant, an existing namespace only when it carries this product's tenant annotation;
+ * anything else is 409 not_owned and nothing is written. A dry run reads and plans, and writes nothing.
  */
-import { checkPassword, checkUsername, createAccount, hashPassword, setAccountPassword } from './accounts.ts';
+import type { ReservedNames } from '../platform/reserved-names.ts';
+import { assertNotReserved } from '../platform/reserved-names.ts';
+import {
+  checkAccountOwnership,
+  checkPassword,
+  checkUsername,
+  createAccount,
+  EVEREST_ADMIN_ACCOUNT,
+  hashPassword,
+  setAccountPassword,
+  withAccountOwner,
+} from './accounts.ts';
 import type { EverestAccounts } from './accounts-secret.ts';
 import { planNamespace, type OperatorChoice, type OperatorKey } from './db-namespace-plan.ts';
 import type { EverestNamespaces } from './db-namespaces.ts';
@@ -36,6 +50,8 @@ export interface BootstrapRequest {
 }
 
 export interface EverestTenantSystems {
+  /** Names never used for a namespace or an account (the configuration's, shared/platform/reserved-names.ts). */
+  readonly reserved: ReservedNames;
   readonly api: EverestApi;
   readonly accounts: EverestAccounts;
   readonly rbac: EverestRbac;
@@ -73,8 +89,23 @@ export async function bootstrapTenant(
   const { namespace, username } = request;
   checkUsername(username);
   checkPassword(request.password);
+  // Everest's administrator first: an existing account no tenant owns, whatever else the request says.
+  if (username === EVEREST_ADMIN_ACCOUNT)
+    checkAccountOwnership(await systems.accounts.read(), username, namespace);
+  assertNotReserved(username, systems.reserved, 'Everest account', 'username');
   const state = await systems.namespaces.state(namespace);
-  const plan = planNamespace('ensure', namespace, state, request.operators, request.takeOwnership);
+  const plan = planNamespace(
+    'ensure',
+    namespace,
+    state,
+    request.operators,
+    request.takeOwnership,
+    systems.reserved,
+  );
+  // An existing account is changed only when this product made it for this tenant (checked again in the
+  // write itself, against a concurrent change).
+  const accountsRead = await systems.accounts.read();
+  checkAccountOwnership(accountsRead, username, namespace);
   const existingSpec = state.exists ? await readLimits(systems.api, namespace) : undefined;
   const limits =
     request.limits !== undefined
@@ -86,7 +117,8 @@ export async function bootstrapTenant(
 
   if (request.dryRun) {
     // appendToPolicy checks the lines against the stored policy without writing.
-    const [rbac, accounts] = await Promise.all([systems.rbac.append(lines, true), systems.accounts.read()]);
+    const rbac = await systems.rbac.append(lines, true);
+    const accounts = accountsRead;
     return {
       status: 'ok',
       dryRun: true,
@@ -107,11 +139,15 @@ export async function bootstrapTenant(
   const rbac = await systems.rbac.append(lines);
   await systems.namespaces.apply(plan);
   const hash = await hashPassword(request.password, await systems.accounts.passwordSalt());
-  const account = await systems.accounts.update(`set account ${username}`, (doc) =>
-    doc.accounts.has(username)
+  const account = await systems.accounts.update(`set account ${username}`, (doc) => {
+    checkAccountOwnership(doc, username, namespace);
+    return doc.accounts.has(username)
       ? { doc: setAccountPassword(doc, username, hash, systems.now()), result: 'password_set' as const }
-      : { doc: createAccount(doc, username, hash, systems.now()), result: 'created' as const },
-  );
+      : {
+          doc: withAccountOwner(createAccount(doc, username, hash, systems.now()), username, namespace),
+          result: 'created' as const,
+        };
+  });
   if (limits.source !== 'existing') await writeLimits(systems.api, limits);
   return {
     status: 'ok',

@@ -12,12 +12,13 @@
  * that are not DNS names). Extra top-level keys (e.g. `timestamp`) are ignored, as before.
  *
  * Unlike the predecessor, an unreadable document never means "nobody": empty content, invalid YAML, a
- * missing `users` list or an empty one throw DesiredStateError and the run is skipped (nothing dropped).
+ * missing `users` list or an empty one throw DesiredStateError and the run is skipped (nothing dropped);
+ * so does a grant of a FORBIDDEN_GRANTS role (names.ts), anywhere in the list.
  * A single bad entry is rejected with a message, and its name is protected from being dropped.
  */
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { grantableRoleProblem, identifierProblem, roleNameProblem } from './names.ts';
+import { FORBIDDEN_GRANTS, grantableRoleProblem, identifierProblem, roleNameProblem } from './names.ts';
 
 export const TABLE_PRIVILEGES = [
   'SELECT',
@@ -222,6 +223,15 @@ export function parseDesiredState(content: string | undefined, defaultDatabase: 
   list.forEach((raw, entry) => {
     const name = (raw as { username?: unknown } | null)?.username;
     const username = typeof name === 'string' ? name : undefined;
+    const roles: unknown = (raw as { roles?: unknown } | null)?.roles;
+    const forbidden = Array.isArray(roles)
+      ? (roles as unknown[]).find((r): r is string => typeof r === 'string' && FORBIDDEN_GRANTS.has(r))
+      : undefined;
+    // Whoever edits the ConfigMap must not get superuser through it: not one statement of such a run.
+    if (forbidden !== undefined)
+      throw new DesiredStateError(
+        `users[${entry}]${username === undefined ? '' : ` (${username})`}: role ${forbidden} is never granted (it reads the server's files or every password verifier, or runs programs: a way to superuser)`,
+      );
     const parsed = parseEntry(raw, defaultDatabase, warnings, entry);
     const reject = (message: string) => {
       problems.push({ entry, ...(username === undefined ? {} : { username }), message });

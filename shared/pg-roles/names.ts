@@ -23,6 +23,20 @@ export const SYSTEM_ROLES: ReadonlySet<string> = new Set([
   'rds_superuser',
 ]);
 
+/**
+ * Built-in roles never granted from the ConfigMap, each a way to superuser: the first three let a member
+ * read or write any file the server can or run programs as its OS user; pg_read_all_data reads every table
+ * including pg_authid, every role's password verifier (an md5 verifier logs in as its role, a superuser's
+ * too: checked on PostgreSQL 15). A ConfigMap granting one is refused whole (desired.ts); roles that lead
+ * to superuser through memberships are refused by the plan (plan.ts), which sees the catalog.
+ */
+export const FORBIDDEN_GRANTS: ReadonlySet<string> = new Set([
+  'pg_execute_server_program',
+  'pg_write_server_files',
+  'pg_read_server_files',
+  'pg_read_all_data',
+]);
+
 /** Role names PostgreSQL gives a meaning of their own (GRANT ... TO public, CURRENT_USER, ...). */
 const RESERVED_ROLE_NAMES: ReadonlySet<string> = new Set([
   'public',

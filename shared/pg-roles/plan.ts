@@ -8,7 +8,8 @@
 import type { ActualRole, ActualState } from './catalog.ts';
 import { tableKey } from './catalog.ts';
 import type { DesiredState, DesiredUser, TablePrivilege, UserAttributes } from './desired.ts';
-import { SYSTEM_ROLES } from './names.ts';
+import { PlatformError } from '../platform/errors.ts';
+import { FORBIDDEN_GRANTS, SYSTEM_ROLES } from './names.ts';
 
 /** Attributes that differ: login (a managed group role that became a user), createdb, inherit, limit. */
 export type AttributeChanges = Partial<UserAttributes> & { readonly login?: boolean };
@@ -290,6 +291,42 @@ function grantedRoles(desired: DesiredState): ReadonlySet<string> {
   return roles;
 }
 
+/** What makes a role unsafe to hand out by itself: its attributes, or being a forbidden built-in. */
+function unsafeAttribute(name: string, role: ActualRole | undefined): string | undefined {
+  if (FORBIDDEN_GRANTS.has(name))
+    return "is a built-in role that reads the server's files or every password verifier, or runs programs";
+  if (role === undefined) return undefined;
+  if (role.superuser) return 'has SUPERUSER';
+  if (role.elevated) return 'has CREATEROLE, REPLICATION or BYPASSRLS';
+  return undefined;
+}
+
+/**
+ * Why granting `name` would hand out superuser or similar rights, directly or through the roles it is a
+ * member of, transitively (a member may SET ROLE to any of them, inherited or not), or undefined when it
+ * would not. A breadth-first walk up the memberships: each role at most once, cycles included.
+ */
+export function escalationOf(name: string, roles: ReadonlyMap<string, ActualRole>): string | undefined {
+  const via = new Map<string, string | undefined>([[name, undefined]]);
+  const queue = [name];
+  for (let next = 0; next < queue.length; next++) {
+    const current = queue[next] as string;
+    const role = roles.get(current);
+    const why = unsafeAttribute(current, role);
+    if (why !== undefined) {
+      const path = [current];
+      for (let step = via.get(current); step !== undefined; step = via.get(step)) path.unshift(step);
+      return `${path.join(' -> ')}: ${current} ${why}`;
+    }
+    for (const parent of role?.memberOf ?? [])
+      if (!via.has(parent)) {
+        via.set(parent, current);
+        queue.push(parent);
+      }
+  }
+  return undefined;
+}
+
 export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
   const { desired, actual } = input;
   const { scope } = options;
@@ -310,15 +347,21 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
 
   // Which users can be worked on at all (indexes into desired.users).
   const workable: number[] = [];
-  /** Per granted role: 1 superuser or similar, 2 a built-in (pg_) role that does not exist, 0 fine. */
-  const verdicts = new Map<string, 0 | 1 | 2>();
+  /** Per granted role: 2 a built-in (pg_) role that does not exist, 0 fine. */
+  const verdicts = new Map<string, 0 | 2>();
   const allGranted = grantedRoles(desired);
+  // One walk up the memberships per distinct granted role, not per user.
   for (const name of allGranted) {
     const g = actual.roles.get(name);
-    verdicts.set(
-      name,
-      g !== undefined ? (g.superuser || g.elevated ? 1 : 0) : name.startsWith('pg_') ? 2 : 0,
-    );
+    const escalation = escalationOf(name, actual.roles);
+    // Whoever edits the ConfigMap must not get superuser through it: the whole run is refused.
+    if (escalation !== undefined)
+      throw new PlatformError({
+        reason: 'bad_request',
+        message: `ConfigMap grants ${name}, which would hand out superuser or similar rights (${escalation}); the run was refused and nothing was changed`,
+        retryable: false,
+      });
+    verdicts.set(name, g === undefined && name.startsWith('pg_') ? 2 : 0);
   }
   // Mostly every granted role is fine: then no user's roles need looking at.
   const anyRefused = [...verdicts.values()].some((v) => v !== 0);
@@ -349,19 +392,13 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
       reason = 'missing_secret';
       message = `Secret ${user.secretName} (key password) not found`;
     } else {
-      let unsafe: string | undefined;
       let missing: string | undefined;
       // Indexed loops in the per-user paths: for-of allocated an iterator (and results) per user.
       for (let k = 0; anyRefused && k < user.roles.length; k++) {
         const r = user.roles[k] as string;
-        const v = verdicts.get(r);
-        if (v === 1) unsafe ??= r;
-        else if (v === 2) missing ??= r;
+        if (verdicts.get(r) === 2) missing ??= r;
       }
-      if (unsafe !== undefined) {
-        reason = 'unsafe_role';
-        message = `role ${unsafe} has superuser or similar rights; refusing to grant it`;
-      } else if (missing !== undefined) {
+      if (missing !== undefined) {
         reason = 'missing_role';
         message = `built-in role ${missing} does not exist`;
       } else workable.push(i);

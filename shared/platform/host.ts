@@ -20,7 +20,6 @@ import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts'
 import type { FunctionSpec, InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
-import { hashRequest } from './request-hash.ts';
 import { issuerKeys, type SenderTrust } from './sender-identity.ts';
 import type { PlatformStore } from './store/store.ts';
 import { allowedMethods, matchEvent, matchHttp, type Match } from './routing.ts';
@@ -217,7 +216,7 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
               {
                 scope: `${spec.name}:${operation.name}`,
                 key: idempotencyKey,
-                requestHash: hashRequest(input),
+                request: input,
               },
               runOnce,
             )

@@ -20,14 +20,14 @@ export function connectTenantSystems(
   settings: SystemsSettings,
   log: Logger,
   functionName: string,
-  /** Page size of Keycloak and Grafana lists (defaults: the adapters'). */
-  options: { readonly pageSize?: number } = {},
+  /** Page size of Keycloak and Grafana lists (defaults: the adapters'); the key of idempotency fingerprints. */
+  options: { readonly pageSize?: number; readonly idempotencySecret?: string } = {},
 ): TenantSystems {
   const pool = createPool({ connectionString: settings.databaseUrl, log, applicationName: functionName });
   const paging = options.pageSize === undefined ? {} : { pageSize: options.pageSize };
   const grafana = new GrafanaAdmin({ ...settings.grafana, ...paging });
   return {
-    store: new PlatformStore(pool),
+    store: new PlatformStore(pool, undefined, { idempotencySecret: options.idempotencySecret }),
     identity: new KeycloakDirectory({
       baseUrl: settings.keycloak.baseUrl,
       realm: settings.keycloak.realm,

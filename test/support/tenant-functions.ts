@@ -12,6 +12,8 @@ import { apiserver } from './apiserver.ts';
 import { addServiceClient, masterAdmin as masterAdminOf } from '../env/keycloak-realms.ts';
 
 export const FUNCTION_TOKEN = 'tenant-functions-test-token-0123456789';
+/** IDEMPOTENCY_KEY_SECRET of the functions with idempotent operations (provision, bootstrap). */
+export const IDEMPOTENCY_SECRET = 'tenant-functions-idempotency-secret-0123456789';
 
 /** The master realm's admin client (see test/env/keycloak-realms.ts). */
 export async function masterAdmin(env: TestEnv): Promise<KcAdminClient> {
@@ -32,6 +34,7 @@ export async function tenantFunctionEnv(
   );
   return {
     API_TOKEN: FUNCTION_TOKEN,
+    IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
     KUBECONFIG: env.kubernetes.kubeconfigPath,

@@ -1,6 +1,7 @@
 /**
  * Idempotency keys (the Idempotency-Key header, draft-ietf-httpapi-idempotency-key-header):
- * - the first request with a key runs, and its answer is stored with a hash of the request;
+ * - the first request with a key runs, and its answer is stored with a keyed fingerprint of the request
+ *   (request-hash.ts: an HMAC, so the row does not give away a password the request held);
  * - a replay (same key, same request) gets the stored answer without running again;
  * - the same key with a different request is refused (422);
  * - a duplicate arriving while the first still runs is refused (409, retryable): never runs twice;
@@ -30,6 +31,7 @@ export interface IdempotentRequest {
   /** The operation, e.g. "bootstrap:tenant": the same key in two operations is two keys. */
   readonly scope: string;
   readonly key: string;
+  /** The request's fingerprint (request-hash.ts: keyed, never a plain hash of the request). */
   readonly requestHash: string;
   /** How long a completed answer is replayed; default 24 h. */
   readonly ttlSeconds?: number;

@@ -6,6 +6,8 @@
 import type pg from 'pg';
 import { escapeIdentifier } from 'pg';
 import { postgresError } from '../../adapters/postgres/errors.ts';
+import { PlatformError } from '../errors.ts';
+import { fingerprintRequest } from '../request-hash.ts';
 import { listAudit, recordAudit, type AuditEntry, type AuditPage, type AuditQuery } from './audit.ts';
 import {
   runIdempotent,
@@ -23,10 +25,21 @@ export class PlatformStore {
   private readonly quoted: string;
   private ready: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool, schema: string = DEFAULT_SCHEMA) {
+  private readonly idempotencySecret: string | undefined;
+
+  /**
+   * `idempotencySecret` keys the request fingerprints of idempotent operations (IDEMPOTENCY_KEY_SECRET);
+   * without it, runIdempotent refuses: a function with idempotent operations requires the setting.
+   */
+  constructor(
+    pool: pg.Pool,
+    schema: string = DEFAULT_SCHEMA,
+    options: { readonly idempotencySecret?: string | undefined } = {},
+  ) {
     this.pool = pool;
     this.schema = schema;
     this.quoted = escapeIdentifier(schema);
+    this.idempotencySecret = options.idempotencySecret;
   }
 
   /** Migrates once per instance; concurrent callers share the same attempt. */
@@ -74,13 +87,21 @@ export class PlatformStore {
     return new Set(rows.map((r) => r.target));
   }
 
+  /** `request.request` is fingerprinted with the secret; only the fingerprint is stored. */
   async runIdempotent(
-    request: IdempotentRequest,
+    request: Omit<IdempotentRequest, 'requestHash'> & { readonly request: unknown },
     fn: () => Promise<StoredAnswer>,
   ): Promise<IdempotentResult> {
+    if (this.idempotencySecret === undefined)
+      throw new PlatformError({
+        reason: 'internal',
+        message: 'idempotent operations need IDEMPOTENCY_KEY_SECRET; none is configured',
+      });
+    const { request: value, ...key } = request;
+    const requestHash = fingerprintRequest(value, this.idempotencySecret);
     await this.ensureSchema();
     // Converts its own database errors; the errors of `fn` pass through unchanged.
-    return runIdempotent(this.pool, this.quoted, request, fn);
+    return runIdempotent(this.pool, this.quoted, { ...key, requestHash }, fn);
   }
 
   /**

@@ -13,12 +13,13 @@ import { bootstrapSetup } from '../../../functions/bootstrap/index.ts';
 import { loadConfig as loadEnforceConfig } from '../../../functions/enforce/config.ts';
 import { enforceSetup } from '../../../functions/enforce/index.ts';
 import { ADMISSION_POLICY_NAME, CLUSTER_QUOTA_NAME } from '../../../shared/everest/admission.ts';
+import { parsePolicy, policyProblem } from '../../../shared/everest/rbac-policy.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
 import { everestAcceptsPassword, installEverest } from '../../support/everest-install.ts';
-import { FUNCTION_TOKEN } from '../../support/tenant-functions.ts';
+import { FUNCTION_TOKEN, IDEMPOTENCY_SECRET } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
 const api = apiserver(env.kubernetes);
@@ -119,7 +120,12 @@ beforeAll(async () => {
   bootstrap = await startFunction({
     name: 'bootstrap',
     loadConfig,
-    env: { ...common, LIMITS_EVENT_SINK: enforce.url, LIMITS_EVENT_TOKEN: FUNCTION_TOKEN },
+    env: {
+      ...common,
+      IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
+      LIMITS_EVENT_SINK: enforce.url,
+      LIMITS_EVENT_TOKEN: FUNCTION_TOKEN,
+    },
     port: 0,
     host: '127.0.0.1',
     setup: (config, log) => Promise.resolve(bootstrapSetup(config, log)),
@@ -394,6 +400,7 @@ describe('bootstrap: secrets stay out of the logs', () => {
       loadConfig,
       env: {
         API_TOKEN: FUNCTION_TOKEN,
+        IDEMPOTENCY_KEY_SECRET: IDEMPOTENCY_SECRET,
         LOG_LEVEL: 'debug',
         DATABASE_URL: db.url,
         KUBECONFIG: env.kubernetes.kubeconfigPath,
@@ -513,5 +520,204 @@ describe('bootstrap: concurrency and bad input', () => {
     expect(await storedPolicy()).toBe(before);
     expect(await api.status('GET', '/api/v1/namespaces/ns-carol', admin)).toBe(404);
     expect((await boot('GET', '/limits/ns-nowhere')).status).toBe(404);
+  });
+});
+
+describe('bootstrap: only what the product made for the tenant, names that are not reserved', () => {
+  const tenant = (username: string, namespace: string, extra: Record<string, unknown> = {}) => ({
+    username,
+    password: 'Own3dP@ssword',
+    namespace,
+    operators: { postgresql: true },
+    ...extra,
+  });
+
+  it('refuses admin with 409 not_owned: never reset, never bound; another name beside it is bootstrapped', async () => {
+    const before = { accounts: await storedUsersYaml(), policy: await storedPolicy() };
+    const refused = await boot('POST', '/bootstrap/tenant', tenant('admin', 'ns-own-a'));
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ type: 'urn:tenant-lifecycle:problem:not-owned' });
+    expect(refused.body.detail).toMatch(/Everest account admin is Everest's administrator/);
+    const dry = await boot('POST', '/bootstrap/tenant', tenant('admin', 'ns-own-a', { dryRun: true }));
+    expect(dry.status).toBe(409);
+    expect(await storedUsersYaml()).toBe(before.accounts);
+    expect(await storedPolicy()).toBe(before.policy);
+    expect(await api.status('GET', '/api/v1/namespaces/ns-own-a', admin)).toBe(404);
+    // The CLI-style account routes refuse the reserved name too (400), so admin cannot be reset there.
+    const reset = await boot('POST', '/users/rotate-password', {
+      username: 'admin',
+      new_password: 'Hijack3d!',
+    });
+    expect(reset.status).toBe(400);
+    expect((await storedAccounts()).admin?.passwordHash).toBe('initial-admin-password');
+
+    // Positive control: the same request for a name of its own.
+    const ok = await boot('POST', '/bootstrap/tenant', tenant('owner_a', 'ns-own-a'));
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body).toMatchObject({ account: 'created', namespace_created: true });
+    expect(await storedPolicy()).toContain('g, owner_a, role:tenant-ns-own-a');
+    expect(await storedPolicy()).not.toContain('g, admin, role:tenant-');
+  });
+
+  it('refuses an existing account the product did not make, or made for another tenant; its own it updates', async () => {
+    // An account made outside bootstrap (as Everest's UI or everestctl would): no owner record.
+    expect((await boot('POST', '/cli/accounts/create', { username: 'foreign_x' })).status).toBe(200);
+    const before = { accounts: await storedUsersYaml(), policy: await storedPolicy() };
+    const foreign = await boot('POST', '/bootstrap/tenant', tenant('foreign_x', 'ns-own-b'));
+    expect(foreign.status).toBe(409);
+    expect(foreign.body.detail).toMatch(/^Everest account foreign_x exists and is not tenant ns-own-b's/);
+    expect(await storedUsersYaml()).toBe(before.accounts);
+    expect(await storedPolicy()).toBe(before.policy);
+    expect(await api.status('GET', '/api/v1/namespaces/ns-own-b', admin)).toBe(404);
+
+    // owner_a belongs to ns-own-a: another tenant cannot take it over...
+    const other = await boot('POST', '/bootstrap/tenant', tenant('owner_a', 'ns-own-b'));
+    expect(other.status).toBe(409);
+    expect(other.body.detail).toMatch(/not tenant ns-own-b's/);
+    expect(await storedPolicy()).not.toContain('g, owner_a, role:tenant-ns-own-b');
+    // ...its own tenant runs again and sets its password (positive control).
+    const again = await boot(
+      'POST',
+      '/bootstrap/tenant',
+      tenant('owner_a', 'ns-own-a', { password: 'N3wP@ssword' }),
+    );
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ account: 'password_set' });
+    expect(Buffer.from((await storedAccounts()).owner_a?.passwordHash as Uint8Array)).toEqual(
+      everestHash('N3wP@ssword'),
+    );
+  });
+
+  it('refuses to adopt, update or remove a namespace the product did not make (409 naming it); its own it removes', async () => {
+    await api.send('POST', '/api/v1/namespaces', admin, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'team-foreign' },
+    });
+    await api.send('POST', '/api/v1/namespaces', admin, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'everest-foreign', labels: { 'app.kubernetes.io/managed-by': 'everest' } },
+    });
+    const adopt = await boot(
+      'POST',
+      '/bootstrap/tenant',
+      tenant('owner_c', 'team-foreign', { take_ownership: true }),
+    );
+    expect(adopt.status).toBe(409);
+    expect(adopt.body).toMatchObject({ type: 'urn:tenant-lifecycle:problem:not-owned' });
+    expect(adopt.body.detail).toMatch(/^namespace team-foreign exists and cannot be taken over/);
+    const add = await boot('POST', '/cli/namespaces/add', {
+      namespace: 'team-foreign',
+      operators: { postgresql: true },
+      take_ownership: true,
+    });
+    expect(add.status).toBe(409);
+    const ns = await api.send('GET', '/api/v1/namespaces/team-foreign', admin);
+    expect((ns.json as { metadata: { labels?: Record<string, string> } }).metadata.labels).not.toHaveProperty(
+      'app.kubernetes.io/managed-by',
+    );
+    expect(await storedPolicy()).not.toContain('owner_c');
+
+    // An Everest namespace someone else made: not bootstrapped into, not removed.
+    expect((await boot('POST', '/bootstrap/tenant', tenant('owner_d', 'everest-foreign'))).status).toBe(400); // reserved: everest*
+    await api.send('POST', '/api/v1/namespaces', admin, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'db-foreign', labels: { 'app.kubernetes.io/managed-by': 'everest' } },
+    });
+    const update = await boot('POST', '/cli/namespaces/update', {
+      namespace: 'db-foreign',
+      operators: { mongodb: true },
+    });
+    expect(update.status).toBe(409);
+    expect(update.body.detail).toMatch(
+      /^namespace db-foreign is managed by Everest but not a tenant of this product/,
+    );
+    const remove = await boot('DELETE', '/namespaces', { namespace: 'db-foreign' });
+    expect(remove.status).toBe(409);
+    expect(remove.body.detail).toMatch(/^namespace db-foreign is managed by Everest but not a tenant/);
+    expect(await api.status('GET', '/api/v1/namespaces/db-foreign', admin)).toBe(200);
+    expect(await api.names(`${OLM}/v1alpha1/namespaces/db-foreign/subscriptions`, admin)).toEqual([]);
+
+    // Positive control: the product's own namespace is released, adopted again, and removed.
+    const own = await boot('POST', '/bootstrap/tenant', tenant('owner_e', 'ns-own-e'));
+    expect(own.status).toBe(200);
+    expect(
+      (await boot('DELETE', '/cli/namespaces/remove', { namespace: 'ns-own-e', keep_namespace: true })).body,
+    ).toMatchObject({ namespace: 'kept' });
+    const readopt = await boot('POST', '/cli/namespaces/add', {
+      namespace: 'ns-own-e',
+      operators: { postgresql: true },
+      take_ownership: true,
+    });
+    expect(readopt.status, JSON.stringify(readopt.body)).toBe(200);
+    expect((await boot('DELETE', '/namespaces', { namespace: 'ns-own-e' })).body).toMatchObject({
+      namespace: 'deleting',
+    });
+  });
+
+  it('refuses reserved namespace and account names (400), beside Everest’s own reserved namespaces', async () => {
+    const before = { accounts: await storedUsersYaml(), policy: await storedPolicy() };
+    for (const [body, field] of [
+      [tenant('owner_f', 'kube-tenant'), 'namespace'],
+      [tenant('owner_f', 'monitoring'), 'namespace'],
+      [tenant('owner_f', 'knative-serving'), 'namespace'],
+      [tenant('root', 'ns-own-f'), 'username'],
+    ] as const) {
+      const answer = await boot('POST', '/bootstrap/tenant', body);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(400);
+      expect(answer.body).toMatchObject({ errors: [{ path: field, message: 'reserved name' }] });
+    }
+    expect((await boot('POST', '/cli/accounts/create', { username: 'root' })).status).toBe(400);
+    expect(
+      (
+        await boot('PUT', '/limits', {
+          namespace: 'kube-system',
+          max_clusters: 1,
+          cpu_limit_cores: 1,
+          memory_limit_bytes: 1,
+          max_db_users: 1,
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await call(enforce, 'POST', '/usage/register-db-user', { namespace: 'kube-system', op: 'create' }))
+        .status,
+    ).toBe(400);
+    // ...and beside it, the same enforce route for an ordinary namespace is served.
+    expect(
+      (await call(enforce, 'POST', '/usage/register-db-user', { namespace: 'ns-own-a', op: 'create' }))
+        .status,
+    ).toBe(200);
+    expect(await storedUsersYaml()).toBe(before.accounts);
+    expect(await storedPolicy()).toBe(before.policy);
+    // Positive control: an ordinary name beside them.
+    expect((await boot('POST', '/bootstrap/tenant', tenant('owner_f', 'ns-own-f'))).status).toBe(200);
+  });
+
+  it('refuses a policy line holding a newline (issue 13’s attack) whole: the stored policy stays loadable', async () => {
+    const before = await storedPolicy();
+    for (const line of [
+      'g, probe\np, x',
+      'g, probe\rp, x',
+      'g, probe\u0000, role:admin',
+      'g, pro be, role:admin',
+    ]) {
+      const answer = await boot('POST', '/rbac/append', {
+        lines: ['g, owner_g, role:tenant-ns-own-a', line],
+      });
+      expect(answer.status, line).toBe(400);
+    }
+    const unknownRole = await boot('POST', '/rbac/append', { lines: ['g, owner_g, role:tenant-ns-nowhere'] });
+    expect(unknownRole.status).toBe(400);
+    expect(await storedPolicy()).toBe(before);
+    // Positive control: the legitimate line alone is appended, and the policy is one Everest loads.
+    const ok = await boot('POST', '/rbac/append', { lines: ['g, owner_g, role:tenant-ns-own-a'] });
+    expect(ok.status).toBe(200);
+    const after = await storedPolicy();
+    expect(after).toBe(`${before.replace(/\n*$/, '\n')}g, owner_g, role:tenant-ns-own-a\n`);
+    expect(policyProblem(parsePolicy(after))).toBeUndefined();
+    expect(after.split('\n').every((l) => l === '' || /^[pg], /.test(l) || l.startsWith('#'))).toBe(true);
   });
 });

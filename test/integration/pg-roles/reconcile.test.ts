@@ -12,6 +12,7 @@ import { reconcile, type ReconcileSettings } from '../../../shared/pg-roles/reco
 import type { DesiredSource, UserSecret } from '../../../shared/pg-roles/source.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
+import { platformErrorOf } from '../../support/platform-error.ts';
 import { eventually, readRoles, rolePrefix } from '../../support/pg-roles.ts';
 
 const env = inject('testEnv');
@@ -243,5 +244,68 @@ describe('reconcile on the real PostgreSQL', () => {
     const rotated = await run();
     expect(rotated.summary.passwords_rotated).toBe(1);
     expect((await readRoles(env.postgres.url, name)).get(name)?.password).not.toBe(stored);
+  });
+  it('refuses a ConfigMap granting a role that leads to superuser (named built-in, or through memberships): no statement, no role', async () => {
+    const q = (name: string) => pg.escapeIdentifier(name);
+    await admin.query(
+      `CREATE ROLE ${q(`${P}admins`)} SUPERUSER; CREATE ROLE ${q(`${P}ops`)}; GRANT ${q(`${P}admins`)} TO ${q(`${P}ops`)};
+       CREATE ROLE ${q(`${P}deep`)}; GRANT ${q(`${P}ops`)} TO ${q(`${P}deep`)}; CREATE ROLE ${q(`${P}readers`)};`,
+    );
+    const scope = `${P}escalation`;
+    const run = async (granted: string, user: string) => {
+      const source = new MemorySource();
+      // Beside the attack, an ordinary user in the same ConfigMap: a refused run must not create it either.
+      source.yaml = `users:\n  - username: ${user}\n    roles: [${granted}]\n  - username: ${user}_ok\n    roles: [${P}readers]\n`;
+      source.user(user, `pw-${user}`);
+      source.user(`${user}_ok`, `pw-${user}-ok`);
+      const sent: string[] = [];
+      const outcome = await platformErrorOf(
+        reconcile(
+          { dryRun: false, force: false },
+          { source, pool: pool(), settings: settings(scope, (sql) => sent.push(sql)) },
+        ),
+      );
+      return { outcome, sent };
+    };
+    for (const [granted, why] of [
+      ['pg_execute_server_program', /role pg_execute_server_program is never granted/],
+      ['pg_write_server_files', /role pg_write_server_files is never granted/],
+      ['pg_read_server_files', /role pg_read_server_files is never granted/],
+      ['pg_read_all_data', /role pg_read_all_data is never granted/],
+      [`${P}admins`, new RegExp(`\\(${P}admins: ${P}admins has SUPERUSER\\)`)],
+      [`${P}ops`, new RegExp(`\\(${P}ops -> ${P}admins: ${P}admins has SUPERUSER\\)`)],
+      [`${P}deep`, new RegExp(`\\(${P}deep -> ${P}ops -> ${P}admins: ${P}admins has SUPERUSER\\)`)],
+    ] as const) {
+      const user = `${P}esc_${granted.replace(P, '')}`.slice(0, 40);
+      const { outcome, sent } = await run(granted, user);
+      expect(outcome.status).toBe(400);
+      expect(outcome.reason).toBe('bad_request');
+      expect(outcome.message).toMatch(why);
+      expect(outcome.message).toMatch(/nothing was changed/);
+      expect(sent.filter((sql) => /^\s*(CREATE|ALTER|GRANT|REVOKE|DROP|COMMENT)/i.test(sql))).toEqual([]);
+      const roles = await readRoles(env.postgres.url, `${P}esc_`);
+      expect([...roles.keys()]).toEqual([]);
+    }
+
+    // Positive control: the same ConfigMap granting an ordinary role (whose parents are ordinary) and a
+    // built-in without such rights reconciles.
+    await admin.query(
+      `GRANT ${q(`${P}readers`)} TO ${q(`${P}ops`)}; REVOKE ${q(`${P}admins`)} FROM ${q(`${P}ops`)}`,
+    );
+    const source = new MemorySource();
+    source.yaml = `users:\n  - username: ${P}esc_fine\n    roles: [${P}ops, pg_monitor]\n  - username: ${P}esc_fine_ok\n    roles: [${P}readers]\n`;
+    source.user(`${P}esc_fine`, 'pw-fine');
+    source.user(`${P}esc_fine_ok`, 'pw-fine-ok');
+    const sent: string[] = [];
+    const report = await reconcile(
+      { dryRun: false, force: false },
+      { source, pool: pool(), settings: settings(scope, (sql) => sent.push(sql)) },
+    );
+    expect(report.summary).toMatchObject({ users_created: 2, errors: 0 });
+    // The trace sees the DDL of a run that changes something (so its emptiness above means something).
+    expect(sent.some((sql) => /^\s*CREATE ROLE/i.test(sql))).toBe(true);
+    const roles = await readRoles(env.postgres.url, `${P}esc_`);
+    expect(roles.get(`${P}esc_fine`)?.member_of).toEqual([`${P}ops`, 'pg_monitor'].sort());
+    expect(roles.get(`${P}esc_fine_ok`)?.member_of).toEqual([`${P}readers`]);
   });
 });

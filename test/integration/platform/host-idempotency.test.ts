@@ -21,7 +21,11 @@ let gate: Promise<void> = Promise.resolve();
 
 beforeAll(async () => {
   db = await createTestDatabase(inject('testEnv').postgres.url, 'hostidem');
-  store = new PlatformStore(createPool({ connectionString: db.url, log: { warn: () => undefined } }));
+  store = new PlatformStore(
+    createPool({ connectionString: db.url, log: { warn: () => undefined } }),
+    undefined,
+    { idempotencySecret: 'host-idempotency-test-secret-0123456789' },
+  );
   fn = await startFunction({
     spec: {
       name: 'idemtest',

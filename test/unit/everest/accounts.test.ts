@@ -1,7 +1,10 @@
 import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  ACCOUNT_OWNERS_ANNOTATION,
+  accountOwners,
   accountsTable,
+  checkAccountOwnership,
   checkPassword,
   checkUsername,
   createAccount,
@@ -10,6 +13,7 @@ import {
   parseAccounts,
   serializeAccounts,
   setAccountPassword,
+  withAccountOwner,
   INSECURE_PASSWORD_ANNOTATION,
   type AccountsDocument,
 } from '../../../shared/everest/accounts.ts';
@@ -132,5 +136,62 @@ describe('account changes', () => {
     expect(refusal(() => parseAccounts('alice: [unclosed'))).toMatch(/^409 users.yaml .* not valid YAML/);
     expect(refusal(() => parseAccounts('- a\n- b\n'))).toMatch(/^409 users.yaml is not a map/);
     expect(parseAccounts('').size).toBe(0);
+  });
+});
+
+describe('account ownership', () => {
+  const hash = new Uint8Array(32);
+  const now = new Date('2026-12-02T00:00:00Z');
+  const chart = {
+    accounts: parseAccounts('admin:\n  enabled: true\n  passwordHash: initial\n'),
+    annotations: {},
+  };
+
+  it('admin is never a tenant’s; a foreign account is refused; an absent or own account passes', () => {
+    expect(
+      refusal(() => {
+        checkAccountOwnership(chart, 'admin', 'ns-a');
+      }),
+    ).toMatch(/^409 Everest account admin is Everest's administrator, not tenant ns-a's/);
+    const withBob = createAccount(chart, 'bob', hash, now);
+    expect(
+      refusal(() => {
+        checkAccountOwnership(withBob, 'bob', 'ns-a');
+      }),
+    ).toMatch(/^409 Everest account bob exists and is not tenant ns-a's/);
+    // Positive controls: an absent account may be made; once recorded as ns-a's, ns-a may change it, ns-b not.
+    expect(
+      refusal(() => {
+        checkAccountOwnership(chart, 'carol', 'ns-a');
+      }),
+    ).toBeUndefined();
+    const carol = withAccountOwner(createAccount(chart, 'carol', hash, now), 'carol', 'ns-a');
+    expect(carol.annotations).toEqual({ [ACCOUNT_OWNERS_ANNOTATION]: '{"carol":"ns-a"}' });
+    expect(
+      refusal(() => {
+        checkAccountOwnership(carol, 'carol', 'ns-a');
+      }),
+    ).toBeUndefined();
+    expect(
+      refusal(() => {
+        checkAccountOwnership(carol, 'carol', 'ns-b');
+      }),
+    ).toMatch(/^409 .*not tenant ns-b's/);
+    // The record goes with the account; other annotations stay.
+    const marked = { ...carol, annotations: { ...carol.annotations, 'insecure-password/admin': 'true' } };
+    expect(deleteAccount(marked, 'carol').annotations).toEqual({ 'insecure-password/admin': 'true' });
+  });
+
+  it('an unreadable record owns nothing', () => {
+    const doc = {
+      ...createAccount(chart, 'dave', hash, now),
+      annotations: { [ACCOUNT_OWNERS_ANNOTATION]: '[' },
+    };
+    expect(accountOwners(doc)).toEqual({});
+    expect(
+      refusal(() => {
+        checkAccountOwnership(doc, 'dave', 'ns-a');
+      }),
+    ).toMatch(/^409 /);
   });
 });

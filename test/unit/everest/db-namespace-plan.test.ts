@@ -7,14 +7,31 @@ import {
 } from '../../../shared/everest/db-namespace-plan.ts';
 import { refusal } from '../../support/platform-error.ts';
 
-const absent: NamespaceState = { exists: false, managed: false, terminating: false, installed: new Set() };
+const absent: NamespaceState = {
+  exists: false,
+  managed: false,
+  owned: false,
+  terminating: false,
+  installed: new Set(),
+};
+/** Managed by Everest and made by this product (its tenant annotation). */
 const managed = (...installed: OperatorKey[]): NamespaceState => ({
   exists: true,
   managed: true,
+  owned: true,
   terminating: false,
   installed: new Set(installed),
 });
-const unmanaged: NamespaceState = { exists: true, managed: false, terminating: false, installed: new Set() };
+/** Released by this product (keep_namespace): the annotation stays, the label went. */
+const unmanaged: NamespaceState = {
+  exists: true,
+  managed: false,
+  owned: true,
+  terminating: false,
+  installed: new Set(),
+};
+const foreign: NamespaceState = { ...unmanaged, owned: false };
+const foreignManaged: NamespaceState = { ...managed('postgresql'), owned: false };
 
 describe('namespaces add', () => {
   it('renders what Everest’s namespace chart creates: the label, the OperatorGroup, a Subscription per operator', () => {
@@ -32,6 +49,9 @@ describe('namespaces add', () => {
       'Subscription/percona-xtradb-cluster-operator',
     ]);
     expect(plan.objects[0]?.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'everest' });
+    expect(plan.objects[0]?.metadata.annotations).toEqual({
+      'tenant-lifecycle.dev/everest-tenant': 'ns-alice',
+    });
     expect(plan.objects[1]).toMatchObject({ spec: { targetNamespaces: ['ns-alice'] } });
     expect(plan.objects[2]).toMatchObject({
       apiVersion: 'operators.coreos.com/v1alpha1',
@@ -135,5 +155,61 @@ describe('namespaces remove', () => {
         checkRemoval('ns-bob', { ...unmanaged, databaseClusters: 0 }, true);
       }),
     ).toMatch(/^409/);
+  });
+});
+
+describe('ownership: only namespaces this product made are adopted, updated or removed', () => {
+  const pg = { postgresql: true };
+  it('take_ownership of a foreign namespace is 409 not_owned naming it; of a released one of ours it adopts', () => {
+    expect(refusal(() => planNamespace('add', 'team-x', foreign, pg, true))).toMatch(
+      /^409 namespace team-x exists and cannot be taken over; this product did not make it/,
+    );
+    expect(refusal(() => planNamespace('ensure', 'team-x', foreign, pg, true))).toMatch(
+      /^409 namespace team-x/,
+    );
+    const adopted = planNamespace('add', 'team-x', unmanaged, pg, true);
+    expect(adopted.objects[0]?.metadata.annotations).toEqual({
+      'tenant-lifecycle.dev/everest-tenant': 'team-x',
+    });
+  });
+
+  it('update or ensure of an Everest namespace the product did not make is 409 not_owned; of ours it plans', () => {
+    for (const mode of ['update', 'ensure'] as const) {
+      expect(refusal(() => planNamespace(mode, 'team-x', foreignManaged, { mongodb: true }))).toMatch(
+        /^409 namespace team-x is managed by Everest but not a tenant of this product/,
+      );
+      expect(planNamespace(mode, 'team-x', managed('postgresql'), { mongodb: true }).install).toEqual([
+        'mongodb',
+      ]);
+    }
+  });
+
+  it('removal of an Everest namespace the product did not make is 409 not_owned; of ours it is allowed', () => {
+    expect(
+      refusal(() => {
+        checkRemoval('team-x', { ...foreignManaged, databaseClusters: 0 }, false);
+      }),
+    ).toMatch(/^409 namespace team-x is managed by Everest but not a tenant of this product/);
+    expect(
+      refusal(() => {
+        checkRemoval('team-x', { ...managed(), databaseClusters: 0 }, false);
+      }),
+    ).toBeUndefined();
+  });
+
+  it('reserved names (the configured list, beside Everest’s own) are 400', () => {
+    const reserved = { exact: ['monitoring'], patterns: [/^kube-/] };
+    expect(refusal(() => planNamespace('add', 'kube-foo', absent, pg, false, reserved))).toBe(
+      '400 "kube-foo" is a reserved name and cannot be a database namespace',
+    );
+    expect(
+      refusal(() => {
+        checkRemoval('monitoring', { ...managed(), databaseClusters: 0 }, false, reserved);
+      }),
+    ).toBe('400 "monitoring" is a reserved name and cannot be a database namespace');
+    expect(refusal(() => planNamespace('add', 'everest-system', absent, pg, false, reserved))).toMatch(
+      /^400 'everest-system' namespace is reserved for Everest internals/,
+    );
+    expect(planNamespace('add', 'team-y', absent, pg, false, reserved).create).toBe(true);
   });
 });

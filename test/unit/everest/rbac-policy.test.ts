@@ -66,6 +66,59 @@ describe('appending lines', () => {
     );
   });
 
+  it('refuses a line holding a newline, CR, NUL, tab or DEL whole, and writes nothing', () => {
+    const before = `${CHART}${tenantPolicyLines('alice', 'ns-alice').join('\n')}\n`;
+    // The attack of issue 13: one given line that would be stored as two, the first of which Everest
+    // refuses (`g, probe` has one field), so the server would load no policy for anyone.
+    for (const [line, code] of [
+      ['g, probe\np, x', 'U+000A'],
+      ['g, probe\rp, x', 'U+000D'],
+      ['g, alice\u0000, role:tenant-ns-alice', 'U+0000'],
+      ['g,\talice, role:tenant-ns-alice', 'U+0009'],
+      ['# a comment\ng, eve, role:admin', 'U+000A'],
+      ['\n', 'U+000A'],
+      ['p, role:tenant-ns-alice, namespaces, read, ns-alice\u007f', 'U+007F'],
+    ] as const)
+      expect(refusal(() => appendToPolicy(before, ['g, bob, role:tenant-ns-alice', line]))).toMatch(
+        new RegExp(`^400 policy not changed: line 1 holds the control character ${code.replace('+', '\\+')}`),
+      );
+    // Positive control: the legitimate line beside it is appended, and the result is a policy Everest loads.
+    const ok = appendToPolicy(before, ['g, bob, role:tenant-ns-alice']);
+    expect(ok.added).toEqual(['g, bob, role:tenant-ns-alice']);
+    expect(policyProblem(parsePolicy(ok.text))).toBeUndefined();
+  });
+
+  it('validates g lines as strictly as p lines: term characters, arity, a role that has rules', () => {
+    const before = `${CHART}${tenantPolicyLines('alice', 'ns-alice').join('\n')}\n`;
+    expect(refusal(() => appendToPolicy(before, ['g, bo b, role:tenant-ns-alice']))).toBe(
+      "400 policy not changed: invalid characters in policy term 'bo b' of 'g, bo b, role:tenant-ns-alice'",
+    );
+    expect(refusal(() => appendToPolicy(before, ['g, bob, role:tenant-ns-alice ']))).toMatch(
+      /invalid characters in policy term 'role:tenant-ns-alice '/,
+    );
+    expect(refusal(() => appendToPolicy(before, ['g, bob, role:tenant-ns-alicé']))).toMatch(
+      /invalid characters in policy term/,
+    );
+    expect(refusal(() => appendToPolicy(before, ['g, , role:tenant-ns-alice']))).toMatch(
+      /invalid characters in policy term ''/,
+    );
+    expect(refusal(() => appendToPolicy(before, ['g, bob']))).toMatch(/invalid policy size/);
+    expect(refusal(() => appendToPolicy(before, ['g, bob, role:tenant-ns-alice, extra']))).toMatch(
+      /invalid policy size/,
+    );
+    expect(refusal(() => appendToPolicy(before, ['g, bob, role:tenant-ns-alcie']))).toBe(
+      "400 policy not changed: role 'role:tenant-ns-alcie' of 'g, bob, role:tenant-ns-alcie' has no rules",
+    );
+    // Positive controls: a role defined by p lines of the same request, a group that is itself bound, and
+    // Everest's built-in admin role.
+    const lines = tenantPolicyLines('carol', 'ns-carol');
+    const carol = appendToPolicy(before, [lines.at(-1) ?? '', ...lines.slice(0, -1)]);
+    expect(carol.added).toHaveLength(9);
+    expect(appendToPolicy(before, ['g, devs, role:tenant-ns-alice', 'g, dave, devs']).added).toHaveLength(2);
+    expect(appendToPolicy(before, ['g, ops, role:admin']).added).toEqual(['g, ops, role:admin']);
+    expect(policyProblem(parsePolicy(carol.text))).toBeUndefined();
+  });
+
   it('removes a user, and the rules of a role nobody holds any more, so the policy stays valid', () => {
     const text = `${CHART}${tenantPolicyLines('bob', 'ns-bob').join('\n')}\n${tenantPolicyLines('alice', 'ns-alice').join('\n')}\ng, carol, role:tenant-ns-alice\n`;
     const bob = removeUserFromPolicy(text, 'bob');

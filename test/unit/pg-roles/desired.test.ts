@@ -114,9 +114,34 @@ users:
   });
 
   it('accepts granting built-in pg_* roles but not creating one', () => {
-    const state = parse('users:\n  - username: mon\n    roles: [pg_monitor, pg_read_all_data]\n');
+    const state = parse('users:\n  - username: mon\n    roles: [pg_monitor, pg_signal_backend]\n');
     expect(state.problems).toEqual([]);
-    expect(state.users[0]?.roles).toEqual(['pg_monitor', 'pg_read_all_data']);
+    expect(state.users[0]?.roles).toEqual(['pg_monitor', 'pg_signal_backend']);
+  });
+
+  it('refuses the whole document when any entry grants a role with access to the server’s files or programs', () => {
+    for (const forbidden of [
+      'pg_execute_server_program',
+      'pg_write_server_files',
+      'pg_read_server_files',
+      'pg_read_all_data',
+    ]) {
+      const yaml = `users:\n  - username: alice\n    roles: [analyst]\n  - username: mallory\n    roles: [read_only, ${forbidden}]\n`;
+      expect(() => parse(yaml)).toThrow(
+        new DesiredStateError(
+          `users[1] (mallory): role ${forbidden} is never granted (it reads the server's files or every password verifier, or runs programs: a way to superuser)`,
+        ),
+      );
+      // Positive control: the same document without the forbidden grant is read, both users kept.
+      expect(parse(yaml.replace(`, ${forbidden}`, '')).users.map((u) => u.username)).toEqual([
+        'alice',
+        'mallory',
+      ]);
+    }
+    // Other built-ins may be granted: pg_monitor reads statistics and settings, no data and no verifier.
+    expect(parse('users:\n  - username: alice\n    roles: [pg_monitor]\n').users[0]?.roles).toEqual([
+      'pg_monitor',
+    ]);
   });
 
   it('rejects a user that is a member of itself', () => {

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { tableKey } from '../../../shared/pg-roles/catalog.ts';
 import {
   dropAllowance,
+  escalationOf,
   planReconcile,
   unlistedManagedUsers,
   type PasswordState,
   type PlanOptions,
 } from '../../../shared/pg-roles/plan.ts';
 import { verifierSalt } from '../../../shared/pg-roles/scram.ts';
+import { refusal } from '../../support/platform-error.ts';
 import { actual, desired, managedRole, managedUser, role, SCOPE, secrets } from './fixtures.ts';
 
 const options: PlanOptions = { scope: SCOPE, maxDropShare: 0.25, force: false };
@@ -234,16 +236,6 @@ describe('planReconcile', () => {
       expect(p.skipped[0]).toMatchObject({ username: 'alice', reason: 'unsafe_role' });
     });
 
-    it('a user asking for a superuser role', () => {
-      const p = plan({
-        yaml: 'users:\n  - username: alice\n    roles: [boss]\n',
-        roles: [role('boss', { superuser: true })],
-        secrets: secrets('alice'),
-      });
-      expect(p.skipped[0]).toMatchObject({ username: 'alice', reason: 'unsafe_role' });
-      expect(p.steps).toEqual([]);
-    });
-
     it('a user of a database that does not exist', () => {
       const p = plan({
         yaml: 'users:\n  - username: alice\n    database: nope\n',
@@ -271,6 +263,60 @@ describe('planReconcile', () => {
     it('rejected entries, reported with their reason', () => {
       const p = plan({ yaml: 'users:\n  - username: pg_x\n  - username: ok\n', secrets: secrets('ok') });
       expect(p.skipped[0]).toMatchObject({ username: 'pg_x', reason: 'invalid_entry' });
+    });
+  });
+
+  describe('refuses the whole run (400, no step) when a granted role leads to superuser or similar', () => {
+    const yaml = (granted: string) =>
+      `users:\n  - username: alice\n    roles: [${granted}]\n  - username: bob\n    roles: [reader]\n`;
+    const refused = (granted: string, roles: Parameters<typeof actual>[0]) =>
+      refusal(() => plan({ yaml: yaml(granted), roles: [...roles, role('reader')] }));
+
+    it('directly: SUPERUSER, CREATEROLE/REPLICATION/BYPASSRLS', () => {
+      expect(refused('boss', [role('boss', { superuser: true })])).toBe(
+        '400 ConfigMap grants boss, which would hand out superuser or similar rights (boss: boss has SUPERUSER); the run was refused and nothing was changed',
+      );
+      expect(refused('boss', [role('boss', { elevated: true })])).toMatch(
+        /^400 .*boss has CREATEROLE, REPLICATION or BYPASSRLS/,
+      );
+    });
+
+    it('transitively, through memberships in the catalog (cycles included)', () => {
+      const chain = [
+        role('admins', { superuser: true }),
+        role('ops', { memberOf: ['admins'] }),
+        role('team', { memberOf: ['ops'] }),
+      ];
+      expect(refused('ops', chain)).toMatch(/\(ops -> admins: admins has SUPERUSER\)/);
+      expect(refused('team', chain)).toMatch(/\(team -> ops -> admins: admins has SUPERUSER\)/);
+      const cycle = [
+        role('a', { memberOf: ['b'] }),
+        role('b', { memberOf: ['a', 'c'] }),
+        role('c', { memberOf: ['pg_execute_server_program'] }),
+      ];
+      expect(refused('a', cycle)).toMatch(/a -> b -> c -> pg_execute_server_program: .*programs/);
+    });
+
+    it('positive control: the same ConfigMap with an ordinary role, or a role whose parents are ordinary, plans', () => {
+      const p = plan({
+        yaml: yaml('ops'),
+        roles: [role('ops', { memberOf: ['readers'] }), role('readers'), role('reader')],
+        secrets: secrets('alice', 'bob'),
+      });
+      expect(ops(p)).toEqual([
+        'create-user alice',
+        'create-user bob',
+        'grant-roles alice',
+        'grant-roles bob',
+        'grant-connect alice',
+        'grant-connect bob',
+      ]);
+      expect(escalationOf('ops', new Map([['ops', role('ops', { memberOf: ['pg_monitor'] })]]))).toBe(
+        undefined,
+      );
+      expect(escalationOf('ops', new Map([['ops', role('ops', { memberOf: ['pg_read_all_data'] })]]))).toBe(
+        "ops -> pg_read_all_data: pg_read_all_data is a built-in role that reads the server's files or every password verifier, or runs programs",
+      );
     });
   });
 

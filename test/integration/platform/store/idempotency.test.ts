@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
-import { hashRequest } from '../../../../shared/platform/request-hash.ts';
+import { fingerprintRequest } from '../../../../shared/platform/request-hash.ts';
 import { PlatformStore } from '../../../../shared/platform/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
 import '../../../env/provided.ts';
 import { platformErrorOf } from '../../../support/platform-error.ts';
 
+const SECRET = 'idempotency-test-secret-0123456789abcdef';
 let db: TestDatabase;
 let store: PlatformStore;
 let n = 0;
@@ -15,6 +17,8 @@ beforeAll(async () => {
   db = await createTestDatabase(inject('testEnv').postgres.url, 'idem');
   store = new PlatformStore(
     createPool({ connectionString: db.url, max: 10, log: { warn: () => undefined } }),
+    undefined,
+    { idempotencySecret: SECRET },
   );
 });
 afterAll(async () => {
@@ -23,14 +27,15 @@ afterAll(async () => {
 });
 
 describe('idempotency keys', () => {
-  const requestHash = hashRequest({ username: 'alice', plan: 'basic' });
+  const request = { username: 'alice', plan: 'basic' };
+  const requestHash = fingerprintRequest(request, SECRET);
 
   it('runs the first request and replays its stored answer without running again', async () => {
     const k = key();
     let runs = 0;
     const fn = () => Promise.resolve({ status: 201, body: { created: 'alice', run: ++runs } });
-    const first = await store.runIdempotent({ scope: 'test', key: k, requestHash }, fn);
-    const replay = await store.runIdempotent({ scope: 'test', key: k, requestHash }, fn);
+    const first = await store.runIdempotent({ scope: 'test', key: k, request }, fn);
+    const replay = await store.runIdempotent({ scope: 'test', key: k, request }, fn);
     expect(first).toEqual({ status: 201, body: { created: 'alice', run: 1 }, replayed: false });
     expect(replay).toEqual({ status: 201, body: { created: 'alice', run: 1 }, replayed: true });
     expect(runs).toBe(1);
@@ -38,10 +43,10 @@ describe('idempotency keys', () => {
 
   it('treats the same key in another scope as another key', async () => {
     const k = key();
-    const a = await store.runIdempotent({ scope: 'a', key: k, requestHash }, () =>
+    const a = await store.runIdempotent({ scope: 'a', key: k, request }, () =>
       Promise.resolve({ status: 200, body: 'a' }),
     );
-    const b = await store.runIdempotent({ scope: 'b', key: k, requestHash }, () =>
+    const b = await store.runIdempotent({ scope: 'b', key: k, request }, () =>
       Promise.resolve({ status: 200, body: 'b' }),
     );
     expect([a.body, b.body, a.replayed, b.replayed]).toEqual(['a', 'b', false, false]);
@@ -49,11 +54,11 @@ describe('idempotency keys', () => {
 
   it('refuses the key reused with a different request (422)', async () => {
     const k = key();
-    await store.runIdempotent({ scope: 'test', key: k, requestHash }, () =>
+    await store.runIdempotent({ scope: 'test', key: k, request }, () =>
       Promise.resolve({ status: 200, body: {} }),
     );
     const error = await platformErrorOf(
-      store.runIdempotent({ scope: 'test', key: k, requestHash: hashRequest({ username: 'bob' }) }, () =>
+      store.runIdempotent({ scope: 'test', key: k, request: { username: 'bob' } }, () =>
         Promise.resolve({ status: 200, body: {} }),
       ),
     );
@@ -73,9 +78,9 @@ describe('idempotency keys', () => {
       await gate;
       return { status: 200, body: { ok: true } };
     };
-    const first = store.runIdempotent({ scope: 'test', key: k, requestHash }, slow);
+    const first = store.runIdempotent({ scope: 'test', key: k, request }, slow);
     await inside;
-    const second = await platformErrorOf(store.runIdempotent({ scope: 'test', key: k, requestHash }, slow));
+    const second = await platformErrorOf(store.runIdempotent({ scope: 'test', key: k, request }, slow));
     expect(second).toMatchObject({ reason: 'conflict', status: 409, retryable: true });
     release();
     expect(await first).toMatchObject({ replayed: false, body: { ok: true } });
@@ -87,7 +92,7 @@ describe('idempotency keys', () => {
     let runs = 0;
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, () =>
-        store.runIdempotent({ scope: 'race', key: k, requestHash }, async () => {
+        store.runIdempotent({ scope: 'race', key: k, request }, async () => {
           runs++;
           await new Promise((resolve) => setTimeout(resolve, 100));
           return { status: 200, body: 'done' };
@@ -103,9 +108,9 @@ describe('idempotency keys', () => {
     const k = key();
     const failure = new Error('keycloak down');
     await expect(
-      store.runIdempotent({ scope: 'test', key: k, requestHash }, () => Promise.reject(failure)),
+      store.runIdempotent({ scope: 'test', key: k, request }, () => Promise.reject(failure)),
     ).rejects.toBe(failure);
-    const retry = await store.runIdempotent({ scope: 'test', key: k, requestHash }, () =>
+    const retry = await store.runIdempotent({ scope: 'test', key: k, request }, () =>
       Promise.resolve({ status: 200, body: 'second try' }),
     );
     expect(retry).toEqual({ status: 200, body: 'second try', replayed: false });
@@ -113,14 +118,14 @@ describe('idempotency keys', () => {
 
   it('forgets expired keys and takes over stale running claims', async () => {
     const expired = key();
-    await store.runIdempotent({ scope: 'test', key: expired, requestHash, ttlSeconds: 1 }, () =>
+    await store.runIdempotent({ scope: 'test', key: expired, request, ttlSeconds: 1 }, () =>
       Promise.resolve({ status: 200, body: 1 }),
     );
     await store.pool.query(
       `UPDATE tenant_lifecycle.idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`,
       [expired],
     );
-    const again = await store.runIdempotent({ scope: 'test', key: expired, requestHash }, () =>
+    const again = await store.runIdempotent({ scope: 'test', key: expired, request }, () =>
       Promise.resolve({ status: 200, body: 2 }),
     );
     expect(again).toEqual({ status: 200, body: 2, replayed: false });
@@ -131,19 +136,67 @@ describe('idempotency keys', () => {
        VALUES ('test', $1, $2, 'running', now() - interval '1 hour', now() + interval '1 day')`,
       [stale, requestHash],
     );
-    const takeover = await store.runIdempotent({ scope: 'test', key: stale, requestHash }, () =>
+    const takeover = await store.runIdempotent({ scope: 'test', key: stale, request }, () =>
       Promise.resolve({ status: 200, body: 'taken' }),
     );
     expect(takeover).toEqual({ status: 200, body: 'taken', replayed: false });
-    const replay = await store.runIdempotent({ scope: 'test', key: stale, requestHash }, () =>
+    const replay = await store.runIdempotent({ scope: 'test', key: stale, request }, () =>
       Promise.reject(new Error('must not run')),
     );
     expect(replay).toEqual({ status: 200, body: 'taken', replayed: true });
   });
 
+  it('stores a keyed fingerprint: not the plain SHA-256 of the request; another secret does not match it', async () => {
+    const k = key();
+    const secretRequest = { username: 'alice', password: 'short1' };
+    await store.runIdempotent({ scope: 'keyed', key: k, request: secretRequest }, () =>
+      Promise.resolve({ status: 200, body: 'done' }),
+    );
+    const { rows } = await store.pool.query<{ request_hash: string }>(
+      `SELECT request_hash FROM tenant_lifecycle.idempotency_keys WHERE scope = 'keyed' AND key = $1`,
+      [k],
+    );
+    const stored = rows[0]?.request_hash;
+    expect(stored).toBe(fingerprintRequest(secretRequest, SECRET));
+    // What an attacker holding the row would try: the plain hash of a guessed request. It does not match.
+    const plain = createHash('sha256').update('{"password":"short1","username":"alice"}').digest('hex');
+    expect(stored).not.toBe(plain);
+    // The same request under another server secret is another fingerprint: a 422, not a replay.
+    const other = new PlatformStore(store.pool, undefined, { idempotencySecret: `${SECRET}-other` });
+    const refused = await platformErrorOf(
+      other.runIdempotent({ scope: 'keyed', key: k, request: secretRequest }, () =>
+        Promise.reject(new Error('must not run')),
+      ),
+    );
+    expect(refused.status).toBe(422);
+    // Positive control: the right secret replays.
+    const replay = await store.runIdempotent({ scope: 'keyed', key: k, request: secretRequest }, () =>
+      Promise.reject(new Error('must not run')),
+    );
+    expect(replay).toEqual({ status: 200, body: 'done', replayed: true });
+  });
+
+  it('refuses an idempotent run without a secret: nothing stored, nothing run', async () => {
+    const k = key();
+    const unkeyed = new PlatformStore(store.pool);
+    let runs = 0;
+    const refused = await platformErrorOf(
+      unkeyed.runIdempotent({ scope: 'unkeyed', key: k, request }, () => {
+        runs++;
+        return Promise.resolve({ status: 200, body: null });
+      }),
+    );
+    expect(refused.message).toBe('idempotent operations need IDEMPOTENCY_KEY_SECRET; none is configured');
+    expect(runs).toBe(0);
+    const { rows } = await store.pool.query(
+      `SELECT 1 FROM tenant_lifecycle.idempotency_keys WHERE scope = 'unkeyed'`,
+    );
+    expect(rows).toEqual([]);
+  });
+
   it('stores the answer with its TTL and the request hash', async () => {
     const k = key();
-    await store.runIdempotent({ scope: 'ttl', key: k, requestHash, ttlSeconds: 3600 }, () =>
+    await store.runIdempotent({ scope: 'ttl', key: k, request, ttlSeconds: 3600 }, () =>
       Promise.resolve({ status: 202, body: { accepted: true } }),
     );
     const { rows } = await store.pool.query<{
@@ -168,7 +221,7 @@ describe('idempotency keys', () => {
       },
     ]);
     const other = key();
-    await store.runIdempotent({ scope: 'ttl', key: other, requestHash }, () =>
+    await store.runIdempotent({ scope: 'ttl', key: other, request }, () =>
       Promise.resolve({ status: 200, body: null }),
     );
     const defaults = await store.pool.query<{ ttl: number }>(
@@ -181,13 +234,14 @@ describe('idempotency keys', () => {
 
   it('does not let a run that outlived the stale timeout complete or release the claim that took over', async () => {
     const k = key();
-    const otherHash = hashRequest({ username: 'bob' });
+    const other = { username: 'bob' };
+    const otherHash = fingerprintRequest(other, SECRET);
     let release: (fail: boolean) => void = () => undefined;
     const gate = new Promise<boolean>((resolve) => (release = resolve));
     let entered: () => void = () => undefined;
     const inside = new Promise<void>((resolve) => (entered = resolve));
     const slowRun = store.runIdempotent(
-      { scope: 'stale', key: k, requestHash, staleAfterSeconds: 60 },
+      { scope: 'stale', key: k, request, staleAfterSeconds: 60 },
       async () => {
         entered();
         if (await gate) throw new Error('late failure');
@@ -205,7 +259,7 @@ describe('idempotency keys', () => {
     let takeoverEntered: () => void = () => undefined;
     const takeoverInside = new Promise<void>((resolve) => (takeoverEntered = resolve));
     const takeover = store.runIdempotent(
-      { scope: 'stale', key: k, requestHash: otherHash, staleAfterSeconds: 60 },
+      { scope: 'stale', key: k, request: other, staleAfterSeconds: 60 },
       async () => {
         takeoverEntered();
         await takeoverWaits;
@@ -225,7 +279,7 @@ describe('idempotency keys', () => {
     expect(await takeover).toEqual({ status: 201, body: 'taken over', replayed: false });
     // The original request now gets 422: the key belongs to the other request.
     await expect(
-      store.runIdempotent({ scope: 'stale', key: k, requestHash }, () =>
+      store.runIdempotent({ scope: 'stale', key: k, request }, () =>
         Promise.resolve({ status: 200, body: 'x' }),
       ),
     ).rejects.toMatchObject({ status: 422 });
@@ -238,7 +292,7 @@ describe('idempotency keys', () => {
     let entered: () => void = () => undefined;
     const inside = new Promise<void>((resolve) => (entered = resolve));
     const slowRun = store.runIdempotent(
-      { scope: 'stale', key: k, requestHash, staleAfterSeconds: 60 },
+      { scope: 'stale', key: k, request, staleAfterSeconds: 60 },
       async () => {
         entered();
         await gate;
@@ -251,14 +305,14 @@ describe('idempotency keys', () => {
       [k],
     );
     const takeover = await store.runIdempotent(
-      { scope: 'stale', key: k, requestHash, staleAfterSeconds: 60 },
+      { scope: 'stale', key: k, request, staleAfterSeconds: 60 },
       () => Promise.resolve({ status: 201, body: 'taken over' }),
     );
     expect(takeover).toEqual({ status: 201, body: 'taken over', replayed: false });
     release();
     // The late run did its work and says so to its own caller, but the stored answer stays the takeover's.
     expect(await slowRun).toEqual({ status: 200, body: 'late', replayed: false });
-    const replay = await store.runIdempotent({ scope: 'stale', key: k, requestHash }, () =>
+    const replay = await store.runIdempotent({ scope: 'stale', key: k, request }, () =>
       Promise.reject(new Error('must not run')),
     );
     expect(replay).toEqual({ status: 201, body: 'taken over', replayed: true });
@@ -271,7 +325,7 @@ describe('idempotency keys', () => {
     let entered: () => void = () => undefined;
     const inside = new Promise<void>((resolve) => (entered = resolve));
     let runs = 0;
-    const first = store.runIdempotent({ scope: 'live', key: k, requestHash }, async () => {
+    const first = store.runIdempotent({ scope: 'live', key: k, request }, async () => {
       runs++;
       entered();
       await gate;
@@ -283,7 +337,7 @@ describe('idempotency keys', () => {
       [k],
     );
     await expect(
-      store.runIdempotent({ scope: 'live', key: k, requestHash }, () => {
+      store.runIdempotent({ scope: 'live', key: k, request }, () => {
         runs++;
         return Promise.resolve({ status: 200, body: 'second' });
       }),
