@@ -29,6 +29,7 @@ const env = {
   CLUSTER_SERVER: 'https://127.0.0.1:1',
   OIDC_ISSUER_URL: 'http://127.0.0.1:1/realms/tenants',
   RESERVED_NAMES: 'acme-platform, billing',
+  IDEMPOTENCY_KEY_SECRET: 'an-idempotency-key-secret-of-32-characters',
 };
 
 /** Any use of a port: every property is a function that fails, at any depth. */

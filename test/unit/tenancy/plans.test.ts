@@ -15,6 +15,7 @@ const env = {
   GRAFANA_ADMIN_PASSWORD: 'admin-password',
   CLUSTER_SERVER: 'https://kubernetes.example',
   OIDC_ISSUER_URL: 'https://keycloak.example/realms/tenants',
+  IDEMPOTENCY_KEY_SECRET: 'an-idempotency-key-secret-of-32-characters',
 };
 
 const containerDefaults = {
