@@ -4,7 +4,7 @@
  * A missing or bad setting throws a ConfigError that names every offending variable, and the function
  * refuses to start.
  */
-import { integer, nonEmpty, optional, text, withDefault, z, type EnvShape } from './env-schema.ts';
+import { commaList, integer, nonEmpty, optional, text, withDefault, z, type EnvShape } from './env-schema.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -25,42 +25,22 @@ export class ConfigError extends Error {
 const MIN_TOKEN_LENGTH = 16;
 
 /** Comma-separated list, so that a token can be rotated by serving the old and the new one for a while. */
-const tokenList = z
-  .pipe(
-    z.string(),
-    z.transform((v) =>
-      v
-        .split(',')
-        .map((t) => t.trim())
-        .filter((t) => t !== ''),
-    ),
-  )
-  .check(
-    z.refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
-      message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
-    }),
-  );
+const tokenList = commaList().check(
+  z.refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
+    message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
+  }),
+);
 
 /** `system:serviceaccount:<namespace>:<name>`: a namespace is a DNS label, a name a DNS subdomain. */
 export const SERVICE_ACCOUNT_SUBJECT =
   /^system:serviceaccount:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
 
 /** Comma-separated `system:serviceaccount:<namespace>:<name>` identities; empty: none. */
-const senderList = z
-  .pipe(
-    z.string(),
-    z.transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    ),
-  )
-  .check(
-    z.refine((senders) => senders.every((s) => SERVICE_ACCOUNT_SUBJECT.test(s)), {
-      message: 'every sender must read system:serviceaccount:<namespace>:<name>',
-    }),
-  );
+const senderList = commaList().check(
+  z.refine((senders) => senders.every((s) => SERVICE_ACCOUNT_SUBJECT.test(s)), {
+    message: 'every sender must read system:serviceaccount:<namespace>:<name>',
+  }),
+);
 
 const httpsUrl = () =>
   z.url().check(

@@ -29,6 +29,18 @@ export const between = (min: number, max: number) => z.coerce.number().check(z.g
 /** "true"/"false"/"1"/"0"/"yes"/"no"/"on"/"off", case-insensitive. */
 export const envBoolean = () => z.stringbool();
 
+/** A comma-separated list; blanks around items and empty items are dropped. */
+export const commaList = () =>
+  z.pipe(
+    z.string(),
+    z.transform((v) =>
+      v
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    ),
+  );
+
 export const optional = z.optional;
 /** The schema, or `value` when the variable is unset. */
 export const withDefault = z._default;

@@ -5,7 +5,7 @@
  * from the tenancy naming rules because configuration needs it before the function listens.
  */
 import { PlatformError } from './errors.ts';
-import { optional, withDefault, nonEmpty, z, type EnvShape } from './env-schema.ts';
+import { commaList, optional, withDefault, nonEmpty, z, type EnvShape } from './env-schema.ts';
 
 export interface ReservedNames {
   /** Exact names (the functions' own namespace, ...). */
@@ -61,15 +61,6 @@ export const builtinReservedNames: ReservedNames = {
   ],
 };
 
-const list = z.pipe(
-  z.string(),
-  z.transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  ),
-);
 const regex = z.pipe(
   z.string(),
   z.transform((v, ctx) => {
@@ -89,7 +80,7 @@ export const reservedNamesShape = {
   /** The namespace of pg-reconcile's ConfigMap and Secrets: never a tenant. */
   PG_RECONCILE_NAMESPACE: withDefault(nonEmpty(), 'postgres'),
   /** More exact names, comma-separated. */
-  RESERVED_NAMES: optional(list),
+  RESERVED_NAMES: optional(commaList()),
   /** One more pattern (a JavaScript regular expression). */
   RESERVED_NAME_PATTERN: optional(regex),
 } satisfies EnvShape;

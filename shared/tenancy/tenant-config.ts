@@ -4,21 +4,11 @@
  * where tenant pods may not send traffic.
  */
 import { isIP } from 'node:net';
-import { nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
+import { commaList, nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
 import { ConfigError } from '../platform/config.ts';
 import { defaultDeniedCidrs, defaultDeniedNamespaces, type TenantEgress } from './baseline.ts';
 import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
 import { plansFrom, plansSchema } from './plans.ts';
-
-const commaList = z.pipe(
-  z.string(),
-  z.transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  ),
-);
 
 /** An IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fc00::/7. */
 function isCidr(text: string): boolean {
@@ -29,7 +19,7 @@ function isCidr(text: string): boolean {
 }
 
 const cidrList = z.pipe(
-  commaList,
+  commaList(),
   z.array(z.string().check(z.refine(isCidr, 'a CIDR such as 10.0.0.0/8 or fc00::/7'))),
 );
 
@@ -41,7 +31,7 @@ export const tenantShape = {
   PLANS: optional(plansSchema),
   DEFAULT_PLAN: withDefault(z.string(), 'default'),
   /** Namespaces tenant pods may not reach, replacing the built-in list (the functions' is always added). */
-  TENANT_EGRESS_DENIED_NAMESPACES: optional(commaList),
+  TENANT_EGRESS_DENIED_NAMESPACES: optional(commaList()),
   /** Address ranges tenant pods may not reach: the pod, service and node ranges, cloud metadata. */
   TENANT_EGRESS_DENY_CIDRS: optional(cidrList),
 } satisfies EnvShape;
