@@ -61,8 +61,8 @@ import type { Logger } from '../../shared/platform/logger.ts';
 import { assertNotReserved } from '../../shared/platform/reserved-names.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
-import { recordAuditSafely, runAudited } from '../../shared/tenancy/audited.ts';
 import type { BootstrapConfig } from './config.ts';
 
 // Everest's rules, checked at the door so that a bad request is a 400 naming the field and changes nothing.
@@ -193,10 +193,16 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
     }
   }
 
+  /** A write under the target's lock, with its audit record (the same lock names as provision's). */
   const auditedOn =
     <T>(ctx: InvocationContext, op: string, target: string, details: (r: T) => Record<string, unknown>) =>
     (work: () => Promise<T>) =>
-      runAudited({ store, ctx, operation: op, tenant: target, details }, work);
+      runAudited(
+        store,
+        ctx,
+        { operation: op, target, lock: `tenant:${target}`, record: (r: T) => ({ details: details(r) }) },
+        work,
+      );
 
   async function changeNamespace(
     mode: NamespaceMode,
@@ -415,14 +421,20 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
         input: rbacAppendRequest,
         http: [{ method: 'POST', path: '/rbac/append' }],
         run: async (input, ctx) => {
-          const result = await rbac.append(input.lines, input.dryRun);
-          if (!input.dryRun && result.added.length > 0)
-            await recordAuditSafely(store, ctx, {
-              operation: 'rbac-append',
-              target: 'everest-rbac',
-              outcome: 'success',
-              details: { added: result.added },
-            });
+          const append = () => rbac.append(input.lines, input.dryRun);
+          // A dry run and an append that finds every line present change nothing: no record.
+          const result = input.dryRun
+            ? await append()
+            : await runAudited(
+                store,
+                ctx,
+                {
+                  operation: 'rbac-append',
+                  target: 'everest-rbac',
+                  record: (r) => (r.added.length > 0 ? { details: { added: r.added } } : 'nothing-changed'),
+                },
+                append,
+              );
           return {
             path: RBAC_LOCATION,
             dryRun: input.dryRun,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { cleanup, type CleanupPorts, type CleanupSettings } from '../../shared/tenancy/cleanup.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
@@ -43,25 +43,26 @@ export function cleanupSpec(deps: {
         events: [CLEANUP_EVENT],
         ping: true,
         run: async (input, ctx) => {
-          const result = await cleanup(input, deps.settings, deps.ports);
+          const result = await runAudited(
+            deps.store,
+            ctx,
+            {
+              operation: 'cleanup',
+              target: '*',
+              dryRun: input.dryRun,
+              record: (r) => ({
+                partial: 'failed' in r && r.failed > 0,
+                details: {
+                  cutoff: r.cutoff,
+                  notOwned: r.not_owned,
+                  ...('deleted_users' in r ? { deleted: r.deleted_users, failed: r.failed_deletions } : {}),
+                },
+              }),
+            },
+            () => cleanup(input, deps.settings, deps.ports),
+          );
           if ('successfully_deleted' in result)
             deps.metrics?.run('cleanup', { deleted: result.successfully_deleted, failed: result.failed });
-          await recordAuditSafely(deps.store, ctx, {
-            operation: 'cleanup',
-            target: '*',
-            outcome: input.dryRun
-              ? 'dry_run'
-              : 'failed' in result && result.failed > 0
-                ? 'partial'
-                : 'success',
-            details: {
-              cutoff: result.cutoff,
-              notOwned: result.not_owned,
-              ...('deleted_users' in result
-                ? { deleted: result.deleted_users, failed: result.failed_deletions }
-                : {}),
-            },
-          });
           return result;
         },
       }),

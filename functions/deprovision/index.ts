@@ -8,8 +8,8 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
-import { runAudited } from '../../shared/tenancy/audited.ts';
 import {
   candidateNames,
   deprovision,
@@ -53,16 +53,17 @@ export function deprovisionSpec(deps: DeprovisionDependencies): FunctionSpec {
         run: async (input, ctx) => {
           const candidates = candidateNames(input, deps.settings.reserved);
           if (input.dryRun) return { dryRun: true, candidates };
+          const tenant = candidates[0] ?? '';
+          // One operation per tenant at a time, across instances (provision and deprovision share the lock).
           return runAudited(
+            deps.store,
+            ctx,
             {
-              store: deps.store,
-              ctx,
               operation: 'deprovision',
-              tenant: candidates[0] ?? '',
-              details: (r: DeprovisionResult) => ({
-                username: r.username,
-                systems: r.systems,
-                namespace: r.namespace,
+              target: tenant,
+              lock: `tenant:${tenant}`,
+              record: (r: DeprovisionResult) => ({
+                details: { username: r.username, systems: r.systems, namespace: r.namespace },
               }),
             },
             () => deprovision(input, deps.settings, deps.ports),

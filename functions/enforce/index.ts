@@ -39,8 +39,8 @@ import {
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
-import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import type { EnforceConfig } from './config.ts';
 
 const namespace = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'an RFC 1035 label');
@@ -115,14 +115,20 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         ping: true,
         run: async (input, ctx) => {
           if (input.namespace !== undefined) target(input.namespace);
-          const report = await applyEnforcement(api, input);
-          await recordAuditSafely(deps.store, ctx, {
-            operation: 'enforce-apply',
-            target: input.namespace ?? '*',
-            outcome: input.dryRun ? 'dry_run' : report.failures.length > 0 ? 'partial' : 'success',
-            details: { namespaces: report.namespaces, failures: report.failures },
-          });
-          return report;
+          return runAudited(
+            deps.store,
+            ctx,
+            {
+              operation: 'enforce-apply',
+              target: input.namespace ?? '*',
+              dryRun: input.dryRun,
+              record: (report) => ({
+                partial: report.failures.length > 0,
+                details: { namespaces: report.namespaces, failures: report.failures },
+              }),
+            },
+            () => applyEnforcement(api, input),
+          );
         },
       }),
       operation({
@@ -131,18 +137,17 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         http: [{ method: 'POST', path: '/usage/register-cluster' }],
         run: async (input, ctx) => {
           target(input.namespace);
-          const usage = await deps.counters.registerCluster(
-            input.namespace,
-            input.op,
-            input.cpu_cores,
-            input.memory_bytes,
+          const usage = await runAudited(
+            deps.store,
+            ctx,
+            {
+              operation: 'usage-register-cluster',
+              target: input.namespace,
+              record: (counted) => ({ details: { op: input.op, usage: counted } }),
+            },
+            () =>
+              deps.counters.registerCluster(input.namespace, input.op, input.cpu_cores, input.memory_bytes),
           );
-          await recordAuditSafely(deps.store, ctx, {
-            operation: 'usage-register-cluster',
-            target: input.namespace,
-            outcome: 'success',
-            details: { op: input.op, usage },
-          });
           return { status: 'ok', usage };
         },
       }),
@@ -153,15 +158,19 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         run: async (input, ctx) => {
           target(input.namespace);
           const limits = input.op === 'create' ? await readLimits(api, input.namespace) : undefined;
-          const usage = await deps.counters.registerDbUser(input.namespace, input.op, (count) =>
-            dbUserCreateRefusal(limits, count),
+          const usage = await runAudited(
+            deps.store,
+            ctx,
+            {
+              operation: 'usage-register-db-user',
+              target: input.namespace,
+              record: (counted) => ({ details: { op: input.op, usage: counted } }),
+            },
+            () =>
+              deps.counters.registerDbUser(input.namespace, input.op, (count) =>
+                dbUserCreateRefusal(limits, count),
+              ),
           );
-          await recordAuditSafely(deps.store, ctx, {
-            operation: 'usage-register-db-user',
-            target: input.namespace,
-            outcome: 'success',
-            details: { op: input.op, usage },
-          });
           return { status: 'ok', usage };
         },
       }),

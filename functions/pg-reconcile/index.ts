@@ -11,10 +11,10 @@
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { createPool } from '../../shared/adapters/postgres/pool.ts';
-import { toPlatformError } from '../../shared/platform/errors.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import { coalescing } from '../../shared/pg-roles/coalesce.ts';
 import { ReconcileMetrics } from '../../shared/pg-roles/metrics.ts';
@@ -24,7 +24,6 @@ import {
   type ReconcileReport,
 } from '../../shared/pg-roles/reconcile.ts';
 import { KubernetesDesiredSource } from '../../shared/pg-roles/source.ts';
-import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import type { PgReconcileConfig } from './config.ts';
 
 export const RECONCILE_EVENT = 'dev.tenantlifecycle.pg.reconcile.requested';
@@ -79,39 +78,43 @@ export function pgReconcileSpec(deps: PgReconcileDependencies): FunctionSpec {
   const { settings } = deps.reconcile;
   const [namespace = '', configMap = ''] = settings.source.split('/');
 
-  const runAndRecord = async (
+  /** One run, counted in the metrics (a run that threw too) and audited. */
+  const measuredRun = async (run: () => Promise<ReconcileReport>): Promise<ReconcileReport> => {
+    try {
+      const report = await run();
+      deps.metrics.observe(report);
+      return report;
+    } catch (error) {
+      deps.metrics.failed();
+      throw error;
+    }
+  };
+  const auditedReconcile = async (
     request: { dryRun: boolean; force: boolean },
     ctx: InvocationContext,
     run: () => Promise<ReconcileReport>,
   ): Promise<ReconcileReport> => {
-    let report: ReconcileReport;
-    try {
-      report = await run();
-    } catch (error) {
-      deps.metrics.failed();
-      const failure = toPlatformError(error);
-      await recordAuditSafely(deps.store, ctx, {
+    const report = await runAudited(
+      deps.store,
+      ctx,
+      {
         operation: 'pg-reconcile',
         target: settings.scope,
-        outcome: 'failure',
-        details: { error: failure.message, dryRun: request.dryRun },
-      });
-      throw error;
-    }
-    deps.metrics.observe(report);
-    const errors = report.summary.errors;
-    await recordAuditSafely(deps.store, ctx, {
-      operation: 'pg-reconcile',
-      target: settings.scope,
-      outcome: report.dryRun ? 'dry_run' : errors > 0 ? 'partial' : 'success',
-      details: {
-        summary: report.summary,
-        skipped: report.plan.skipped.slice(0, 100),
-        failures: report.failures.slice(0, 100),
-        ...(report.plan.refused_drops === undefined ? {} : { refusedDrops: report.plan.refused_drops }),
-        dropped: report.plan.steps.flatMap((s) => (s.op === 'drop-user' ? [s.user] : [])).slice(0, 100),
+        dryRun: request.dryRun,
+        failureDetails: { dryRun: request.dryRun },
+        record: (r) => ({
+          partial: r.summary.errors > 0,
+          details: {
+            summary: r.summary,
+            skipped: r.plan.skipped.slice(0, 100),
+            failures: r.failures.slice(0, 100),
+            ...(r.plan.refused_drops === undefined ? {} : { refusedDrops: r.plan.refused_drops }),
+            dropped: r.plan.steps.flatMap((s) => (s.op === 'drop-user' ? [s.user] : [])).slice(0, 100),
+          },
+        }),
       },
-    });
+      () => measuredRun(run),
+    );
     ctx.log.info({ summary: report.summary, dryRun: report.dryRun }, report.message);
     return report;
   };
@@ -120,7 +123,7 @@ export function pgReconcileSpec(deps: PgReconcileDependencies): FunctionSpec {
   const plainRun = coalescing(() => reconcile({ dryRun: false, force: false }, deps.reconcile));
   const runFor = (request: { dryRun: boolean; force: boolean }, ctx: InvocationContext) => {
     const effective = { dryRun: request.dryRun || deps.dryRun === true, force: request.force };
-    return runAndRecord(effective, ctx, () =>
+    return auditedReconcile(effective, ctx, () =>
       effective.dryRun || effective.force ? reconcile(effective, deps.reconcile, ctx.signal) : plainRun(),
     );
   };

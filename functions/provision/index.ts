@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
-import { runAudited } from '../../shared/tenancy/audited.ts';
 import {
   applyProvision,
   planProvision,
@@ -80,17 +80,16 @@ export function provisionSpec(deps: ProvisionDependencies): FunctionSpec {
               objects: plan.objects,
             };
           }
+          // One operation per tenant at a time, across instances (provision and deprovision share the lock).
           const result = await runAudited(
+            deps.store,
+            ctx,
             {
-              store: deps.store,
-              ctx,
               operation: 'provision',
-              tenant: plan.username,
-              details: (r: ProvisionResult) => ({
-                plan: r.plan,
-                namespace: r.namespace,
-                userId: r.user_id,
-                steps: r.steps,
+              target: plan.username,
+              lock: `tenant:${plan.username}`,
+              record: (r: ProvisionResult) => ({
+                details: { plan: r.plan, namespace: r.namespace, userId: r.user_id, steps: r.steps },
               }),
             },
             () => applyProvision(plan, deps.settings, deps.ports),

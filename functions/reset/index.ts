@@ -16,7 +16,7 @@ import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.t
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
-import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts } from '../../shared/tenancy/reset-sweep.ts';
@@ -94,34 +94,41 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
         run: async (input, ctx) => {
           if (input.username !== undefined)
             assertNotReserved(input.username, deps.reserved, 'tenant', 'username');
-          const swept = await resetSweep(input, deps.ports, {
-            plans: deps.plans,
-            reserved: deps.reserved,
-            deadline: ctx.deadline,
-            concurrency: deps.concurrency,
-            ...(deps.maxNamespaces === undefined ? {} : { maxNamespaces: deps.maxNamespaces }),
-          });
-          const result =
-            swept.continue === undefined
-              ? swept
-              : { ...swept, continuation: await continueLater(deps, ctx, input, swept.continue.after) };
+          const swept = await runAudited(
+            deps.store,
+            ctx,
+            {
+              operation: 'reset',
+              target: input.username ?? '*',
+              dryRun: input.dryRun,
+              record: (r) => ({
+                partial: r.failed_resets.length > 0,
+                details: {
+                  namespacesReset: r.namespaces_reset,
+                  failed: r.failed_resets,
+                  skipped: r.skipped,
+                  continue: r.continue,
+                },
+              }),
+            },
+            () =>
+              resetSweep(input, deps.ports, {
+                plans: deps.plans,
+                reserved: deps.reserved,
+                deadline: ctx.deadline,
+                concurrency: deps.concurrency,
+                ...(deps.maxNamespaces === undefined ? {} : { maxNamespaces: deps.maxNamespaces }),
+              }),
+          );
           if (!input.dryRun)
             deps.metrics?.run('reset', {
-              reset: result.namespaces_reset,
-              failed: result.failed_resets.length,
+              reset: swept.namespaces_reset,
+              failed: swept.failed_resets.length,
             });
-          await recordAuditSafely(deps.store, ctx, {
-            operation: 'reset',
-            target: input.username ?? '*',
-            outcome: input.dryRun ? 'dry_run' : result.failed_resets.length > 0 ? 'partial' : 'success',
-            details: {
-              namespacesReset: result.namespaces_reset,
-              failed: result.failed_resets,
-              skipped: result.skipped,
-              continue: result.continue,
-            },
-          });
-          return result;
+          // Sent once the sweep so far is recorded: the continuation never outruns the record of its part.
+          return swept.continue === undefined
+            ? swept
+            : { ...swept, continuation: await continueLater(deps, ctx, input, swept.continue.after) };
         },
       }),
     ],

@@ -8,10 +8,10 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
-import { recordAuditSafely } from '../../shared/tenancy/audited.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../shared/tenancy/sync.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
 import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
@@ -70,7 +70,20 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
               issues: [{ path: 'adopt', message: 'HTTP only' }],
             });
           }
-          const result = await sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))());
+          const result = await runAudited(
+            deps.store,
+            ctx,
+            {
+              operation: 'sync',
+              target: input.username ?? '*',
+              dryRun: input.dryRun,
+              record: (r) => ({
+                partial: r.results.failed_fixes.length > 0,
+                details: { counts: r.counts, ...(input.adopt ? { adopt: true } : {}), ...r.results },
+              }),
+            },
+            () => sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))()),
+          );
           const failed = result.results.failed_fixes;
           if (result.dryRun !== true) {
             const pruned = result.results.pruned;
@@ -85,12 +98,6 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
                 result.results.orphans.grafana_users.length,
               );
           }
-          await recordAuditSafely(deps.store, ctx, {
-            operation: 'sync',
-            target: input.username ?? '*',
-            outcome: input.dryRun ? 'dry_run' : failed.length > 0 ? 'partial' : 'success',
-            details: { counts: result.counts, ...(input.adopt ? { adopt: true } : {}), ...result.results },
-          });
           ctx.log.info({ counts: result.counts, failed: failed.length }, 'sync finished');
           return result;
         },

@@ -16,8 +16,8 @@ import { createPool } from '../../../shared/adapters/postgres/pool.ts';
 import { defineConfig } from '../../../shared/platform/config.ts';
 import { operation, type InvocationContext } from '../../../shared/platform/operation.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
+import { runAudited } from '../../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../../shared/platform/store/store.ts';
-import { recordAuditSafely } from '../../../shared/tenancy/audited.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { senderVerificationEnv, serviceAccounts } from '../../support/service-accounts.ts';
@@ -58,13 +58,17 @@ beforeAll(async () => {
           ping: true,
           run: async (input, ctx) => {
             runs.push(ctx);
-            await recordAuditSafely(store, ctx, {
-              operation: 'sweep',
-              target: '*',
-              outcome: 'dry_run',
-              details: { eventSource: ctx.event?.source ?? null },
-            });
-            return { swept: 0, dryRun: input.dryRun };
+            return runAudited(
+              store,
+              ctx,
+              {
+                operation: 'sweep',
+                target: '*',
+                dryRun: true,
+                record: () => ({ details: { eventSource: ctx.event?.source ?? null } }),
+              },
+              () => Promise.resolve({ swept: 0, dryRun: input.dryRun }),
+            );
           },
         }),
       ],
