@@ -59,10 +59,13 @@ export function cleanupSpec(deps: {
                 },
               }),
             },
-            () => cleanup(input, deps.settings, deps.ports),
+            async () => {
+              const done = await cleanup(input, deps.settings, deps.ports);
+              if ('successfully_deleted' in done)
+                deps.metrics?.run('cleanup', { deleted: done.successfully_deleted, failed: done.failed });
+              return done;
+            },
           );
-          if ('successfully_deleted' in result)
-            deps.metrics?.run('cleanup', { deleted: result.successfully_deleted, failed: result.failed });
           return result;
         },
       }),

@@ -78,7 +78,7 @@ export function pgReconcileSpec(deps: PgReconcileDependencies): FunctionSpec {
   const { settings } = deps.reconcile;
   const [namespace = '', configMap = ''] = settings.source.split('/');
 
-  /** One run, counted in the metrics (a run that threw too) and audited. */
+  /** One run, counted in the metrics (a run that threw too). */
   const measuredRun = async (run: () => Promise<ReconcileReport>): Promise<ReconcileReport> => {
     try {
       const report = await run();

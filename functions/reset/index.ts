@@ -111,20 +111,22 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
                 },
               }),
             },
-            () =>
-              resetSweep(input, deps.ports, {
+            async () => {
+              const done = await resetSweep(input, deps.ports, {
                 plans: deps.plans,
                 reserved: deps.reserved,
                 deadline: ctx.deadline,
                 concurrency: deps.concurrency,
                 ...(deps.maxNamespaces === undefined ? {} : { maxNamespaces: deps.maxNamespaces }),
-              }),
+              });
+              if (!input.dryRun)
+                deps.metrics?.run('reset', {
+                  reset: done.namespaces_reset,
+                  failed: done.failed_resets.length,
+                });
+              return done;
+            },
           );
-          if (!input.dryRun)
-            deps.metrics?.run('reset', {
-              reset: swept.namespaces_reset,
-              failed: swept.failed_resets.length,
-            });
           // Sent once the sweep so far is recorded: the continuation never outruns the record of its part.
           return swept.continue === undefined
             ? swept

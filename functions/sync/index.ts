@@ -82,23 +82,28 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
                 details: { counts: r.counts, ...(input.adopt ? { adopt: true } : {}), ...r.results },
               }),
             },
-            () => sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))()),
+            async () => {
+              const done = await sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))());
+              if (done.dryRun !== true) {
+                const pruned = done.results.pruned;
+                deps.metrics?.run('sync', {
+                  repaired: done.results.fixed_users.length,
+                  failed: done.results.failed_fixes.length,
+                  pruned: (pruned?.namespaces.length ?? 0) + (pruned?.grafana_users.length ?? 0),
+                });
+                if (input.username === undefined)
+                  deps.metrics?.syncOrphans(
+                    done.results.orphans.namespaces.length,
+                    done.results.orphans.grafana_users.length,
+                  );
+              }
+              return done;
+            },
           );
-          const failed = result.results.failed_fixes;
-          if (result.dryRun !== true) {
-            const pruned = result.results.pruned;
-            deps.metrics?.run('sync', {
-              repaired: result.results.fixed_users.length,
-              failed: failed.length,
-              pruned: (pruned?.namespaces.length ?? 0) + (pruned?.grafana_users.length ?? 0),
-            });
-            if (input.username === undefined)
-              deps.metrics?.syncOrphans(
-                result.results.orphans.namespaces.length,
-                result.results.orphans.grafana_users.length,
-              );
-          }
-          ctx.log.info({ counts: result.counts, failed: failed.length }, 'sync finished');
+          ctx.log.info(
+            { counts: result.counts, failed: result.results.failed_fixes.length },
+            'sync finished',
+          );
           return result;
         },
       }),
