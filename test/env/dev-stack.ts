@@ -64,7 +64,8 @@ async function start<C extends PlatformConfig>(
   });
 }
 // pg-reconcile's demo, seed 004's example: the ConfigMap and Secrets in namespace postgres, database myapp
-// on the environment's PostgreSQL (whose superuser pg-reconcile connects as).
+// on the environment's PostgreSQL (whose superuser pg-reconcile connects as, with the password in its URL).
+// Every login there gives its password, so alice and bob log in with their Secrets' passwords only.
 await seedPgReconcileExample();
 async function seedPgReconcileExample(): Promise<void> {
   const cluster = new KubernetesCluster(
@@ -122,6 +123,9 @@ const more = {
 };
 const { reset, cleanup, sync, enforce, bootstrap } = more;
 const pgReconcile = more['pg-reconcile'];
+/** alice of the pg-reconcile example, on database myapp, with the given password. */
+const aliceUrl = (password: string) =>
+  `postgresql://alice:${password}@${env.postgres.host}:${String(env.postgres.port)}/myapp`;
 
 const stack = {
   functions: {
@@ -175,6 +179,17 @@ Try the predecessor's examples:
   curl -s ${enforce.url}/enforce/cluster-create -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
     -d '{"namespace":"ns-alice","engine":"postgresql","cpu_request_cores":1,"memory_request_bytes":2147483648}'
   curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+
+pg-reconcile's passwords (PostgreSQL asks every login for its password, scram-sha-256): reconcile, then
+alice logs in with her Secret's password; rotate it, reconcile, and only the new one logs in.
+
+  curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{}'
+  psql '${aliceUrl('alice-dev-password')}' -c 'SELECT current_user'
+  kubectl --kubeconfig ${env.kubernetes.kubeconfigPath} -n postgres patch secret user-alice-secret \\
+    -p '{"stringData":{"password":"alice-rotated-password"}}'
+  curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{}'
+  psql '${aliceUrl('alice-rotated-password')}' -c 'SELECT current_user'
+  psql '${aliceUrl('alice-dev-password')}' -c 'SELECT current_user'   # password authentication failed
 
   export KUBECONFIG=${env.kubernetes.kubeconfigPath}     # cluster admin
   export DATABASE_URL=${db.url}

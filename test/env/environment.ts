@@ -86,7 +86,7 @@ export async function startTestEnv(): Promise<RunningTestEnv> {
     grafana: { url: grafana.url, ...grafanaAdmin, kind: 'contract-fake' },
     keycloak: { url: kc.url, adminUser: kc.adminUser, adminPassword: kc.adminPassword },
     oidc: { ...oidc, realm: OIDC_REALM, caFile: ca.caFile },
-    postgres: { url: p.url, host: p.host, port: p.port, user: p.user },
+    postgres: { url: p.url, host: p.host, port: p.port, user: p.user, password: p.password },
   };
   await writeFile(join(workDir, 'testenv.json'), JSON.stringify(env, null, 2), { mode: 0o600 });
   return {

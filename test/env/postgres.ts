@@ -3,20 +3,28 @@
  * tests (no fsync). PostgreSQL refuses to run as root: when we are root it runs as the `postgres` system
  * user that the Debian package creates, through spawn's uid/gid (no su/sudo wrapper between us and it, so
  * signals reach it directly).
+ *
+ * Every login gives its password, as on a real server: pg_hba.conf says `scram-sha-256` for TCP and socket
+ * logins alike, and passwords are stored as SCRAM verifiers. The superuser `postgres` gets a password
+ * generated for this run, carried in the URL the environment hands out; so a password pg-reconcile sets is
+ * the one that logs its user in, and a wrong or rotated-away password is refused.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.ts';
 import { run, startProcess, type ServerProcess } from './process.ts';
 
 export interface PostgresServer {
+  /** postgresql://postgres:<password>@127.0.0.1:<port>/postgres */
   readonly url: string;
   readonly host: string;
   readonly port: number;
   readonly user: string;
+  readonly password: string;
   readonly process: ServerProcess;
 }
 
@@ -62,14 +70,36 @@ export async function startPostgres(options: {
     await chown(socketDir, user.uid, user.gid);
   }
   const runAs = user === undefined ? {} : { user };
-  await run(
-    join(bin, 'initdb'),
-    ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
-    runAs,
-  );
+  // Hex: nothing to escape in a URL or a shell.
+  const password = randomBytes(18).toString('hex');
+  // initdb reads the superuser's password from a file that its OS user can read; gone once it is stored.
+  const passwordFile = join(dir, 'superuser-password');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (user !== undefined) await chown(passwordFile, user.uid, user.gid);
+  try {
+    await run(
+      join(bin, 'initdb'),
+      [
+        '-D',
+        data,
+        '-U',
+        'postgres',
+        `--pwfile=${passwordFile}`,
+        '--auth-host=scram-sha-256',
+        '--auth-local=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+      ],
+      runAs,
+    );
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
 
   const port = await freePort();
-  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
   const server = await startProcess({
     name: 'postgres',
     command: join(bin, 'postgres'),
@@ -90,6 +120,8 @@ export async function startPostgres(options: {
       'synchronous_commit=off',
       '-c',
       'max_connections=200',
+      '-c',
+      'password_encryption=scram-sha-256',
     ],
     logDir: options.logDir,
     ...runAs,
@@ -107,5 +139,5 @@ export async function startPostgres(options: {
       }
     },
   });
-  return { url, host: '127.0.0.1', port, user: 'postgres', process: server };
+  return { url, host: '127.0.0.1', port, user: 'postgres', password, process: server };
 }

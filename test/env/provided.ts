@@ -48,11 +48,16 @@ export interface TestEnv {
     readonly kind: 'contract-fake';
   };
   readonly postgres: {
-    /** Superuser URL to database "postgres"; tests create their own databases or schemas through it. */
+    /**
+     * Superuser URL (with its password) to database "postgres"; tests create their own databases or
+     * schemas through it. Every login on this server needs its password (scram-sha-256).
+     */
     readonly url: string;
     readonly host: string;
     readonly port: number;
     readonly user: string;
+    /** The superuser's password, generated for this run (also in `url`). */
+    readonly password: string;
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Helpers of the pg-reconcile tests on the real PostgreSQL: unique role-name prefixes (roles are
- * cluster-wide), logging in as a user with a password, reading roles back from the catalog, and making the
- * server ask members of given roles for their password (the test server trusts every local connection).
+ * cluster-wide), logging in as a user with a password (the test server asks every login for its password,
+ * scram-sha-256), and reading roles back from the catalog.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -55,51 +55,6 @@ export async function readRoles(superuserUrl: string, prefix: string): Promise<M
       [prefix],
     );
     return new Map(rows.map((r) => [r.name, r]));
-  } finally {
-    await client.end();
-  }
-}
-
-/** Writes a server-side file through the server itself (as its OS user): works whoever runs the tests. */
-async function writeServerFile(client: pg.Client, file: string, text: string): Promise<void> {
-  // Blank lines would be written as a quoted empty field (CSV tells them from NULL): leave them out.
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  // CSV with delimiter and quote characters that never occur: every line is written as it is.
-  await client.query(
-    `COPY (SELECT unnest(ARRAY[${lines.map((l) => pg.escapeLiteral(l)).join(', ')}]::text[]))
-       TO ${pg.escapeLiteral(file)} WITH (FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02')`,
-  );
-}
-
-/**
- * Adds `host all +<role>,... 127.0.0.1/32 scram-sha-256` at the top of pg_hba.conf and reloads, so that
- * members of these roles must give their password (everyone else is still trusted). Returns the undo.
- */
-export async function requirePasswordsFor(
-  superuserUrl: string,
-  roles: string[],
-): Promise<() => Promise<void>> {
-  const client = new pg.Client({ connectionString: superuserUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ file: string; text: string }>(
-      `SELECT current_setting('hba_file') AS file, pg_read_file(current_setting('hba_file')) AS text`,
-    );
-    const file = rows[0]?.file ?? '';
-    const original = rows[0]?.text ?? '';
-    const users = roles.map((r) => `+${r}`).join(',');
-    await writeServerFile(client, file, `host all ${users} 127.0.0.1/32 scram-sha-256\n${original}`);
-    await client.query('SELECT pg_reload_conf()');
-    return async () => {
-      const c = new pg.Client({ connectionString: superuserUrl });
-      await c.connect();
-      try {
-        await writeServerFile(c, file, original);
-        await c.query('SELECT pg_reload_conf()');
-      } finally {
-        await c.end();
-      }
-    };
   } finally {
     await client.end();
   }

@@ -2,8 +2,10 @@
  * The reconcile engine on the real PostgreSQL (desired state handed in directly; the function test covers
  * the ConfigMap and Secrets on the real apiserver): a no-op run sends no DDL and writes nothing, concurrent
  * runs take turns under the advisory lock, a connection lost mid-run is retried, a statement the server
- * refuses is isolated to its item, and a reconciler that cannot read pg_authid follows Secret versions.
+ * refuses is isolated to its item, and a reconciler that cannot read pg_authid follows Secret versions
+ * (its users log in with the Secret's password, and after a rotation with the new one only).
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../../shared/adapters/postgres/pool.ts';
@@ -13,7 +15,7 @@ import type { DesiredSource, UserSecret } from '../../../shared/pg-roles/source.
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { platformErrorOf } from '../../support/platform-error.ts';
-import { eventually, readRoles, rolePrefix } from '../../support/pg-roles.ts';
+import { eventually, login, readRoles, rolePrefix, urlAs } from '../../support/pg-roles.ts';
 
 const env = inject('testEnv');
 const P = rolePrefix();
@@ -219,14 +221,15 @@ describe('reconcile on the real PostgreSQL', () => {
 
   it('a reconciler that cannot read pg_authid (CREATEROLE, not superuser) follows the Secret version', async () => {
     const boss = `${P}boss`;
-    await admin.query(`CREATE ROLE ${pg.escapeIdentifier(boss)} LOGIN CREATEROLE PASSWORD NULL`);
+    const bossPassword = randomBytes(12).toString('hex');
+    await admin.query(
+      `CREATE ROLE ${pg.escapeIdentifier(boss)} LOGIN CREATEROLE PASSWORD ${pg.escapeLiteral(bossPassword)}`,
+    );
     // Without the grant option its GRANT CONNECT would be a no-op the server only warns about.
     await admin.query(
       `GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(app.name)} TO ${pg.escapeIdentifier(boss)} WITH GRANT OPTION`,
     );
-    const url = new URL(env.postgres.url);
-    url.username = boss;
-    const asBoss = pool(url.toString());
+    const asBoss = pool(urlAs(env.postgres.url, boss, bossPassword));
     const source = new MemorySource();
     const name = `${P}nb_user`;
     source.yaml = usersYaml([name]);
@@ -239,11 +242,15 @@ describe('reconcile on the real PostgreSQL', () => {
     const created = await run();
     expect(created).toMatchObject({ password_check: 'secret-version', summary: { users_created: 1 } });
     const stored = (await readRoles(env.postgres.url, name)).get(name)?.password;
+    expect(await login(env.postgres.url, name, 'first')).toBe('ok');
+    expect(await login(env.postgres.url, name, 'second')).toBe('28P01');
     expect(await run()).toMatchObject({ statements: 0, wrote: false });
     source.user(name, 'second', '2');
     const rotated = await run();
     expect(rotated.summary.passwords_rotated).toBe(1);
     expect((await readRoles(env.postgres.url, name)).get(name)?.password).not.toBe(stored);
+    expect(await login(env.postgres.url, name, 'second')).toBe('ok');
+    expect(await login(env.postgres.url, name, 'first')).toBe('28P01');
   });
   it('refuses a ConfigMap granting a role that leads to superuser (named built-in, or through memberships): no statement, no role', async () => {
     const q = (name: string) => pg.escapeIdentifier(name);
