@@ -53,6 +53,8 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   SERVICE_ACCOUNT_CA_FILE: 'the CA that signed the apiserver’s certificate, for reading the keys',
   REQUEST_TIMEOUT_SECONDS: 'the platform’s request timeout; long runs stop before it and continue later',
   SHUTDOWN_GRACE_SECONDS: 'time to finish in-flight requests after SIGTERM',
+  MAX_CONCURRENT_OPERATIONS:
+    'operations one instance runs at once: keep it equal to the Service’s containerConcurrency; the database pool holds as many connections (PostgreSQL must allow instances × this)',
   DATABASE_URL: 'the platform store (PostgreSQL): audit log, idempotency keys, usage counters',
   KUBECONFIG: 'a kubeconfig file, used when KUBE_CONFIG is unset; neither: the in-cluster ServiceAccount',
   KUBE_CONFIG: 'a whole kubeconfig inline (the predecessor’s variable); wins over KUBECONFIG',

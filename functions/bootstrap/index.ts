@@ -16,7 +16,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
 import {
   accountsTable,
   createAccount,
@@ -533,8 +533,16 @@ export function bootstrapSpec(deps: BootstrapDependencies): FunctionSpec {
 }
 
 export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSetup {
-  const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'bootstrap' });
-  const store = new PlatformStore(pool, undefined, { idempotencySecret: config.idempotencySecret });
+  const pool = createPool({
+    connectionString: config.databaseUrl,
+    max: poolSizeFor(config.maxConcurrentOperations),
+    log,
+    applicationName: 'bootstrap',
+  });
+  const store = new PlatformStore(pool, undefined, {
+    idempotencySecret: config.idempotencySecret,
+    lockWaitMs: config.requestTimeoutMs / 2,
+  });
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   const sink = eventSinkFor(
     { ...config.limitsEvents, tokenFile: config.eventSinkTokenFile },

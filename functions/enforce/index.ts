@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
 import { clusterCreateRefusal, dbUserCreateRefusal } from '../../shared/everest/cluster-create-check.ts';
 import { clusterUsage } from '../../shared/everest/cluster-usage.ts';
 import {
@@ -203,7 +203,12 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
 }
 
 export function enforceSetup(config: EnforceConfig, log: Logger): FunctionSetup {
-  const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'enforce' });
+  const pool = createPool({
+    connectionString: config.databaseUrl,
+    max: poolSizeFor(config.maxConcurrentOperations),
+    log,
+    applicationName: 'enforce',
+  });
   const store = new PlatformStore(pool);
   const counters = new UsageCounterStore(store);
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
-import { createPool } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
@@ -163,6 +163,7 @@ export function pgReconcileSpec(deps: PgReconcileDependencies): FunctionSpec {
 export function pgReconcileSetup(config: PgReconcileConfig, log: Logger): FunctionSetup {
   const storePool = createPool({
     connectionString: config.databaseUrl,
+    max: poolSizeFor(config.maxConcurrentOperations),
     log,
     applicationName: 'pg-reconcile',
   });

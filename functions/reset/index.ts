@@ -10,7 +10,7 @@ import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
 import { discoverResources } from '../../shared/adapters/kubernetes/discovery.ts';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
@@ -138,7 +138,12 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
 }
 
 export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
-  const pool = createPool({ connectionString: config.databaseUrl, log, applicationName: 'reset' });
+  const pool = createPool({
+    connectionString: config.databaseUrl,
+    max: poolSizeFor(config.maxConcurrentOperations),
+    log,
+    applicationName: 'reset',
+  });
   const store = new PlatformStore(pool);
   const kc = loadKubeConfig(config.kubeconfig);
   const raw = new RawKubernetes(kc);

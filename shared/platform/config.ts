@@ -73,6 +73,11 @@ export const platformShape = {
   REQUEST_TIMEOUT_SECONDS: withDefault(integer(1, 3600), 300),
   /** Seconds to finish in-flight requests after SIGTERM. */
   SHUTDOWN_GRACE_SECONDS: withDefault(integer(0, 600), 25),
+  /**
+   * How many operations one instance runs at once: the Knative Service's containerConcurrency (50 in
+   * knative/base). The database pool of the instance holds as many connections.
+   */
+  MAX_CONCURRENT_OPERATIONS: withDefault(integer(1, 1000), 50),
 } satisfies EnvShape;
 
 export interface SenderSettings {
@@ -97,6 +102,8 @@ export interface PlatformConfig {
   readonly eventSinkTokenFile?: string;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** MAX_CONCURRENT_OPERATIONS: what the instance's database pool is sized for. */
+  readonly maxConcurrentOperations: number;
 }
 
 function parseEnv<S extends EnvShape>(shape: S, env: Env): z.infer<z.ZodMiniObject<S>> {
@@ -159,6 +166,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     ...(e.EVENT_SINK_TOKEN_FILE === undefined ? {} : { eventSinkTokenFile: e.EVENT_SINK_TOKEN_FILE }),
     requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    maxConcurrentOperations: e.MAX_CONCURRENT_OPERATIONS,
   };
 }
 

@@ -51,6 +51,8 @@ export interface PlatformErrorOptions {
   readonly issues?: readonly FieldIssue[];
   /** Extra members of the problem document (e.g. per-step status of a failed saga); never secrets. */
   readonly extensions?: Readonly<Record<string, unknown>>;
+  /** When a retry makes sense (busy, not broken): the host sends it as the `Retry-After` header. */
+  readonly retryAfterSeconds?: number;
   readonly cause?: unknown;
 }
 
@@ -64,6 +66,7 @@ export class PlatformError extends Error {
   readonly upstream: string | undefined;
   readonly issues: readonly FieldIssue[] | undefined;
   readonly extensions: Readonly<Record<string, unknown>> | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(options: PlatformErrorOptions) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -73,6 +76,7 @@ export class PlatformError extends Error {
     this.upstream = options.upstream;
     this.issues = options.issues;
     this.extensions = options.extensions;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

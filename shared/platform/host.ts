@@ -233,6 +233,8 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         res.setHeader('WWW-Authenticate', 'Bearer realm="tenant-lifecycle"');
       if (failure.reason === 'method_not_allowed')
         res.setHeader('Allow', allowedMethods(spec, path).join(', '));
+      if (failure.retryAfterSeconds !== undefined)
+        res.setHeader('Retry-After', String(Math.max(1, Math.ceil(failure.retryAfterSeconds))));
       const fields = { reason: failure.reason, retryable: failure.retryable, upstream: failure.upstream };
       if (status >= 500) log.error({ ...fields, err: failure.cause ?? failure }, failure.message);
       else log.warn(fields, failure.message);

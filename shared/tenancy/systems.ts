@@ -3,7 +3,8 @@ import { GrafanaAdmin } from '../adapters/grafana/client.ts';
 import { KeycloakDirectory } from '../adapters/keycloak/directory.ts';
 import { KubernetesCluster } from '../adapters/kubernetes/cluster.ts';
 import { loadKubeConfig } from '../adapters/kubernetes/kubeconfig.ts';
-import { createPool } from '../adapters/postgres/pool.ts';
+import { createPool, poolSizeFor } from '../adapters/postgres/pool.ts';
+import type { PlatformConfig } from '../platform/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { PlatformStore } from '../platform/store/store.ts';
 import type { SystemsSettings } from './systems-config.ts';
@@ -16,18 +17,30 @@ export interface TenantSystems {
   close(): Promise<void>;
 }
 
+/** The platform settings the systems are sized by: pool size and how long a tenant lock is waited for. */
+export type SystemsSizing = Pick<PlatformConfig, 'maxConcurrentOperations' | 'requestTimeoutMs'>;
+
 export function connectTenantSystems(
-  settings: SystemsSettings,
+  settings: SystemsSettings & SystemsSizing,
   log: Logger,
   functionName: string,
   /** Page size of Keycloak and Grafana lists (defaults: the adapters'); the key of idempotency fingerprints. */
   options: { readonly pageSize?: number; readonly idempotencySecret?: string } = {},
 ): TenantSystems {
-  const pool = createPool({ connectionString: settings.databaseUrl, log, applicationName: functionName });
+  const pool = createPool({
+    connectionString: settings.databaseUrl,
+    max: poolSizeFor(settings.maxConcurrentOperations),
+    log,
+    applicationName: functionName,
+  });
   const paging = options.pageSize === undefined ? {} : { pageSize: options.pageSize };
   const grafana = new GrafanaAdmin({ ...settings.grafana, ...paging });
   return {
-    store: new PlatformStore(pool, undefined, { idempotencySecret: options.idempotencySecret }),
+    store: new PlatformStore(pool, undefined, {
+      idempotencySecret: options.idempotencySecret,
+      // Half the request's time to wait for a tenant's lock, the other half for its own work.
+      lockWaitMs: settings.requestTimeoutMs / 2,
+    }),
     identity: new KeycloakDirectory({
       baseUrl: settings.keycloak.baseUrl,
       realm: settings.keycloak.realm,

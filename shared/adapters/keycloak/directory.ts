@@ -5,6 +5,7 @@
  * attributes are not needed. Every call has a timeout and bounded retries for retryable failures only.
  */
 import KcAdminClient from '@keycloak/keycloak-admin-client';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type UserRepresentation from '@keycloak/keycloak-admin-client/lib/defs/userRepresentation.js';
 import { PlatformError } from '../../platform/errors.ts';
 import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../retry.ts';
@@ -23,6 +24,12 @@ export interface KeycloakOptions {
   readonly retry?: RetryPolicy;
   /** Page size for lists; default 100. */
   readonly pageSize?: number;
+  /**
+   * Admin API calls in flight at once from this instance; default 8. Setting a password costs Keycloak a
+   * slow password hash: 50 operations of one instance calling at once made Keycloak answer some of them
+   * after the timeout. Further calls wait in the instance, and each call's timeout starts when it is sent.
+   */
+  readonly maxConcurrentCalls?: number;
 }
 
 export interface DirectoryUser {
@@ -72,8 +79,10 @@ export class KeycloakDirectory {
   private readonly client: KcAdminClient;
   private readonly retry: RetryPolicy;
   private readonly pageSize: number;
+  private readonly slots: LimitFunction;
 
   constructor(options: KeycloakOptions) {
+    this.slots = pLimit(options.maxConcurrentCalls ?? 8);
     this.realm = options.realm;
     this.pageSize = options.pageSize ?? 100;
     this.retry = options.retry ?? {};
@@ -99,7 +108,7 @@ export class KeycloakDirectory {
     let relogged = false;
     return withRetry(async () => {
       try {
-        return await fn(this.client);
+        return await this.slots(() => fn(this.client));
       } catch (error) {
         const failure = keycloakError(error, action);
         if (failure.status === 502 && failure.reason === 'unavailable' && !relogged) {

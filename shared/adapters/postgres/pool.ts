@@ -14,7 +14,9 @@ export interface PoolLogger {
 
 export interface PoolOptions {
   readonly connectionString: string;
-  /** Connections per instance; Knative runs many instances, so keep it small. Default 5. */
+  /**
+   * Connections per instance; default 5. Functions pass poolSizeFor(MAX_CONCURRENT_OPERATIONS): see there.
+   */
   readonly max?: number;
   readonly applicationName?: string;
   /** Server-side limit for one statement; default 30 s. */
@@ -26,6 +28,20 @@ export interface PoolOptions {
   /** How long an unused connection stays open; default 30 s (instances scale to zero). */
   readonly idleTimeoutMs?: number;
   readonly log: PoolLogger;
+}
+
+/**
+ * The pool size for an instance running `maxConcurrentOperations` operations at once: one connection each.
+ * An operation holds at most one pool connection at a time, and only for one statement or one short
+ * transaction (an idempotency claim, a lock lease's acquire/renew/release, an audit write): no lock pins a
+ * connection while the operation calls Keycloak, Kubernetes or Grafana. So with this size no operation
+ * waits for a connection because of its neighbours; a pool wait timeout then means the database itself is
+ * slow, and is reported as busy (503 with Retry-After). pg-pool opens connections only when all open ones
+ * are in use and closes idle ones after idleTimeoutMs, so the database sees the connections actually used
+ * at once; the worst case it must allow is instances x MAX_CONCURRENT_OPERATIONS (docs/configuration.md).
+ */
+export function poolSizeFor(maxConcurrentOperations: number): number {
+  return Math.max(1, maxConcurrentOperations);
 }
 
 export function createPool(options: PoolOptions): pg.Pool {

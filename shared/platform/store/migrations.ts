@@ -73,6 +73,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'lock leases',
+    // PlatformStore.withLock: one row per held lock; `owner` is the holder's random token, and a row whose
+    // `expires_at` passed (its holder died or lost the database) may be taken over.
+    sql: `
+      CREATE TABLE {schema}.lock_leases (
+        name         text PRIMARY KEY,
+        owner        uuid NOT NULL,
+        acquired_at  timestamptz NOT NULL DEFAULT now(),
+        expires_at   timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema the platform store lives in unless configured otherwise. */

@@ -1,6 +1,6 @@
 /**
  * The platform store: what needs transactions lives in one PostgreSQL database (audit log, idempotency
- * keys, and later usage counters). The schema is migrated on first use, once per instance; a failed
+ * keys, usage counters, lock leases). The schema is migrated on first use, once per instance; a failed
  * migration is retried by the next call instead of being remembered.
  */
 import type pg from 'pg';
@@ -8,6 +8,7 @@ import { escapeIdentifier } from 'pg';
 import { postgresError } from '../../adapters/postgres/errors.ts';
 import { PlatformError } from '../errors.ts';
 import { fingerprintRequest } from '../request-hash.ts';
+import { withLease, type HeldLock, type LeaseSettings, type LockWait } from './lock-lease.ts';
 import { listAudit, recordAudit, type AuditEntry, type AuditPage, type AuditQuery } from './audit.ts';
 import {
   runIdempotent,
@@ -18,6 +19,7 @@ import {
 import { DEFAULT_SCHEMA, migrate } from './migrations.ts';
 
 export { DEFAULT_SCHEMA };
+export type { HeldLock, LockWait };
 
 export class PlatformStore {
   readonly pool: pg.Pool;
@@ -26,20 +28,30 @@ export class PlatformStore {
   private ready: Promise<void> | undefined;
 
   private readonly idempotencySecret: string | undefined;
+  private readonly lease: LeaseSettings;
+  private readonly leaseTable: string;
 
   /**
    * `idempotencySecret` keys the request fingerprints of idempotent operations (IDEMPOTENCY_KEY_SECRET);
    * without it, runIdempotent refuses: a function with idempotent operations requires the setting.
+   * `lockWaitMs` bounds how long withLock waits for a held lock (default 60 s; functions derive it from
+   * REQUEST_TIMEOUT_SECONDS); `lockLeaseMs` is how long a dead holder keeps a lock (default 60 s).
    */
   constructor(
     pool: pg.Pool,
     schema: string = DEFAULT_SCHEMA,
-    options: { readonly idempotencySecret?: string | undefined } = {},
+    options: {
+      readonly idempotencySecret?: string | undefined;
+      readonly lockWaitMs?: number;
+      readonly lockLeaseMs?: number;
+    } = {},
   ) {
     this.pool = pool;
     this.schema = schema;
     this.quoted = escapeIdentifier(schema);
     this.idempotencySecret = options.idempotencySecret;
+    this.lease = { leaseMs: options.lockLeaseMs ?? 60_000, waitMs: options.lockWaitMs ?? 60_000 };
+    this.leaseTable = `${this.quoted}.lock_leases`;
   }
 
   /** Migrates once per instance; concurrent callers share the same attempt. */
@@ -105,30 +117,14 @@ export class PlatformStore {
   }
 
   /**
-   * Runs `fn` while holding a session advisory lock named `name` (e.g. "provision:john-doe"), so that
-   * instances working on the same thing take turns. The lock is released when `fn` settles, and with the
-   * connection if the instance dies.
+   * Runs `fn` while holding the lock `name` (e.g. "tenant:john-doe"), so that operations on the same thing
+   * take turns across instances. The lock is a lease (lock-lease.ts): it holds no pool connection while
+   * `fn` runs, so a pool sized to the instance's concurrency serves that many locked operations at once.
+   * A caller finding the lock held waits, at most until `wait.until` (default: the store's lock wait), then
+   * gets a retryable 409 with Retry-After. `fn` may ignore its argument, or watch `lock.lost`.
    */
-  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw postgresError(error, `lock ${name}`);
-    });
-    let broken = false;
-    try {
-      await client
-        .query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [name])
-        .catch((error: unknown) => {
-          throw postgresError(error, `lock ${name}`);
-        });
-      try {
-        return await fn();
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]).catch(() => {
-          broken = true; // a lock we cannot release dies with its connection
-        });
-      }
-    } finally {
-      client.release(broken);
-    }
+  async withLock<T>(name: string, fn: (lock?: HeldLock) => Promise<T>, wait: LockWait = {}): Promise<T> {
+    await this.ensureSchema();
+    return withLease(this.pool, this.leaseTable, name, this.lease, wait, fn);
   }
 }

@@ -79,6 +79,7 @@ describe('migrate', () => {
       expect(tables.rows.map((r) => r.table_name)).toEqual([
         'audit_log',
         'idempotency_keys',
+        'lock_leases',
         'schema_migrations',
         'usage_counters',
       ]);

@@ -50,7 +50,6 @@ describe('postgresError', () => {
   });
 
   it.each([
-    ['ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'],
     ['ECONNRESET', 'read ECONNRESET'],
     ['ETIMEDOUT', 'connect ETIMEDOUT 10.0.0.1:5432'],
     ['ENOTFOUND', 'getaddrinfo ENOTFOUND db.internal'],
@@ -66,19 +65,74 @@ describe('postgresError', () => {
     expect(error.message).toBe('postgres: connect: database unreachable');
   });
 
-  it.each([
-    'Connection terminated unexpectedly',
-    'Connection terminated',
-    'Connection terminated due to connection timeout',
-    'timeout exceeded when trying to connect',
-  ])('maps the pg client failure "%s" to unavailable, retryable', (message) => {
-    expect(postgresError(new Error(message), 'query')).toMatchObject({
-      reason: 'unavailable',
-      status: 503,
-      retryable: true,
-      message: 'postgres: query: database connection lost',
-    });
+  it('names each failure by its own cause: refused, lost, slow to connect, pool busy', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const cases: [unknown, string, number | undefined][] = [
+      [refused, 'the database refused the connection (nothing listening)', undefined],
+      [new Error('Connection terminated unexpectedly'), 'database connection lost', undefined],
+      [new Error('Connection terminated'), 'database connection lost', undefined],
+      [
+        new Error('Connection terminated due to connection timeout'),
+        'the database did not accept a connection in time',
+        undefined,
+      ],
+      [
+        new Error('timeout exceeded when trying to connect'),
+        'busy: every database connection of this instance stayed in use; retry shortly',
+        2,
+      ],
+    ];
+    for (const [error, message, retryAfterSeconds] of cases) {
+      expect(postgresError(error, 'query')).toMatchObject({
+        reason: 'unavailable',
+        status: 503,
+        retryable: true,
+        upstream: 'postgres',
+        message: `postgres: query: ${message}`,
+        retryAfterSeconds,
+      });
+    }
+    // Four causes, four texts (pg's two "Connection terminated" texts are the same cause): a caller and an
+    // operator reading the log can tell them apart.
+    expect(new Set(cases.map(([error]) => postgresError(error, 'q').message)).size).toBe(4);
   });
+
+  it.each([
+    ['57014', 'timeout', 504, true, 'statement timed out (statement_timeout) or was cancelled', undefined],
+    [
+      '55P03',
+      'conflict',
+      409,
+      true,
+      'a lock held by a concurrent transaction was not released within lock_timeout; retry',
+      2,
+    ],
+    ['40001', 'conflict', 409, true, 'serialization failure with a concurrent transaction; retry', undefined],
+    ['40P01', 'conflict', 409, true, 'deadlock with a concurrent transaction; retry', undefined],
+    ['53300', 'unavailable', 503, true, 'the database has no free connection slot (too many connections)', 2],
+    ['57P01', 'unavailable', 503, true, 'the database server is shutting down or restarting', undefined],
+    [
+      '57P03',
+      'unavailable',
+      503,
+      true,
+      'the database server is starting up and not accepting connections yet',
+      undefined,
+    ],
+    ['08006', 'unavailable', 503, true, 'database connection lost', undefined],
+    ['08001', 'unavailable', 503, true, 'the database refused the connection', undefined],
+  ])(
+    'SQLSTATE %s -> %s %i retryable=%s with its own message',
+    (code, reason, status, retryable, message, retryAfterSeconds) => {
+      expect(postgresError(dbError(code), 'run')).toMatchObject({
+        reason,
+        status,
+        retryable,
+        message: `postgres: run: ${message}`,
+        retryAfterSeconds,
+      });
+    },
+  );
 
   it('maps a client-side query timeout to timeout, and anything else to internal', () => {
     expect(postgresError(new Error('Query read timeout'), 'q')).toMatchObject({
@@ -122,11 +176,11 @@ describe('postgresError', () => {
     const original = new PlatformError({ reason: 'not_found', message: 'no such tenant' });
     expect(postgresError(original, 'x')).toBe(original);
     expect(toPlatformError(dbError('40001')).message).toBe(
-      'postgres: query: concurrent transaction conflict, retry',
+      'postgres: query: serialization failure with a concurrent transaction; retry',
     );
     expect(toPlatformError(dbError('57014'), 'list audit')).toMatchObject({
       reason: 'timeout',
-      message: 'postgres: list audit: statement timed out or was cancelled',
+      message: 'postgres: list audit: statement timed out (statement_timeout) or was cancelled',
     });
   });
 });
