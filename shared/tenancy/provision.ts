@@ -18,7 +18,7 @@ import { generatePassword } from './passwords.ts';
 import { notOwnedError } from './ownership.ts';
 import { runSaga, type Step, type StepReport } from './saga.ts';
 import { usesStarterPassword } from './starters.ts';
-import { tenantProfile } from './tenant-profile.ts';
+import { tenantProfile, usernameRefusal } from './tenant-profile.ts';
 import {
   hasAnyPart,
   partsNotOwned,
@@ -108,6 +108,8 @@ export function planProvision(
   starterPassword: string,
 ): ProvisionPlan {
   const username = tenantName({ email: request.email, fullName: request.full_name }, settings.reserved);
+  const refusal = usernameRefusal(username);
+  if (refusal !== undefined) throw new PlatformError({ reason: 'validation', message: refusal });
   const planName = request.plan ?? settings.defaultPlan;
   const plan = settings.plans.get(planName);
   if (plan === undefined) {

@@ -37,6 +37,19 @@ const cut = (text: string): string =>
 const words = (text: string | undefined, separator: RegExp): string[] =>
   (text ?? '').split(separator).filter((word) => word !== '');
 
+/** The shortest username Keycloak's default user profile accepts. */
+export const MIN_USERNAME_LENGTH = 3;
+
+/**
+ * Why Keycloak's default user profile would refuse `username` (it would fail the provision only after other
+ * parts were made), or undefined when it accepts it.
+ */
+export function usernameRefusal(username: string): string | undefined {
+  return username.length < MIN_USERNAME_LENGTH
+    ? `the tenant name "${username}" is shorter than the ${String(MIN_USERNAME_LENGTH)} characters Keycloak requires of a username; use a longer email local part or full name`
+    : undefined;
+}
+
 export function tenantProfile(input: {
   readonly username: string;
   readonly fullName?: string | undefined;

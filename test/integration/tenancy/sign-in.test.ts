@@ -167,3 +167,25 @@ describe.each([
     expect(await directGrant(tenant, answer.password)).toEqual(WRONG_PASSWORD);
   });
 });
+
+describe('a name Keycloak cannot hold', () => {
+  it('is refused (400) before anything is created, while a 3-character name is provisioned', async () => {
+    // Two characters: from an email's local part; `run` keeps the 3-character control unique.
+    const short = await call('POST', functions.provision.url, { email: 'jo@example.org' });
+    expect(short.status).toBe(400);
+    expect(((await short.json()) as { detail: string }).detail).toMatch(
+      /"jo" is shorter than the 3 characters/,
+    );
+    expect(await kcAdmin.users.find({ realm: env.oidc.realm, username: 'jo', exact: true })).toEqual([]);
+
+    const three = `z${run.slice(0, 2)}`;
+    const accepted = await call('POST', functions.provision.url, { email: `${three}@example.org` });
+    const answer = (await accepted.json()) as { username: string; password: string };
+    expect(accepted.status).toBe(200);
+    expect(answer.username).toBe(three);
+    expect((await directGrant(three, answer.password)).status).toBe(200);
+    const removed = await call('DELETE', functions.deprovision.url, { email: `${three}@example.org` });
+    expect(removed.status).toBe(200);
+    await removed.arrayBuffer();
+  });
+});

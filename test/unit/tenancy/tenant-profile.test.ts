@@ -1,6 +1,6 @@
 /** The Keycloak profile of a tenant (pure): first name, last name and email from whatever the request gave. */
 import { describe, expect, it } from 'vitest';
-import { ownEmail, tenantProfile } from '../../../shared/tenancy/tenant-profile.ts';
+import { ownEmail, tenantProfile, usernameRefusal } from '../../../shared/tenancy/tenant-profile.ts';
 
 /** Keycloak's default `person-name-prohibited-characters` pattern (26.x; \p{Cc} holds Java's \p{Cntrl}). */
 const KEYCLOAK_PERSON_NAME = /^[^<>&"\v$%!#?§;*~/\\|^=[\]{}()\p{Cc}]+$/u;
@@ -94,6 +94,14 @@ describe('tenantProfile', () => {
       expect(profile.lastName).not.toBe('');
       expect(profile.email).toMatch(/^[^@\s]+@[^@\s]+\.[a-z]+$/);
     }
+  });
+});
+
+describe('usernameRefusal', () => {
+  it('refuses a tenant name shorter than the 3 characters Keycloak requires, and accepts 3', () => {
+    expect(usernameRefusal('jo')).toMatch(/"jo" is shorter than the 3 characters/);
+    expect(usernameRefusal('j')).toBeDefined();
+    expect(usernameRefusal('joe')).toBeUndefined();
   });
 });
 
