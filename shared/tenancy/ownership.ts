@@ -22,6 +22,7 @@ import { PlatformError } from '../platform/errors.ts';
 import { isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 import { annotations, labels, MANAGER } from './labels.ts';
 import { placeholderEmail } from './tenant-objects.ts';
+import { ownEmail } from './tenant-profile.ts';
 
 export type OwnedKind = 'Namespace' | 'KeycloakUser' | 'GrafanaUser';
 
@@ -128,7 +129,8 @@ export function lostMembershipRefusal(
   user: { readonly username: string; readonly email?: string | undefined },
   recordedEmail: string | undefined,
 ): NotOwned | undefined {
-  const email = user.email === undefined || user.email === '' ? undefined : user.email.toLowerCase();
+  // A tenant without an email has the placeholder in Keycloak and no owner email on its namespace.
+  const email = ownEmail(user.username, user.email)?.toLowerCase();
   const recorded =
     recordedEmail === undefined || recordedEmail === '' ? undefined : recordedEmail.toLowerCase();
   return email === recorded

@@ -11,13 +11,14 @@
  */
 import { PlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantEgress, TenantPlan } from './baseline.ts';
-import { placeholderEmail, renderTenantObjects, tenantGroupName } from './tenant-objects.ts';
+import { renderTenantObjects, tenantGroupName } from './tenant-objects.ts';
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
 import { generatePassword } from './passwords.ts';
 import { notOwnedError } from './ownership.ts';
 import { runSaga, type Step, type StepReport } from './saga.ts';
 import { usesStarterPassword } from './starters.ts';
+import { tenantProfile, usernameRefusal } from './tenant-profile.ts';
 import {
   hasAnyPart,
   partsNotOwned,
@@ -61,9 +62,9 @@ export interface ProvisionPorts extends TenantPartsPorts {
   readonly identity: TenantPartsPorts['identity'] & {
     createUser(user: {
       username: string;
-      email?: string;
-      firstName?: string;
-      lastName?: string;
+      email: string;
+      firstName: string;
+      lastName: string;
     }): Promise<string>;
     setPassword(id: string, password: string): Promise<void>;
     ensureGroup(name: string, parentId?: string): Promise<string>;
@@ -85,9 +86,10 @@ export interface ProvisionPorts extends TenantPartsPorts {
 export interface ProvisionPlan {
   readonly username: string;
   readonly namespace: string;
+  /** The tenant's email, or its placeholder (tenant-profile.ts). */
   readonly email: string;
-  readonly firstName?: string;
-  readonly lastName?: string;
+  readonly firstName: string;
+  readonly lastName: string;
   readonly plan: string;
   readonly tenantGroup: string;
   readonly objects: readonly KubernetesObject[];
@@ -106,6 +108,8 @@ export function planProvision(
   starterPassword: string,
 ): ProvisionPlan {
   const username = tenantName({ email: request.email, fullName: request.full_name }, settings.reserved);
+  const refusal = usernameRefusal(username);
+  if (refusal !== undefined) throw new PlatformError({ reason: 'validation', message: refusal });
   const planName = request.plan ?? settings.defaultPlan;
   const plan = settings.plans.get(planName);
   if (plan === undefined) {
@@ -114,17 +118,18 @@ export function planProvision(
       message: `unknown plan "${planName}"; known: ${[...settings.plans.keys()].join(', ')}`,
     });
   }
-  const [firstName, ...rest] = (request.full_name ?? '').trim().split(/\s+/).filter(Boolean);
   const tenantGroup = tenantGroupName(username);
   const email = request.email?.trim() ?? '';
-  // Grafana needs an email; a tenant without one gets a unique placeholder that says so.
-  const contactEmail = email !== '' ? email : placeholderEmail(username);
+  // Everything the realm's user profile requires, so that every accepted request shape can sign in; Grafana
+  // needs an email too: a tenant without one gets a unique placeholder that says so.
+  const profile = tenantProfile({ username, fullName: request.full_name, email });
+  const contactEmail = profile.email;
   return {
     username,
     namespace: username,
     email: contactEmail,
-    ...(firstName === undefined ? {} : { firstName }),
-    ...(rest.length === 0 ? {} : { lastName: rest.join(' ') }),
+    firstName: profile.firstName,
+    lastName: profile.lastName,
     plan: plan.name,
     tenantGroup,
     objects: renderTenantObjects(
@@ -206,9 +211,9 @@ export async function applyProvision(
       run: async () => {
         userId = await identity.createUser({
           username: plan.username,
-          ...(plan.email.endsWith('.invalid') ? {} : { email: plan.email }),
-          ...(plan.firstName === undefined ? {} : { firstName: plan.firstName }),
-          ...(plan.lastName === undefined ? {} : { lastName: plan.lastName }),
+          email: plan.email,
+          firstName: plan.firstName,
+          lastName: plan.lastName,
         });
         const id = userId;
         return () => identity.deleteUser(id);

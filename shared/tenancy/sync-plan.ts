@@ -11,6 +11,7 @@
  */
 import { annotations } from './labels.ts';
 import { placeholderEmail } from './tenant-objects.ts';
+import { ownEmail } from './tenant-profile.ts';
 import type { ReservedNames } from '../platform/reserved-names.ts';
 import {
   grafanaUserOwnership,
@@ -139,7 +140,8 @@ function repairOf(
   return {
     username: user.username,
     userId: user.id,
-    ...(user.email === undefined ? {} : { email: user.email }),
+    // The placeholder of a tenant without an email is no owner email to record on a recreated namespace.
+    ...(ownEmail(user.username, user.email) === undefined ? {} : { email: user.email }),
     namespace: namespace === undefined ? 'create' : namespace.terminating ? 'terminating' : 'ok',
     grafana: grafana === 'ok' ? 'ok' : 'create',
     membership,

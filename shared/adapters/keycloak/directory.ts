@@ -138,6 +138,8 @@ export class KeycloakDirectory {
           ...(user.firstName === undefined ? {} : { firstName: user.firstName }),
           ...(user.lastName === undefined ? {} : { lastName: user.lastName }),
           enabled: user.enabled ?? true,
+          // None, whatever the realm would add: a required action refuses every password grant.
+          requiredActions: [],
         }),
       true,
     );

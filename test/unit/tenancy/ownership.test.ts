@@ -5,6 +5,7 @@ import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts'
 import {
   grafanaUserOwnership,
   keycloakUserOwnership,
+  lostMembershipRefusal,
   namespaceOwnership,
   namespaceTenant,
   notOwnedError,
@@ -153,6 +154,30 @@ describe('tenantOwnership', () => {
     });
     expect(labelledByHand.namespace.status).toBe('not_owned');
     expect(labelledByHand.grafana.status).toBe('not_owned');
+  });
+});
+
+describe('lostMembershipRefusal', () => {
+  it('restores a tenant without an email whose Keycloak user has its placeholder, and no one else', () => {
+    // A tenant provisioned without an email: the placeholder in Keycloak, no owner email on the namespace.
+    expect(
+      lostMembershipRefusal({ username: 'acme', email: 'acme@tenants.invalid' }, undefined),
+    ).toBeUndefined();
+    expect(lostMembershipRefusal({ username: 'acme' }, undefined)).toBeUndefined();
+    expect(
+      lostMembershipRefusal({ username: 'acme', email: 'Owner@Example.org' }, 'owner@example.org'),
+    ).toBeUndefined();
+    for (const [email, recorded] of [
+      ['other@tenants.invalid', undefined],
+      ['newcomer@example.org', undefined],
+      ['acme@tenants.invalid', 'owner@example.org'],
+      ['newcomer@example.org', 'owner@example.org'],
+    ] as const) {
+      expect(lostMembershipRefusal({ username: 'acme', email }, recorded), email).toMatchObject({
+        kind: 'KeycloakUser',
+        name: 'acme',
+      });
+    }
   });
 });
 

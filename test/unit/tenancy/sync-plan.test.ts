@@ -196,6 +196,34 @@ describe('restoring a lost membership', () => {
   });
 });
 
+describe('a tenant provisioned without an email (its Keycloak user has the placeholder)', () => {
+  it('gets its membership back, and no owner email recorded on a recreated namespace', () => {
+    const inventory: SyncInventory = {
+      tenants: [{ ...tenant('solo'), email: 'solo@tenants.invalid' }],
+      namespaces: [ns('solo'), ns('lone'), ns('stolen')],
+      grafanaUsers: [gf('solo'), gf('lone'), gf('stolen')],
+    };
+    const plan = completePlan(
+      inventory,
+      diffInventory(inventory),
+      new Map([
+        ['lone', { ...tenant('lone'), email: 'lone@tenants.invalid' }],
+        // Someone else's placeholder is not this tenant's: no membership for it.
+        ['stolen', { ...tenant('stolen'), email: 'lone@tenants.invalid' }],
+      ]),
+      new Set(),
+    );
+    expect(plan.repairs).toEqual([
+      { username: 'lone', userId: 'id-lone', namespace: 'ok', grafana: 'ok', membership: true },
+    ]);
+    expect(plan.notOwned).toEqual([expect.objectContaining({ kind: 'KeycloakUser', name: 'stolen' })]);
+    const missing = diffInventory({ ...inventory, namespaces: [] });
+    expect(missing.repairs).toEqual([
+      { username: 'solo', userId: 'id-solo', namespace: 'create', grafana: 'ok', membership: false },
+    ]);
+  });
+});
+
 describe('reserved names', () => {
   it('never takes a labelled reserved namespace for a tenant’s, nor prunes it', () => {
     const inventory: SyncInventory = {
