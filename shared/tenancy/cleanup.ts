@@ -62,9 +62,19 @@ export async function cleanup(request: CleanupRequest, settings: CleanupSettings
     }
   }
   const limit = pLimit(4);
-  // Every part of every candidate is read and checked before anything is deleted.
+  // Every part of every candidate is read and checked before anything is deleted; the marker membership is
+  // known from the members listing, so it is not asked again per candidate.
   const candidates = await Promise.all(
-    old.map((u) => limit(async () => readTenantParts(u.username, settings.markerGroup, ports))),
+    old.map((u) =>
+      limit(async () =>
+        readTenantParts(
+          u.username,
+          settings.markerGroup,
+          ports,
+          marker === undefined ? undefined : { groupId: marker, userId: u.id },
+        ),
+      ),
+    ),
   );
   const removable: TenantParts[] = [];
   const notOwned: { username: string; objects: NotOwned[] }[] = [];

@@ -57,18 +57,30 @@ export interface TenantOwnership {
   readonly grafana: Ownership;
 }
 
+/** What a caller that listed the marker group's members already knows: this user is one of them. */
+export interface KnownMarkerMember {
+  readonly groupId: string;
+  readonly userId: string;
+}
+
 export async function readTenantParts(
   username: string,
   markerGroup: string,
   ports: TenantPartsPorts,
+  known?: KnownMarkerMember,
 ): Promise<TenantParts> {
   const [marker, user, namespace, grafana] = await Promise.all([
-    ports.identity.findGroup(markerGroup),
+    known === undefined ? ports.identity.findGroup(markerGroup) : known.groupId,
     ports.identity.findUserByUsername(username),
     ports.cluster.readNamespace(username),
     ports.grafana.lookupUser(username),
   ]);
-  const groups = user === undefined || marker === undefined ? [] : await ports.identity.userGroups(user.id);
+  const groups =
+    user === undefined || marker === undefined
+      ? []
+      : known?.userId === user.id
+        ? [{ id: known.groupId }]
+        : await ports.identity.userGroups(user.id);
   return {
     username,
     ...(user === undefined
