@@ -26,6 +26,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -151,16 +152,21 @@ function fuzz(schemathesis: string, stack: Stack, name: string): boolean {
       '--report-ndjson-path',
       `${outDir}${name}.ndjson`,
     ],
-    // schemathesis writes nothing else, but run it where a stray file would be ignored.
-    { cwd: outDir, stdio: 'inherit' },
+    // Its report goes to a log beside the JUnit and NDJSON reports, and is printed only when the run fails, so
+    // that CI's output ends with the summaries. Run it where a stray file would be ignored.
+    { cwd: outDir, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 },
   );
+  const logFile = `${outDir}${name}.log`;
+  writeFileSync(logFile, Buffer.concat([result.stdout, result.stderr]));
   const answers = statusClasses(`${outDir}${name}.ndjson`);
   const summary = Object.entries(answers)
     .map(([cls, n]) => `${cls} ${String(n)}`)
     .join(', ');
+  const cases = Object.values(answers).reduce((sum, n) => sum + n, 0);
   console.log(
-    `::: fuzz ${name}: exit ${String(result.status)} in ${Math.round((Date.now() - started) / 1000)} s; answers: ${summary}`,
+    `::: fuzz ${name}: exit ${String(result.status)} in ${Math.round((Date.now() - started) / 1000)} s; ${String(cases)} requests, answers: ${summary} (report: ${logFile})`,
   );
+  if (result.status !== 0) process.stdout.write(readFileSync(logFile, 'utf8'));
   // The positive control: a run where nothing succeeded (a wrong token, a stack that is down) proves nothing.
   if ((answers['2xx'] ?? 0) === 0) {
     console.log(`::: fuzz ${name}: no request succeeded, so the run proves nothing`);
