@@ -10,8 +10,8 @@
  *   serve() runs it lazily, and exits as a failed start-up when it fails;
  * - a body guard that reads the body (bounded by MAX_BODY_BYTES) before the framework's parsers, which would
  *   otherwise accept up to 1 GiB and answer malformed JSON with an HTML page (see docs/architecture.md);
- * - graceful shutdown: on SIGTERM (Knative scaling down) stop accepting connections and answer 503 to any
- *   request still arriving on an open one; abort every running operation's ctx.signal at once, so that a
+ * - graceful shutdown: on SIGTERM (Knative scaling down) stop accepting connections (and answer 503 to a
+ *   request that still reaches the handler); abort every running operation's ctx.signal at once, so that a
  *   long sweep stops at its next safe point, records its part, sends its continuation and answers; let
  *   in-flight requests finish within SHUTDOWN_GRACE_SECONDS, then close what is still open, close
  *   dependencies, exit 0. The framework alone exits at once. How the grace fits Knative's own shutdown
@@ -195,7 +195,8 @@ export async function startFunction<C extends PlatformConfig>(
       return;
     }
     if (shutdown.signal.aborted) {
-      // A request on a connection opened before SIGTERM: the instance takes no new work.
+      // A request that still reaches the handler after SIGTERM (Node closes kept-alive connections after
+      // their answer once the server closes, so this is a race): the instance takes no new work.
       const requestId = requestIdOf(req.headers);
       res.setHeader('X-Request-ID', requestId);
       res.setHeader('Retry-After', '1');

@@ -48,7 +48,9 @@ const settings = { markerGroup: MARKER, retentionDays: 30, maxShare: 1 };
 describe('cleanup', () => {
   it('stops between tenants when its signal is aborted; the next run removes exactly the rest', async () => {
     const stop = new AbortController();
-    const s = systems(() => stop.abort());
+    const s = systems(() => {
+      stop.abort();
+    });
     const stopped = await cleanup({ force: true }, settings, s.ports, stop.signal);
     if (!('not_started' in stopped)) throw new Error('the run did not stop');
     const notStarted = stopped.not_started ?? [];
