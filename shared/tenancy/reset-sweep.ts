@@ -118,7 +118,8 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
       })
       // A namespace being deleted (deprovision, cleanup) is not reset: it is going away anyway.
       .filter((n) => n.terminating !== true && (request.after === undefined || n.name > request.after))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      // Code-unit order, as the cursor (`>`) and the apiserver's list compare names.
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const jobs: Promise<void>[] = [];
     for (const ns of todo) {
       const reason = mustStop();
