@@ -52,7 +52,10 @@ export const MEANINGS: Readonly<Record<string, string>> = {
     'a projected service-account token with the Broker’s audience, sent with the events the function emits (read at every send)',
   SERVICE_ACCOUNT_CA_FILE: 'the CA that signed the apiserver’s certificate, for reading the keys',
   REQUEST_TIMEOUT_SECONDS: 'the platform’s request timeout; long runs stop before it and continue later',
-  SHUTDOWN_GRACE_SECONDS: 'time to finish in-flight requests after SIGTERM',
+  SHUTDOWN_GRACE_SECONDS:
+    'time after SIGTERM for in-flight requests: sweeps stop at their next safe point at once and answer within it (docs/architecture.md, “Shutdown”)',
+  LOCK_LEASE_SECONDS:
+    'lease of a tenant’s or a sweep’s lock, renewed every third of it: how long a dead holder keeps it, and how long the store may be unreachable before the holder gives its work up',
   MAX_CONCURRENT_OPERATIONS:
     'operations one instance runs at once: keep it equal to the Service’s containerConcurrency; the database pool holds as many connections (PostgreSQL must allow instances × this)',
   DATABASE_URL: 'the platform store (PostgreSQL): audit log, idempotency keys, usage counters',

@@ -542,6 +542,7 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
   const store = new PlatformStore(pool, undefined, {
     idempotencySecret: config.idempotencySecret,
     lockWaitMs: config.requestTimeoutMs / 2,
+    lockLeaseMs: config.lockLeaseMs,
   });
   const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
   const sink = eventSinkFor(

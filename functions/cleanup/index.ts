@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
-import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import { operation, stopCause, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
@@ -50,17 +50,21 @@ export function cleanupSpec(deps: {
               operation: 'cleanup',
               target: '*',
               dryRun: input.dryRun,
-              record: (r) => ({
-                partial: 'failed' in r && r.failed > 0,
-                details: {
-                  cutoff: r.cutoff,
-                  notOwned: r.not_owned,
-                  ...('deleted_users' in r ? { deleted: r.deleted_users, failed: r.failed_deletions } : {}),
-                },
-              }),
+              record: (r) => {
+                const notStarted = 'not_started' in r ? r.not_started : undefined;
+                return {
+                  partial: ('failed' in r && r.failed > 0) || notStarted !== undefined,
+                  details: {
+                    cutoff: r.cutoff,
+                    notOwned: r.not_owned,
+                    ...('deleted_users' in r ? { deleted: r.deleted_users, failed: r.failed_deletions } : {}),
+                    ...(notStarted === undefined ? {} : { stopped: stopCause(ctx.signal), notStarted }),
+                  },
+                };
+              },
             },
             async () => {
-              const done = await cleanup(input, deps.settings, deps.ports);
+              const done = await cleanup(input, deps.settings, deps.ports, ctx.signal);
               if ('successfully_deleted' in done)
                 deps.metrics?.run('cleanup', { deleted: done.successfully_deleted, failed: done.failed });
               return done;

@@ -13,13 +13,21 @@ import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
 import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
-import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
+import {
+  operation,
+  stopCause,
+  stoppedBy,
+  type FunctionSpec,
+  type InvocationContext,
+} from '../../shared/platform/operation.ts';
+import { PlatformError } from '../../shared/platform/errors.ts';
+import { LOCK_BUSY_RETRY_AFTER_SECONDS } from '../../shared/platform/store/lock-lease.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
-import { resetSweep, type ResetSweepPorts } from '../../shared/tenancy/reset-sweep.ts';
+import { resetSweep, type ResetSweepPorts, type SweepStop } from '../../shared/tenancy/reset-sweep.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
 import type { ResetConfig } from './config.ts';
 
@@ -42,23 +50,26 @@ export interface ResetDependencies {
   readonly reserved: ReservedNames;
   readonly concurrency: number;
   readonly maxNamespaces?: number | undefined;
-  readonly store: Pick<PlatformStore, 'recordAudit'>;
+  readonly store: Pick<PlatformStore, 'recordAudit' | 'withLock'>;
   readonly metrics?: TenantRunMetrics | undefined;
   /** Where the event that continues an unfinished scheduled sweep goes; without it the rest is left undone. */
   readonly continuation?: Pick<EventSink, 'send'> | undefined;
 }
 
 /**
- * A sweep that stopped early continues by itself when no one is waiting for the answer (a PingSource or an
- * event started it): an event carrying the cursor goes to the sink, and a Trigger brings it back here. An
- * HTTP caller gets the cursor in the answer and decides.
+ * A sweep that stopped early (deadline, per-invocation limit, SIGTERM) continues by itself when no one is
+ * waiting for the answer (a PingSource or an event started it): an event carrying the cursor goes to the
+ * sink, and a Trigger brings it back here. An HTTP caller gets the cursor in the answer and decides. A
+ * sweep whose caller went away sends none: an HTTP caller cancelled it, and an event's sender, having no
+ * answer, delivers the event again (the audit record holds the cursor either way).
  */
 async function continueLater(
   deps: ResetDependencies,
   ctx: InvocationContext,
   request: z.infer<typeof resetRequest>,
-  after: string,
-): Promise<'scheduled' | 'not_configured' | 'caller'> {
+  after: string | undefined,
+): Promise<'scheduled' | 'not_configured' | 'caller' | 'caller_gone'> {
+  if (stoppedBy(ctx.signal) === 'caller') return 'caller_gone';
   if (ctx.trigger === 'http') return 'caller';
   if (deps.continuation === undefined) {
     ctx.log.warn(
@@ -70,12 +81,46 @@ async function continueLater(
   // If this fails the error answers the event, and the platform's delivery retries the whole sweep (resetting
   // a namespace twice is harmless), so no namespace is left out.
   const id = await deps.continuation.send(RESET_EVENT, {
-    after,
+    ...(after === undefined ? {} : { after }),
     dryRun: request.dryRun,
     ...(request.username === undefined ? {} : { username: request.username }),
   });
   ctx.log.info({ after, eventId: id }, 'reset continues in a follow-up invocation');
   return 'scheduled';
+}
+
+/**
+ * The lock a reset holds: the tenant's (shared with provision and deprovision) for one tenant, the sweep's
+ * for a sweep over all, so that two sweeps never run at once (a continuation and a retried event, a
+ * schedule and an operator).
+ */
+function resetLock(username: string | undefined): string {
+  return username === undefined ? 'reset:sweep' : `tenant:${username}`;
+}
+
+/** What stopped a sweep, as the audit record says it: deadline, limit, shutdown or caller_gone. */
+function stopDetail(reason: SweepStop, signal: AbortSignal): string {
+  return reason === 'signal' ? stopCause(signal) : reason;
+}
+
+/** The retryable problem of a sweep stopped by a lost lease, carrying what was done and the cursor. */
+function leaseLostError(
+  lost: unknown,
+  done: { namespaces_reset: number; failed_resets: readonly string[]; continue?: { after?: string } },
+): PlatformError {
+  const cause = lost instanceof PlatformError ? lost : undefined;
+  return new PlatformError({
+    reason: cause?.reason === 'unavailable' ? 'unavailable' : 'conflict',
+    message: `reset stopped: ${cause?.message ?? 'the lock lease was lost'}; ${done.namespaces_reset} namespaces were reset, those after the cursor were not; retry later`,
+    retryable: true,
+    retryAfterSeconds: LOCK_BUSY_RETRY_AFTER_SECONDS,
+    extensions: {
+      lockLost: true,
+      namespacesReset: done.namespaces_reset,
+      failed: done.failed_resets,
+      continue: done.continue ?? {},
+    },
+  });
 }
 
 export function resetSpec(deps: ResetDependencies): FunctionSpec {
@@ -94,36 +139,47 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
         run: async (input, ctx) => {
           if (input.username !== undefined)
             assertNotReserved(input.username, deps.reserved, 'tenant', 'username');
-          const swept = await runAudited(
+          const swept = await runAudited<Awaited<ReturnType<typeof resetSweep>>>(
             deps.store,
             ctx,
             {
               operation: 'reset',
               target: input.username ?? '*',
               dryRun: input.dryRun,
+              // A dry run changes nothing and takes no lock.
+              lock: input.dryRun ? undefined : resetLock(input.username),
+              lockWait: { until: ctx.deadline, signal: ctx.signal },
               record: (r) => ({
-                partial: r.failed_resets.length > 0,
+                // A sweep that stopped early did part of its work: the rest is in `continue`.
+                partial: r.failed_resets.length > 0 || r.stopped !== undefined,
                 details: {
                   namespacesReset: r.namespaces_reset,
                   failed: r.failed_resets,
                   skipped: r.skipped,
-                  continue: r.continue,
+                  ...(r.stopped === undefined
+                    ? {}
+                    : { stopped: stopDetail(r.stopped.reason, ctx.signal), continue: r.continue }),
                 },
               }),
             },
-            async () => {
+            async (lock) => {
               const done = await resetSweep(input, deps.ports, {
                 plans: deps.plans,
                 reserved: deps.reserved,
                 deadline: ctx.deadline,
                 concurrency: deps.concurrency,
                 ...(deps.maxNamespaces === undefined ? {} : { maxNamespaces: deps.maxNamespaces }),
+                signal: lock === undefined ? ctx.signal : AbortSignal.any([ctx.signal, lock.lost]),
               });
               if (!input.dryRun)
                 deps.metrics?.run('reset', {
                   reset: done.namespaces_reset,
                   failed: done.failed_resets.length,
                 });
+              // Stopped because another instance may hold the lock now: the run fails, retryably, and its
+              // record (failure, lockLost) says what was done; the sender's retry or the caller continues.
+              if (done.stopped?.reason === 'signal' && lock?.lost.aborted === true)
+                throw leaseLostError(lock.lost.reason, done);
               return done;
             },
           );
@@ -144,7 +200,10 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
     log,
     applicationName: 'reset',
   });
-  const store = new PlatformStore(pool);
+  const store = new PlatformStore(pool, undefined, {
+    lockWaitMs: config.requestTimeoutMs / 2,
+    lockLeaseMs: config.lockLeaseMs,
+  });
   const kc = loadKubeConfig(config.kubeconfig);
   const raw = new RawKubernetes(kc);
   const cluster = new KubernetesCluster(kc);

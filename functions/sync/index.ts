@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
-import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
+import { operation, stopCause, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/platform/store/store.ts';
@@ -78,12 +78,25 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
               target: input.username ?? '*',
               dryRun: input.dryRun,
               record: (r) => ({
-                partial: r.results.failed_fixes.length > 0,
-                details: { counts: r.counts, ...(input.adopt ? { adopt: true } : {}), ...r.results },
+                partial: r.results.failed_fixes.length > 0 || r.stopped !== undefined,
+                details: {
+                  counts: r.counts,
+                  ...(input.adopt ? { adopt: true } : {}),
+                  ...r.results,
+                  ...(r.stopped === undefined
+                    ? {}
+                    : { stopped: stopCause(ctx.signal), notStarted: r.stopped.not_started }),
+                },
               }),
             },
             async () => {
-              const done = await sync(input, deps.settings, deps.ports, (deps.now ?? (() => new Date()))());
+              const done = await sync(
+                input,
+                deps.settings,
+                deps.ports,
+                (deps.now ?? (() => new Date()))(),
+                ctx.signal,
+              );
               if (done.dryRun !== true) {
                 const pruned = done.results.pruned;
                 deps.metrics?.run('sync', {

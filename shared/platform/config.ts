@@ -71,8 +71,16 @@ export const platformShape = {
   EVENT_SINK_TOKEN_FILE: optional(nonEmpty()),
   /** How long one invocation may work before it must stop and hand over (Knative allows at most 600 s). */
   REQUEST_TIMEOUT_SECONDS: withDefault(integer(1, 3600), 300),
-  /** Seconds to finish in-flight requests after SIGTERM. */
+  /**
+   * Seconds between SIGTERM and the forced close: operations watching their signal stop at their next safe
+   * point and answer within it (docs/architecture.md, "Shutdown").
+   */
   SHUTDOWN_GRACE_SECONDS: withDefault(integer(0, 600), 25),
+  /**
+   * How long a lock lease lasts without renewal (renewed every third of it): the longest a dead holder keeps
+   * a tenant's or a sweep's lock, and how long the store may be unreachable before a holder gives its work up.
+   */
+  LOCK_LEASE_SECONDS: withDefault(integer(1, 3600), 60),
   /**
    * How many operations one instance runs at once: the Knative Service's containerConcurrency (50 in
    * knative/base). The database pool of the instance holds as many connections.
@@ -102,6 +110,8 @@ export interface PlatformConfig {
   readonly eventSinkTokenFile?: string;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** LOCK_LEASE_SECONDS: the lease length of the store's locks. */
+  readonly lockLeaseMs: number;
   /** MAX_CONCURRENT_OPERATIONS: what the instance's database pool is sized for. */
   readonly maxConcurrentOperations: number;
 }
@@ -166,6 +176,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     ...(e.EVENT_SINK_TOKEN_FILE === undefined ? {} : { eventSinkTokenFile: e.EVENT_SINK_TOKEN_FILE }),
     requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    lockLeaseMs: e.LOCK_LEASE_SECONDS * 1000,
     maxConcurrentOperations: e.MAX_CONCURRENT_OPERATIONS,
   };
 }

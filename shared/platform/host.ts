@@ -17,7 +17,7 @@ import type { PlatformConfig, SenderSettings } from './config.ts';
 import { PlatformError, toPlatformError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts';
-import type { FunctionSpec, InvocationContext } from './operation.ts';
+import { InvocationStopped, type FunctionSpec, type InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
 import { issuerKeys, type SenderTrust } from './sender-identity.ts';
@@ -31,7 +31,10 @@ export interface HostDependencies {
   readonly metrics: FunctionMetrics;
   /** Readiness of the function's dependencies (database, ...); GET /readyz answers 503 when it throws. */
   readonly ready?: () => Promise<void>;
-  /** Aborted when the instance shuts down: running operations see it through ctx.signal. */
+  /**
+   * Aborted (with an InvocationStopped reason) when the instance shuts down: running operations see it
+   * through ctx.signal.
+   */
   readonly shutdown?: AbortSignal;
   /** Where idempotent operations keep their answers (the platform store). */
   readonly idempotency?: IdempotencyStore;
@@ -187,7 +190,7 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
 
       const gone = new AbortController();
       res.on('close', () => {
-        if (!res.writableFinished) gone.abort(new Error('client closed the connection'));
+        if (!res.writableFinished) gone.abort(new InvocationStopped('caller'));
       });
       const actorLabel = label(header(req.headers, 'x-actor'));
       const idempotencyKey = label(header(req.headers, 'idempotency-key'));

@@ -29,10 +29,35 @@ export interface InvocationContext {
   readonly event?: EventAttributes;
   /** Epoch ms by which the work must have answered (the platform's request timeout, minus a margin). */
   readonly deadline: number;
-  /** Aborted when the caller goes away or the instance shuts down. */
+  /**
+   * Aborted when the caller goes away or the instance shuts down (at SIGTERM, not at the end of the grace),
+   * with an InvocationStopped reason saying which. Long operations check it between items and stop at a
+   * safe point.
+   */
   readonly signal: AbortSignal;
   /** The Idempotency-Key header, when sent. */
   readonly idempotencyKey?: string;
+}
+
+/** The reason of an aborted `ctx.signal`: who stopped the invocation. */
+export class InvocationStopped extends Error {
+  override readonly name = 'InvocationStopped';
+  /** `caller`: the client closed its connection; `shutdown`: the instance got SIGTERM. */
+  readonly by: 'caller' | 'shutdown';
+  constructor(by: 'caller' | 'shutdown') {
+    super(by === 'caller' ? 'the caller closed the connection' : 'the instance is shutting down');
+    this.by = by;
+  }
+}
+
+/** Who stopped an invocation whose signal is aborted; undefined while it runs, or for another reason. */
+export function stoppedBy(signal: AbortSignal): 'caller' | 'shutdown' | undefined {
+  return signal.aborted && signal.reason instanceof InvocationStopped ? signal.reason.by : undefined;
+}
+
+/** What an audit record says stopped a run early: `caller_gone` or `shutdown`. */
+export function stopCause(signal: AbortSignal): 'caller_gone' | 'shutdown' {
+  return stoppedBy(signal) === 'caller' ? 'caller_gone' : 'shutdown';
 }
 
 export interface Operation<I = unknown, O = unknown> {

@@ -10,8 +10,12 @@
  *   serve() runs it lazily, and exits as a failed start-up when it fails;
  * - a body guard that reads the body (bounded by MAX_BODY_BYTES) before the framework's parsers, which would
  *   otherwise accept up to 1 GiB and answer malformed JSON with an HTML page (see docs/architecture.md);
- * - graceful shutdown: on SIGTERM (Knative scaling down) stop accepting, let in-flight requests finish within
- *   SHUTDOWN_GRACE_SECONDS, close dependencies, exit 0. The framework alone exits at once.
+ * - graceful shutdown: on SIGTERM (Knative scaling down) stop accepting connections (and answer 503 to a
+ *   request that still reaches the handler); abort every running operation's ctx.signal at once, so that a
+ *   long sweep stops at its next safe point, records its part, sends its continuation and answers; let
+ *   in-flight requests finish within SHUTDOWN_GRACE_SECONDS, then close what is still open, close
+ *   dependencies, exit 0. The framework alone exits at once. How the grace fits Knative's own shutdown
+ *   (queue-proxy drain, terminationGracePeriodSeconds) is in docs/architecture.md, "Shutdown".
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +27,8 @@ import { checkPathEscapes } from './routing.ts';
 import { ConfigError, type Env, type PlatformConfig } from './config.ts';
 import type { HttpHandler, IdempotencyStore } from './host.ts';
 import { createLogger, type Logger } from './logger.ts';
-import type { FunctionSpec } from './operation.ts';
+import { InvocationStopped, type FunctionSpec } from './operation.ts';
+import { PlatformError } from './errors.ts';
 import type { DestinationStream } from 'pino';
 import type { Registry } from 'prom-client';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
@@ -189,6 +194,26 @@ export async function startFunction<C extends PlatformConfig>(
       res.status(200).json({ status: 'ok' });
       return;
     }
+    if (shutdown.signal.aborted) {
+      // A request that still reaches the handler after SIGTERM (Node closes kept-alive connections after
+      // their answer once the server closes, so this is a race): the instance takes no new work.
+      const requestId = requestIdOf(req.headers);
+      res.setHeader('X-Request-ID', requestId);
+      res.setHeader('Retry-After', '1');
+      res.setHeader('Connection', 'close');
+      res
+        .status(503)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(
+          JSON.stringify(
+            toProblem(
+              new PlatformError({ reason: 'unavailable', message: `${name} is shutting down; retry` }),
+              requestId,
+            ),
+          ),
+        );
+      return;
+    }
     let host: HttpHandler;
     try {
       host = await handler();
@@ -220,6 +245,9 @@ export async function startFunction<C extends PlatformConfig>(
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       log.info({ graceMs: config.shutdownGraceMs }, 'shutting down: finishing in-flight requests');
+      // Running operations learn it now, not at the end of the grace: a sweep stops at its next safe point
+      // and still has the grace to record its part, send its continuation and answer.
+      shutdown.abort(new InvocationStopped('shutdown'));
       const closed = new Promise<void>((resolve) =>
         server.close(() => {
           resolve();
@@ -230,7 +258,7 @@ export async function startFunction<C extends PlatformConfig>(
         server.closeIdleConnections();
       }, 50);
       const grace = setTimeout(() => {
-        shutdown.abort(new Error('instance shutting down'));
+        log.warn('shutdown grace over: closing the connections still open');
         server.closeAllConnections();
       }, config.shutdownGraceMs);
       await closed;

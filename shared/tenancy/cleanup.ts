@@ -41,7 +41,18 @@ export interface CleanupSettings {
   readonly maxShare: number;
 }
 
-export async function cleanup(request: CleanupRequest, settings: CleanupSettings, ports: CleanupPorts) {
+/**
+ * `signal` stops the run at its next safe point: between tenants (one tenant's removal from every system
+ * runs to its end once started). The answer then lists the tenants not started (`not_started`) and the
+ * record is partial. Cleanup has no continuation of its own: the next run (the daily schedule, or the
+ * caller's retry) finds the tenants still past the retention period, this run's leftovers among them.
+ */
+export async function cleanup(
+  request: CleanupRequest,
+  settings: CleanupSettings,
+  ports: CleanupPorts,
+  signal?: AbortSignal,
+) {
   const now = request.now === undefined ? new Date() : new Date(request.now);
   const cutoff = new Date(now.getTime() - settings.retentionDays * DAY_MS);
   const marker = await ports.identity.findGroup(settings.markerGroup);
@@ -105,9 +116,14 @@ export async function cleanup(request: CleanupRequest, settings: CleanupSettings
   }
   const deleted: { username: string; user_id: string; systems: TenantSystemsRemoval }[] = [];
   const failed: { username: string; errors: Readonly<Record<string, string>> }[] = [];
+  const notStarted: string[] = [];
   await Promise.all(
     removable.map((parts) =>
       limit(async () => {
+        if (signal?.aborted === true) {
+          notStarted.push(parts.username);
+          return;
+        }
         const removal = await removeTenant(parts, settings.markerGroup, ports);
         if (Object.keys(removal.errors).length === 0)
           deleted.push({
@@ -120,12 +136,16 @@ export async function cleanup(request: CleanupRequest, settings: CleanupSettings
     ),
   );
   return {
-    message: 'Cleanup completed',
+    message:
+      notStarted.length === 0
+        ? 'Cleanup completed'
+        : `Cleanup stopped early: ${notStarted.length} tenants were not started; the next run removes them`,
     ...base,
+    ...(notStarted.length === 0 ? {} : { not_started: notStarted.sort() }),
     deleted_users: deleted.map(({ username, user_id }) => ({ username, user_id })),
     failed_deletions: failed.map((f) => f.username),
     failures: failed,
-    total_processed: removable.length,
+    total_processed: removable.length - notStarted.length,
     successfully_deleted: deleted.length,
     failed: failed.length,
   };

@@ -1,9 +1,16 @@
 /**
  * The reset sweep over tenant namespaces: discovery once, then each namespace reset with bounded concurrency
- * and its plan's starter objects applied again. A sweep stops taking new namespaces before the invocation's
- * deadline and answers a continuation (`after`: the last namespace name done, namespaces being listed in
- * name order) so that a follow-up invocation finishes the job; 10,000 namespaces take several invocations,
- * never one that the platform kills half-way.
+ * and its plan's starter objects applied again. A sweep stops taking new namespaces when the invocation's
+ * deadline passes, its per-invocation limit is reached or its signal is aborted (the caller went away, the
+ * instance shuts down, the sweep's lock lease was lost), and answers a continuation (`after`: the last
+ * namespace name done, namespaces being listed in name order) so that a follow-up invocation finishes the
+ * job; 10,000 namespaces take several invocations, never one that the platform kills half-way.
+ *
+ * The safe point is between namespaces: one namespace's reset (its collection deletes, then its starter
+ * objects applied again) always runs to its end once started, so that no namespace is left emptied without
+ * its starters. Namespaces are started in name order, at most `concurrency` at a time, and none is started
+ * once the sweep stops, so the namespaces done are exactly those up to the cursor (a prefix of the order):
+ * the continuation covers exactly the rest.
  *
  * Only tenant namespaces the product made are reset (ownership.ts): one `username` must name a namespace
  * that is that tenant's (else 409 not_owned; no namespace at all: 404), and a sweep over the tenant label
@@ -55,8 +62,13 @@ export interface ResetSweepOptions {
   readonly concurrency?: number;
   /** Namespaces one invocation takes at most (spreads a large sweep over several invocations); no limit by default. */
   readonly maxNamespaces?: number;
+  /** Stops the sweep at its next safe point when aborted. */
+  readonly signal?: AbortSignal;
   readonly now?: () => number;
 }
+
+/** Why a sweep stopped before the end: its deadline, its per-invocation limit, or its signal. */
+export type SweepStop = 'deadline' | 'limit' | 'signal';
 
 export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, options: ResetSweepOptions) {
   const now = options.now ?? Date.now;
@@ -78,7 +90,24 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   let processed = 0;
   let started = 0;
   let stoppedAt: string | undefined;
+  let stopReason: SweepStop | undefined;
   let lastDone: string | undefined;
+  /** Why no further namespace may start now, if so. */
+  const mustStop = (): SweepStop | undefined =>
+    options.signal?.aborted === true
+      ? 'signal'
+      : now() > options.deadline
+        ? 'deadline'
+        : started >= (options.maxNamespaces ?? Infinity)
+          ? 'limit'
+          : undefined;
+  const stopAt = (name: string, reason: SweepStop) => {
+    // The first namespace not started in name order; a later one seen first is replaced.
+    if (stoppedAt === undefined || name < stoppedAt) {
+      stoppedAt = name;
+      stopReason = reason;
+    }
+  };
 
   for await (const page of pages) {
     const todo = page
@@ -89,18 +118,23 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
       })
       // A namespace being deleted (deprovision, cleanup) is not reset: it is going away anyway.
       .filter((n) => n.terminating !== true && (request.after === undefined || n.name > request.after))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      // Code-unit order, as the cursor (`>`) and the apiserver's list compare names.
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const jobs: Promise<void>[] = [];
     for (const ns of todo) {
-      if (now() > options.deadline || started >= (options.maxNamespaces ?? Infinity)) {
-        stoppedAt ??= ns.name;
+      const reason = mustStop();
+      if (reason !== undefined) {
+        stopAt(ns.name, reason);
         break;
       }
       started++;
       jobs.push(
         limit(async () => {
-          if (now() > options.deadline) {
-            stoppedAt ??= ns.name;
+          // Queued behind running namespaces: check again before starting this one.
+          const late =
+            options.signal?.aborted === true ? 'signal' : now() > options.deadline ? 'deadline' : undefined;
+          if (late !== undefined) {
+            stopAt(ns.name, late);
             return;
           }
           processed++;
@@ -122,12 +156,19 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   }
 
   if (request.username !== undefined && processed === 0) {
+    if (stoppedAt !== undefined)
+      throw new PlatformError({
+        reason: 'unavailable',
+        message: `reset of ${request.username} was stopped before it started (${stopReason ?? 'signal'}); nothing was deleted`,
+      });
     throw new PlatformError({
       reason: 'not_found',
       message: `No provisioned user found with username: ${request.username}`,
     });
   }
   const complete = stoppedAt === undefined;
+  // Nothing done in this run: the rest starts where this run was asked to start.
+  const cursor = lastDone ?? request.after;
   return {
     message: request.dryRun
       ? 'Dry run: counted what a reset would delete; nothing was deleted'
@@ -135,7 +176,7 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
         ? `Namespace for user ${request.username} has been reset successfully`
         : complete
           ? 'All provisioned namespaces have been reset successfully'
-          : 'Reset stopped before the deadline or the per-invocation limit; continue with the returned cursor',
+          : `Reset stopped early (${stopReason === 'signal' ? 'stopped' : stopReason === 'limit' ? 'per-invocation limit' : 'deadline'}); the namespaces after the cursor are not reset yet: continue with the returned cursor`,
     dryRun: request.dryRun === true,
     users_processed: processed,
     namespaces_reset: reset.length,
@@ -143,7 +184,12 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
     failures: failed,
     skipped: skipped.sort((a, b) => a.name.localeCompare(b.name)),
     details,
-    ...(complete || lastDone === undefined ? {} : { continue: { after: lastDone } }),
+    ...(complete
+      ? {}
+      : {
+          stopped: { reason: stopReason ?? 'signal', next: stoppedAt },
+          continue: cursor === undefined ? {} : { after: cursor },
+        }),
   };
 }
 

@@ -113,6 +113,8 @@ export interface OrphansReport {
 export interface SyncReport {
   readonly message: string;
   readonly dryRun?: true;
+  /** The run stopped at a safe point (its signal): the repairs and prunes it did not start. */
+  readonly stopped?: { readonly not_started: readonly string[] };
   readonly results: {
     readonly total_users: number;
     readonly fixed_users: readonly FixedUser[];
@@ -405,11 +407,19 @@ function orphansReport(plan: SyncPlan): OrphansReport {
   };
 }
 
+/**
+ * `signal` stops the run at its next safe point: between tenants (one tenant's repair, its namespace with
+ * its objects, its Grafana user and its membership, runs to its end once started) and between pruned
+ * orphans. The answer then names what was not started (`not_started`) and the record is partial. Sync has no
+ * continuation of its own: the next run (hourly schedule, or the caller's retry) plans again from what the
+ * systems hold then, so it repairs exactly what is still drifted, this run's leftovers included.
+ */
 export async function sync(
   request: SyncRequest,
   settings: SyncSettings,
   ports: SyncPorts,
   now = new Date(),
+  signal?: AbortSignal,
 ): Promise<SyncReport> {
   if (request.adopt === true && request.username === undefined) {
     throw new PlatformError({
@@ -469,9 +479,14 @@ export async function sync(
   const limit = pLimit(settings.concurrency);
   const fixed: FixedUser[] = [];
   const failed: { username: string; error: string }[] = [];
+  const notStarted: string[] = [];
   await Promise.all(
     plan.repairs.map((r) =>
       limit(async () => {
+        if (signal?.aborted === true) {
+          notStarted.push(r.username);
+          return;
+        }
         const outcome = await repairer.repair(r, r.username === adoption?.name ? adoption : undefined);
         notOwned.push(...outcome.notOwned);
         const f = outcome.fixed;
@@ -489,6 +504,10 @@ export async function sync(
     await Promise.all([
       ...plan.orphans.namespaces.map((name) =>
         limit(async () => {
+          if (signal?.aborted === true) {
+            notStarted.push(`prune namespace ${name}`);
+            return;
+          }
           try {
             await ports.cluster.deleteNamespace(name, uids.get(name));
             pruned.namespaces.push(name);
@@ -499,6 +518,10 @@ export async function sync(
       ),
       ...plan.orphans.grafanaUsers.map((g) =>
         limit(async () => {
+          if (signal?.aborted === true) {
+            notStarted.push(`prune Grafana user ${g.login}`);
+            return;
+          }
           try {
             await ports.grafana.deleteUser(g.id);
             pruned.grafana_users.push(g.login);
@@ -511,7 +534,11 @@ export async function sync(
   }
   const byName = (a: { username: string }, b: { username: string }) => a.username.localeCompare(b.username);
   return {
-    message: `Sync completed for ${scope}`,
+    message:
+      notStarted.length === 0
+        ? `Sync completed for ${scope}`
+        : `Sync for ${scope} stopped early: ${notStarted.length} repairs or prunes were not started; the next run does them`,
+    ...(notStarted.length === 0 ? {} : { stopped: { not_started: notStarted.sort() } }),
     results: {
       total_users: plan.totalTenants,
       fixed_users: fixed.sort(byName),

@@ -17,8 +17,14 @@ export interface TenantSystems {
   close(): Promise<void>;
 }
 
-/** The platform settings the systems are sized by: pool size and how long a tenant lock is waited for. */
-export type SystemsSizing = Pick<PlatformConfig, 'maxConcurrentOperations' | 'requestTimeoutMs'>;
+/**
+ * The platform settings the systems are sized by: pool size, how long a tenant lock is waited for and how
+ * long its lease lasts.
+ */
+export type SystemsSizing = Pick<
+  PlatformConfig,
+  'maxConcurrentOperations' | 'requestTimeoutMs' | 'lockLeaseMs'
+>;
 
 export function connectTenantSystems(
   settings: SystemsSettings & SystemsSizing,
@@ -40,6 +46,7 @@ export function connectTenantSystems(
       idempotencySecret: options.idempotencySecret,
       // Half the request's time to wait for a tenant's lock, the other half for its own work.
       lockWaitMs: settings.requestTimeoutMs / 2,
+      lockLeaseMs: settings.lockLeaseMs,
     }),
     identity: new KeycloakDirectory({
       baseUrl: settings.keycloak.baseUrl,

@@ -17,7 +17,7 @@
 import { PlatformError, toPlatformError } from '../errors.ts';
 import type { InvocationContext } from '../operation.ts';
 import type { AuditOutcome } from './audit.ts';
-import type { PlatformStore } from './store.ts';
+import type { HeldLock, LockWait, PlatformStore } from './store.ts';
 
 /** What the audit record says about a run that answered. */
 export type AuditFacts =
@@ -38,6 +38,8 @@ export interface AuditedRun<T> {
   readonly record: (result: T) => AuditFacts;
   /** Facts added to the record of a run that threw (never secret). */
   readonly failureDetails?: Readonly<Record<string, unknown>>;
+  /** With `lock`: how long to wait for it (default: the store's lock wait). */
+  readonly lockWait?: LockWait;
 }
 
 export type AuditStore = Pick<PlatformStore, 'recordAudit'>;
@@ -57,7 +59,8 @@ export function auditRecordMissing(operation: string, target: string, cause: unk
 /**
  * Runs `work` and writes its audit record. With `lock`, the run and its record happen while holding the
  * store's lock of that name (`store.withLock`), so that the next operation on the same target starts only
- * once this one is recorded.
+ * once this one is recorded; `work` gets the held lock, whose `lost` signal it may watch to stop at its
+ * next safe point when the lease is lost.
  */
 export function runAudited<T>(
   store: AuditStore,
@@ -68,20 +71,19 @@ export function runAudited<T>(
 export function runAudited<T>(
   store: AuditStore & Pick<PlatformStore, 'withLock'>,
   ctx: AuditContext,
-  run: AuditedRun<T> & { readonly lock: string },
-  work: () => Promise<T>,
+  run: AuditedRun<T> & { readonly lock: string | undefined },
+  work: (lock?: HeldLock) => Promise<T>,
 ): Promise<T>;
 export async function runAudited<T>(
   store: AuditStore & Partial<Pick<PlatformStore, 'withLock'>>,
   ctx: AuditContext,
   run: AuditedRun<T> & { readonly lock?: string | undefined },
-  work: () => Promise<T>,
+  work: (lock?: HeldLock) => Promise<T>,
 ): Promise<T> {
-  const audited = () => runThenRecord(store, ctx, run, work);
-  if (run.lock === undefined) return audited();
+  if (run.lock === undefined) return runThenRecord(store, ctx, run, () => work());
   if (store.withLock === undefined)
     throw new PlatformError({ reason: 'internal', message: `no lock available for ${run.operation}` });
-  return store.withLock(run.lock, audited);
+  return store.withLock(run.lock, (lock) => runThenRecord(store, ctx, run, () => work(lock)), run.lockWait);
 }
 
 async function runThenRecord<T>(

@@ -36,6 +36,8 @@ describe('loadPlatformConfig', () => {
       maxBodyBytes: 1048576,
       logLevel: 'info',
       requestTimeoutMs: 300_000,
+      shutdownGraceMs: 25_000,
+      lockLeaseMs: 60_000,
       senders: {
         allowed: [],
         issuer: 'https://kubernetes.default.svc.cluster.local',

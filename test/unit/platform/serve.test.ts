@@ -81,4 +81,28 @@ describe('serve', () => {
     expect(code).toBe(0);
     expect(proc.stdout()).toMatch(/"msg":"stopped"/);
   });
+
+  it('aborts a running operation at SIGTERM, not at the end of the grace, and exits', async () => {
+    const proc = start({ PORT: '0', API_TOKEN: TOKEN, SHUTDOWN_GRACE_SECONDS: '60' });
+    const port = await waitForPort(proc.stdout);
+    const call = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // Control: before SIGTERM an operation runs and answers.
+    expect((await call('/wait', { ms: 0 })).status).toBe(200);
+    const running = call('/until-stopped', {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proc.child.kill('SIGTERM');
+    const response = await running;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ stoppedBy: 'shutdown' });
+    const [code] = (await once(proc.child, 'exit')) as [number];
+    expect(code).toBe(0);
+    // It stopped because its signal told it, not because the 60 s grace ran out.
+    expect(proc.stdout()).not.toContain('shutdown grace over');
+    expect(proc.stdout()).toMatch(/"msg":"stopped"/);
+  });
 });

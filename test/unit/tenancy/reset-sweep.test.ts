@@ -105,6 +105,77 @@ describe('resetSweep', () => {
     expect(done).toEqual(names);
   });
 
+  it('stops at the namespace after its signal is aborted; the cursor leaves exactly the rest', async () => {
+    const first = ports();
+    const stop = new AbortController();
+    const send = first.raw.send.bind(first.raw);
+    // The signal is aborted while the fourth namespace (the last of the first page) is being reset.
+    const aborting: ResetSweepPorts = {
+      ...first,
+      raw: {
+        send: (method, path, action) => {
+          if (path.includes('/tenant-03/')) stop.abort();
+          return send(method, path, action);
+        },
+      },
+    };
+    const partial = await resetSweep({}, aborting, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+      concurrency: 2,
+      signal: stop.signal,
+    });
+    expect(partial.stopped).toEqual({ reason: 'signal', next: 'tenant-04' });
+    expect(partial.continue).toEqual({ after: 'tenant-03' });
+    // The namespaces started before the signal ran to their end: the done ones are a prefix.
+    expect([...first.deleted].sort()).toEqual(names.slice(0, 4));
+    expect(Object.keys(partial.details).sort()).toEqual(names.slice(0, 4));
+    const second = ports();
+    const rest = await resetSweep({ after: partial.continue?.after }, second, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    expect([...second.deleted].sort()).toEqual(names.slice(4));
+    expect(rest).not.toHaveProperty('continue');
+    expect(rest).not.toHaveProperty('stopped');
+  });
+
+  it('stopped before any namespace, continues from where it was asked to start', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const p = ports();
+    const fromStart = await resetSweep({}, p, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+      signal: stop.signal,
+    });
+    expect(fromStart).toMatchObject({
+      namespaces_reset: 0,
+      continue: {},
+      stopped: { reason: 'signal', next: 'tenant-00' },
+    });
+    const fromCursor = await resetSweep({ after: 'tenant-06' }, p, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+      signal: stop.signal,
+    });
+    expect(fromCursor).toMatchObject({ namespaces_reset: 0, continue: { after: 'tenant-06' } });
+    expect(p.deleted).toEqual([]);
+    // One tenant's reset stopped before it started is a retryable problem, not a 404.
+    await expect(
+      resetSweep({ username: 'tenant-01' }, p, {
+        plans,
+        deadline: Number.MAX_SAFE_INTEGER,
+        signal: stop.signal,
+      }),
+    ).rejects.toMatchObject({ reason: 'unavailable', retryable: true });
+    const control = await resetSweep({ username: 'tenant-01' }, p, {
+      plans,
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    expect(control.namespaces_reset).toBe(1);
+  });
+
   it('skips namespaces that are being deleted', async () => {
     const p = ports();
     const dying: ResetSweepPorts = {

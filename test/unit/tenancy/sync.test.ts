@@ -151,6 +151,33 @@ describe('sync', () => {
     expect(s.grafana.has('bob')).toBe(true);
   });
 
+  it('stops between tenants when its signal is aborted, and names the repairs not started', async () => {
+    const s = systems({ tenants: ['ann', 'bob', 'cid', 'dan'], namespaces: [], grafana: [] });
+    const stop = new AbortController();
+    const createUser = s.ports.grafana.createUser.bind(s.ports.grafana);
+    // Aborted during the first tenant's repair (concurrency 1): that repair finishes, no other starts.
+    const ports: SyncPorts = {
+      ...s.ports,
+      grafana: {
+        ...s.ports.grafana,
+        createUser: (...args) => {
+          stop.abort();
+          return createUser(...args);
+        },
+      },
+    };
+    const stopped = await sync({}, { ...settings, concurrency: 1 }, ports, new Date(), stop.signal);
+    expect(stopped.results.fixed_users).toEqual([
+      { username: 'ann', fixed_grafana: true, fixed_namespace: true, fixed_membership: false },
+    ]);
+    expect(stopped.stopped).toEqual({ not_started: ['bob', 'cid', 'dan'] });
+    expect(stopped.message).toMatch(/stopped early/);
+    // The next run is the continuation: it repairs exactly what is still drifted.
+    const next = await sync({}, settings, s.ports);
+    expect(next.results.fixed_users.map((f) => f.username)).toEqual(['bob', 'cid', 'dan']);
+    expect(next).not.toHaveProperty('stopped');
+  });
+
   it('changes nothing in a dry run', async () => {
     const s = systems({ tenants: ['ann'], namespaces: [], grafana: [] });
     const result = await sync({ dryRun: true }, settings, s.ports);
