@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration fuzz servers testenv dev bench clean
+.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration test-faults fuzz servers testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -37,8 +37,13 @@ servers: ## build (or reuse cached) etcd, kube-apiserver, kube-controller-manage
 	bash test/env/build-servers.sh >/dev/null
 	node --input-type=module -e "await (await import('./test/env/keycloak.ts')).keycloakHome()"
 
+# The fault tests start servers of their own and freeze or kill them: they run after the shared run.
 test-integration: install servers
 	npm run -s test:integration
+	npm run -s test:faults
+
+test-faults: install servers ## the fault suite alone (its own servers, frozen and killed)
+	npm run -s test:faults
 
 testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it)
 	node test/env/cli.ts

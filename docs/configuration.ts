@@ -58,6 +58,17 @@ export const MEANINGS: Readonly<Record<string, string>> = {
     'lease of a tenant’s or a sweep’s lock, renewed every third of it: how long a dead holder keeps it, and how long the store may be unreachable before the holder gives its work up',
   MAX_CONCURRENT_OPERATIONS:
     'operations one instance runs at once: keep it equal to the Service’s containerConcurrency; the database pool holds as many connections (PostgreSQL must allow instances × this)',
+  KUBERNETES_TIMEOUT_SECONDS:
+    'the longest one Kubernetes API request may take, connect to last byte; then a retryable 504 (each timeout must be at most a third of the request’s work time)',
+  KEYCLOAK_TIMEOUT_SECONDS: 'the longest one Keycloak request may take; then a retryable 504',
+  GRAFANA_TIMEOUT_SECONDS: 'the longest one Grafana API request may take; then a retryable 504',
+  EVENT_SINK_TIMEOUT_SECONDS: 'the longest one CloudEvent POST to the event sink may take',
+  DATABASE_CONNECT_TIMEOUT_SECONDS:
+    'the longest a database connection takes to open, or a pooled one is waited for (a busy pool: 503 with Retry-After)',
+  DATABASE_STATEMENT_TIMEOUT_SECONDS:
+    'PostgreSQL statement_timeout; the client gives up on an unanswered query 2 s later (a frozen server: retryable 504)',
+  DATABASE_LOCK_TIMEOUT_SECONDS:
+    'PostgreSQL lock_timeout: how long a lock held by another session is waited for',
   DATABASE_URL: 'the platform store (PostgreSQL): audit log, idempotency keys, usage counters',
   KUBECONFIG: 'a kubeconfig file, used when KUBE_CONFIG is unset; neither: the in-cluster ServiceAccount',
   KUBE_CONFIG: 'a whole kubeconfig inline (the predecessor’s variable); wins over KUBECONFIG',

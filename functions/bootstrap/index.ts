@@ -16,7 +16,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import {
   accountsTable,
   createAccount,
@@ -538,16 +538,20 @@ export function bootstrapSetup(config: BootstrapConfig, log: Logger): FunctionSe
     max: poolSizeFor(config.maxConcurrentOperations),
     log,
     applicationName: 'bootstrap',
+    ...poolTimeouts(config.callTimeouts),
   });
   const store = new PlatformStore(pool, undefined, {
     idempotencySecret: config.idempotencySecret,
     lockWaitMs: config.requestTimeoutMs / 2,
     lockLeaseMs: config.lockLeaseMs,
   });
-  const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
+  const api = new RawKubernetes(loadKubeConfig(config.kubeconfig), {
+    timeoutMs: config.callTimeouts.kubernetesMs,
+  });
   const sink = eventSinkFor(
     { ...config.limitsEvents, tokenFile: config.eventSinkTokenFile },
     '/tenant-lifecycle/bootstrap',
+    config.callTimeouts.eventSinkMs,
   );
   return {
     spec: bootstrapSpec({

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import { clusterCreateRefusal, dbUserCreateRefusal } from '../../shared/everest/cluster-create-check.ts';
 import { clusterUsage } from '../../shared/everest/cluster-usage.ts';
 import {
@@ -208,10 +208,13 @@ export function enforceSetup(config: EnforceConfig, log: Logger): FunctionSetup 
     max: poolSizeFor(config.maxConcurrentOperations),
     log,
     applicationName: 'enforce',
+    ...poolTimeouts(config.callTimeouts),
   });
   const store = new PlatformStore(pool);
   const counters = new UsageCounterStore(store);
-  const api = new RawKubernetes(loadKubeConfig(config.kubeconfig));
+  const api = new RawKubernetes(loadKubeConfig(config.kubeconfig), {
+    timeoutMs: config.callTimeouts.kubernetesMs,
+  });
   return {
     spec: enforceSpec({ api, counters, store, reserved: config.reserved }),
     ready: () => store.ensureSchema(),

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
-import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
@@ -166,18 +166,21 @@ export function pgReconcileSetup(config: PgReconcileConfig, log: Logger): Functi
     max: poolSizeFor(config.maxConcurrentOperations),
     log,
     applicationName: 'pg-reconcile',
+    ...poolTimeouts(config.callTimeouts),
   });
   const target = createPool({
     connectionString: config.targetUrl,
     log,
     applicationName: 'pg-reconcile',
     max: config.poolMax,
+    ...poolTimeouts(config.callTimeouts),
   });
   const store = new PlatformStore(storePool);
   const metrics = new ReconcileMetrics();
   const source = new KubernetesDesiredSource(loadKubeConfig(config.kubeconfig), {
     namespace: config.namespace,
     configMap: config.configMap,
+    timeoutMs: config.callTimeouts.kubernetesMs,
   });
   return {
     spec: pgReconcileSpec({

@@ -10,7 +10,7 @@ import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
 import { discoverResources } from '../../shared/adapters/kubernetes/discovery.ts';
 import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import {
@@ -199,18 +199,20 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
     max: poolSizeFor(config.maxConcurrentOperations),
     log,
     applicationName: 'reset',
+    ...poolTimeouts(config.callTimeouts),
   });
   const store = new PlatformStore(pool, undefined, {
     lockWaitMs: config.requestTimeoutMs / 2,
     lockLeaseMs: config.lockLeaseMs,
   });
   const kc = loadKubeConfig(config.kubeconfig);
-  const raw = new RawKubernetes(kc);
-  const cluster = new KubernetesCluster(kc);
+  const raw = new RawKubernetes(kc, { timeoutMs: config.callTimeouts.kubernetesMs });
+  const cluster = new KubernetesCluster(kc, { timeoutMs: config.callTimeouts.kubernetesMs });
   const metrics = new TenantRunMetrics();
   const sink = eventSinkFor(
     { ...config.continuation, tokenFile: config.eventSinkTokenFile },
     '/tenant-lifecycle/reset',
+    config.callTimeouts.eventSinkMs,
   );
   return {
     spec: resetSpec({

@@ -4,6 +4,7 @@
  * not read one by one. Passwords stay in memory: they are never logged, returned or stored.
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { boundedApiClient, DEFAULT_KUBERNETES_TIMEOUT_MS } from '../adapters/kubernetes/api-client.ts';
 import { kubernetesCall } from '../adapters/kubernetes/errors.ts';
 import { PlatformError } from '../platform/errors.ts';
 
@@ -28,8 +29,11 @@ export class KubernetesDesiredSource implements DesiredSource {
   private readonly configMap: string;
   private readonly pageSize: number;
 
-  constructor(kc: KubeConfig, options: { namespace: string; configMap: string; pageSize?: number }) {
-    this.core = kc.makeApiClient(CoreV1Api);
+  constructor(
+    kc: KubeConfig,
+    options: { namespace: string; configMap: string; pageSize?: number; timeoutMs?: number },
+  ) {
+    this.core = boundedApiClient(kc, CoreV1Api, options.timeoutMs ?? DEFAULT_KUBERNETES_TIMEOUT_MS);
     this.namespace = options.namespace;
     this.configMap = options.configMap;
     this.pageSize = options.pageSize ?? 500;

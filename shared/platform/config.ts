@@ -86,7 +86,43 @@ export const platformShape = {
    * knative/base). The database pool of the instance holds as many connections.
    */
   MAX_CONCURRENT_OPERATIONS: withDefault(integer(1, 1000), 50),
+  /** The bound of one call to each external system; see CallTimeouts. */
+  KUBERNETES_TIMEOUT_SECONDS: withDefault(integer(1, 600), 30),
+  KEYCLOAK_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
+  GRAFANA_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
+  EVENT_SINK_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
+  DATABASE_CONNECT_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: withDefault(integer(1, 600), 30),
+  DATABASE_LOCK_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
 } satisfies EnvShape;
+
+/**
+ * How long one call to each external system may take before it fails as a retryable 504 `timeout` (or 503
+ * `unavailable` when the connection could not be made). Each fits three times (a call and its two
+ * retries) into the request's deadline, which loadPlatformConfig checks.
+ */
+export interface CallTimeouts {
+  /** One apiserver request, connect to last byte (client-node and raw requests). */
+  readonly kubernetesMs: number;
+  /** One Keycloak request (admin API and token endpoint). */
+  readonly keycloakMs: number;
+  /** One Grafana API request. */
+  readonly grafanaMs: number;
+  /** One CloudEvent POST to the event sink. */
+  readonly eventSinkMs: number;
+  /** Opening a database connection, or waiting for one of the pool's. */
+  readonly databaseConnectMs: number;
+  /**
+   * The server's statement_timeout; the client gives up on an unanswered query a little later (pg's
+   * query_timeout), which is what bounds a call to a frozen server.
+   */
+  readonly databaseStatementMs: number;
+  /** The server's lock_timeout: a row or table lock held by another session is waited for this long. */
+  readonly databaseLockMs: number;
+}
+
+/** The time the client waits for a query's answer beyond statement_timeout before it gives up. */
+export const DATABASE_CLIENT_MARGIN_MS = 2_000;
 
 export interface SenderSettings {
   /** EVENT_AUDIENCE; the host defaults it to `tenant-lifecycle/<function name>`. */
@@ -114,6 +150,12 @@ export interface PlatformConfig {
   readonly lockLeaseMs: number;
   /** MAX_CONCURRENT_OPERATIONS: what the instance's database pool is sized for. */
   readonly maxConcurrentOperations: number;
+  readonly callTimeouts: CallTimeouts;
+}
+
+/** The work time of a request: what the host gives an operation as its deadline. */
+export function requestWorkMs(requestTimeoutMs: number): number {
+  return Math.max(requestTimeoutMs * 0.9, requestTimeoutMs - 30_000);
 }
 
 function parseEnv<S extends EnvShape>(shape: S, env: Env): z.infer<z.ZodMiniObject<S>> {
@@ -158,6 +200,33 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     if (error instanceof ConfigError) throw new ConfigError([...refused, ...error.problems]);
     throw error;
   }
+  const callTimeouts: CallTimeouts = {
+    kubernetesMs: e.KUBERNETES_TIMEOUT_SECONDS * 1000,
+    keycloakMs: e.KEYCLOAK_TIMEOUT_SECONDS * 1000,
+    grafanaMs: e.GRAFANA_TIMEOUT_SECONDS * 1000,
+    eventSinkMs: e.EVENT_SINK_TIMEOUT_SECONDS * 1000,
+    databaseConnectMs: e.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000,
+    databaseStatementMs: e.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000,
+    databaseLockMs: e.DATABASE_LOCK_TIMEOUT_SECONDS * 1000,
+  };
+  // A call and its two retries must fit in the request's work time, or a slow system turns into the
+  // platform cutting the request off without an answer.
+  const workMs = requestWorkMs(e.REQUEST_TIMEOUT_SECONDS * 1000);
+  for (const name of [
+    'KUBERNETES_TIMEOUT_SECONDS',
+    'KEYCLOAK_TIMEOUT_SECONDS',
+    'GRAFANA_TIMEOUT_SECONDS',
+    'EVENT_SINK_TIMEOUT_SECONDS',
+    'DATABASE_CONNECT_TIMEOUT_SECONDS',
+    'DATABASE_STATEMENT_TIMEOUT_SECONDS',
+    'DATABASE_LOCK_TIMEOUT_SECONDS',
+  ] as const) {
+    if (e[name] * 1000 * 3 > workMs)
+      refused.push({
+        variable: name,
+        message: `must be at most a third of the request's work time (${Math.floor(workMs / 3000)} s with REQUEST_TIMEOUT_SECONDS=${e.REQUEST_TIMEOUT_SECONDS})`,
+      });
+  }
   if (refused.length > 0) throw new ConfigError(refused);
   const apiTokens = [...(e.API_TOKEN ?? []), ...(e.VERIFICATION_TOKEN ?? []), ...(e.ADMIN_API_KEY ?? [])];
   return {
@@ -178,6 +247,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     lockLeaseMs: e.LOCK_LEASE_SECONDS * 1000,
     maxConcurrentOperations: e.MAX_CONCURRENT_OPERATIONS,
+    callTimeouts,
   };
 }
 

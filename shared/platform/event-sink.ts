@@ -24,6 +24,7 @@ export interface EventSinkOptions {
   readonly token?: string;
   /** A file holding the Bearer token (a projected service-account token), when `token` is unset. */
   readonly tokenFile?: string;
+  /** Connect, headers and body timeout of one POST (EVENT_SINK_TIMEOUT_SECONDS); default 10 s. */
   readonly timeoutMs?: number;
 }
 
@@ -111,11 +112,13 @@ export function eventSinkFor(
     readonly tokenFile?: string | undefined;
   },
   source: string,
+  timeoutMs?: number,
 ): EventSink | undefined {
   if (target.sink === undefined) return undefined;
   return new EventSink({
     url: target.sink,
     source,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(target.token === undefined ? {} : { token: target.token }),
     ...(target.tokenFile === undefined ? {} : { tokenFile: target.tokenFile }),
   });

@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import type { JWTVerifyGetKey } from 'jose';
 import { callerAuthenticator } from './auth.ts';
 import { tooLarge } from './body.ts';
-import type { PlatformConfig, SenderSettings } from './config.ts';
+import { requestWorkMs, type PlatformConfig, type SenderSettings } from './config.ts';
 import { PlatformError, toPlatformError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts';
@@ -200,7 +200,7 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         trigger,
         actor: actorLabel === undefined ? caller : `${actorLabel} via ${caller}`,
         ...(decoded.kind === 'http' ? {} : { event: decoded.event }),
-        deadline: Date.now() + Math.max(config.requestTimeoutMs * 0.9, config.requestTimeoutMs - 30_000),
+        deadline: Date.now() + requestWorkMs(config.requestTimeoutMs),
         signal: deps.shutdown === undefined ? gone.signal : AbortSignal.any([gone.signal, deps.shutdown]),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       };

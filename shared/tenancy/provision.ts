@@ -274,9 +274,14 @@ export async function applyProvision(
   const result = await runSaga([[...keycloak, ...grafanaSteps], kubernetes]);
   if (!result.ok) {
     const cause = result.failure instanceof PlatformError ? result.failure : undefined;
+    // A system that did not answer (503/504) makes the request worth sending again later, even when the
+    // adapter did not retry the call itself (a create that may have been processed): the retry then
+    // provisions, or answers 409 for what the lost answer had made.
+    const retryable =
+      cause !== undefined && (cause.retryable || cause.status === 503 || cause.status === 504);
     throw new PlatformError({
       reason: cause?.reason ?? 'internal',
-      ...(cause === undefined ? {} : { status: cause.status, retryable: cause.retryable }),
+      ...(cause === undefined ? {} : { status: cause.status, retryable }),
       ...(cause?.upstream === undefined ? {} : { upstream: cause.upstream }),
       message: `provisioning "${plan.username}" failed: ${cause?.message ?? 'unexpected error'}; ${
         result.rolledBack

@@ -3,7 +3,7 @@ import { GrafanaAdmin } from '../adapters/grafana/client.ts';
 import { KeycloakDirectory } from '../adapters/keycloak/directory.ts';
 import { KubernetesCluster } from '../adapters/kubernetes/cluster.ts';
 import { loadKubeConfig } from '../adapters/kubernetes/kubeconfig.ts';
-import { createPool, poolSizeFor } from '../adapters/postgres/pool.ts';
+import { createPool, poolSizeFor, poolTimeouts } from '../adapters/postgres/pool.ts';
 import type { PlatformConfig } from '../platform/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { PlatformStore } from '../platform/store/store.ts';
@@ -18,12 +18,12 @@ export interface TenantSystems {
 }
 
 /**
- * The platform settings the systems are sized by: pool size, how long a tenant lock is waited for and how
- * long its lease lasts.
+ * The platform settings the systems are sized by: pool size, how long a tenant lock is waited for, how
+ * long its lease lasts, and the bound of each call to each system.
  */
 export type SystemsSizing = Pick<
   PlatformConfig,
-  'maxConcurrentOperations' | 'requestTimeoutMs' | 'lockLeaseMs'
+  'maxConcurrentOperations' | 'requestTimeoutMs' | 'lockLeaseMs' | 'callTimeouts'
 >;
 
 export function connectTenantSystems(
@@ -38,9 +38,11 @@ export function connectTenantSystems(
     max: poolSizeFor(settings.maxConcurrentOperations),
     log,
     applicationName: functionName,
+    ...poolTimeouts(settings.callTimeouts),
   });
   const paging = options.pageSize === undefined ? {} : { pageSize: options.pageSize };
-  const grafana = new GrafanaAdmin({ ...settings.grafana, ...paging });
+  const timeouts = settings.callTimeouts;
+  const grafana = new GrafanaAdmin({ ...settings.grafana, ...paging, timeoutMs: timeouts.grafanaMs });
   return {
     store: new PlatformStore(pool, undefined, {
       idempotencySecret: options.idempotencySecret,
@@ -58,9 +60,10 @@ export function connectTenantSystems(
         clientSecret: settings.keycloak.clientSecret,
       },
       ...paging,
+      timeoutMs: timeouts.keycloakMs,
     }),
     grafana,
-    cluster: new KubernetesCluster(loadKubeConfig(settings.kubeconfig)),
+    cluster: new KubernetesCluster(loadKubeConfig(settings.kubeconfig), { timeoutMs: timeouts.kubernetesMs }),
     close: async () => {
       await grafana.close();
       await pool.end();

@@ -1,11 +1,14 @@
 /**
  * Supervises one server process of the test environment: output appended to `<logDir>/<name>.log`,
  * readiness polled with a deadline, and a start failure reported with the tail of that log. Stopping sends
- * SIGTERM (or the server's own stop signal), then SIGKILL after a grace period.
+ * SIGTERM (or the server's own stop signal), then SIGKILL after a grace period. The fault tests also
+ * freeze a server (SIGSTOP to it and every process it started), kill it (SIGKILL, likewise) and start it
+ * again with the same command, arguments and data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,10 +32,42 @@ export interface StartOptions {
 export interface ServerProcess {
   readonly name: string;
   readonly logFile: string;
+  /** The pid of the current run (a restart changes it). */
   readonly pid: number;
   /** Time from spawn to ready, in ms. */
   readonly startMs: number;
   stop(): Promise<void>;
+  /**
+   * Sends `signal` to the server and to every process below it (PostgreSQL's backends, the JVM under
+   * Keycloak's kc.sh): SIGSTOP freezes the whole server, SIGCONT thaws it, SIGKILL kills it.
+   */
+  signalAll(signal: NodeJS.Signals): void;
+  /** Starts the server again with the same command, arguments and data, after it was killed. */
+  restart(): Promise<void>;
+}
+
+/** The pids of `root` and of every process below it, read from /proc (parents before children). */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const tree: number[] = [];
+  const visit = (pid: number): void => {
+    tree.push(pid);
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(root);
+  return tree;
 }
 
 export async function logTail(logFile: string, lines = 40): Promise<string> {
@@ -60,35 +95,80 @@ export async function startProcess(options: StartOptions): Promise<ServerProcess
   const logFile = join(options.logDir, `${options.name}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
   await once(log, 'open');
-  const started = Date.now();
-  const child = spawn(options.command, options.args, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    stdio: ['ignore', log, log],
-    ...(options.user ?? {}),
-  });
-  let exit: string | undefined;
-  child.once('exit', (code, signal) => (exit ??= `exited with ${signal ?? `code ${code ?? '?'}`}`));
-  child.once('error', (error) => (exit ??= `could not be started: ${error.message}`));
+  let child: ChildProcess;
+  let startMs = 0;
+
+  /** Spawns the server and waits until it answers; on failure it is stopped and the error names why. */
+  const launch = async (): Promise<void> => {
+    const started = Date.now();
+    const current = spawn(options.command, options.args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', log, log],
+      ...(options.user ?? {}),
+    });
+    child = current;
+    let exit: string | undefined;
+    current.once('exit', (code, signal) => (exit ??= `exited with ${signal ?? `code ${code ?? '?'}`}`));
+    current.once('error', (error) => (exit ??= `could not be started: ${error.message}`));
+    const deadline = started + (options.timeoutMs ?? 120_000);
+    for (;;) {
+      if (exit !== undefined) break;
+      if (await options.ready().catch(() => false)) {
+        startMs = Date.now() - started;
+        return;
+      }
+      if (Date.now() > deadline) {
+        exit = `was not ready after ${Math.round((options.timeoutMs ?? 120_000) / 1000)} s`;
+        break;
+      }
+      await sleep(100);
+    }
+    await stopChild(current, options.stopSignal ?? 'SIGTERM', 10_000);
+    throw new Error(`${options.name} ${exit} (log: ${logFile}); last lines:\n${await logTail(logFile)}`);
+  };
+
   const stop = async (): Promise<void> => {
+    // A frozen server would not hear its stop signal.
+    if (child.exitCode === null && child.signalCode === null) server.signalAll('SIGCONT');
     await stopChild(child, options.stopSignal ?? 'SIGTERM', 10_000);
     log.end();
   };
-
-  const deadline = started + (options.timeoutMs ?? 120_000);
-  for (;;) {
-    if (exit !== undefined) break;
-    if (await options.ready().catch(() => false)) {
-      return { name: options.name, logFile, pid: child.pid ?? -1, startMs: Date.now() - started, stop };
-    }
-    if (Date.now() > deadline) {
-      exit = `was not ready after ${Math.round((options.timeoutMs ?? 120_000) / 1000)} s`;
-      break;
-    }
-    await sleep(100);
+  const server: ServerProcess = {
+    name: options.name,
+    logFile,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    get startMs() {
+      return startMs;
+    },
+    stop,
+    signalAll: (signal) => {
+      if (child.pid === undefined) return;
+      for (const pid of processTree(child.pid)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // exited meanwhile
+        }
+      }
+    },
+    restart: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        server.signalAll('SIGKILL');
+        await once(child, 'exit');
+      }
+      await launch();
+    },
+  };
+  try {
+    await launch();
+  } catch (error) {
+    log.end();
+    throw error;
   }
-  await stop();
-  throw new Error(`${options.name} ${exit} (log: ${logFile}); last lines:\n${await logTail(logFile)}`);
+  return server;
 }
 
 /** Runs a command to completion (initdb, openssl); fails with its output on a non-zero exit. */

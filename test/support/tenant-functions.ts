@@ -63,10 +63,18 @@ export interface RunningTenantFunctions {
 export async function startTenantFunctions(
   env: TestEnv,
   databaseUrl: string,
-  options: { provisionPort?: number; deprovisionPort?: number; logLevel?: string } = {},
+  options: {
+    provisionPort?: number;
+    deprovisionPort?: number;
+    logLevel?: string;
+    /** More environment variables of both functions (e.g. shorter call timeouts). */
+    overrides?: Record<string, string>;
+  } = {},
 ): Promise<RunningTenantFunctions> {
-  const overrides: Record<string, string> =
-    options.logLevel === undefined ? {} : { LOG_LEVEL: options.logLevel };
+  const overrides: Record<string, string> = {
+    ...options.overrides,
+    ...(options.logLevel === undefined ? {} : { LOG_LEVEL: options.logLevel }),
+  };
   const provision = await startFunction({
     name: 'provision',
     loadConfig: loadProvisionConfig,

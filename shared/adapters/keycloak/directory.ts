@@ -234,10 +234,20 @@ export class KeycloakDirectory {
     }
   }
 
+  /**
+   * Idempotent: adding a member again answers 204, and two adds of the same membership at once (provision
+   * and sync repairing the same tenant) make Keycloak answer the loser 409 "Duplicate resource error" from
+   * its unique constraint; either way the user is a member afterwards.
+   */
   async addToGroup(userId: string, groupId: string): Promise<void> {
-    await this.call(`add user ${userId} to group ${groupId}`, (kc) =>
-      kc.users.addToGroup({ id: userId, groupId }),
-    );
+    try {
+      await this.call(`add user ${userId} to group ${groupId}`, (kc) =>
+        kc.users.addToGroup({ id: userId, groupId }),
+      );
+    } catch (error) {
+      if (error instanceof PlatformError && error.reason === 'conflict') return;
+      throw error;
+    }
   }
 
   async removeFromGroup(userId: string, groupId: string): Promise<void> {

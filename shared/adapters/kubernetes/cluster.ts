@@ -4,13 +4,14 @@
  */
 import {
   CoreV1Api,
-  KubernetesObjectApi,
   PatchStrategy,
   type KubeConfig,
+  type KubernetesObjectApi,
   type V1Namespace,
 } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
 import type { KubernetesObject } from '../../tenancy/baseline.ts';
+import { boundedApiClient, boundedObjectApi, DEFAULT_KUBERNETES_TIMEOUT_MS } from './api-client.ts';
 import { kubernetesCall } from './errors.ts';
 
 export const FIELD_MANAGER = 'tenant-lifecycle';
@@ -41,9 +42,11 @@ export class KubernetesCluster {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
 
-  constructor(kc: KubeConfig) {
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
-    this.core = kc.makeApiClient(CoreV1Api);
+  /** `timeoutMs`: the bound of each apiserver call (KUBERNETES_TIMEOUT_SECONDS). */
+  constructor(kc: KubeConfig, options: { readonly timeoutMs?: number } = {}) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_KUBERNETES_TIMEOUT_MS;
+    this.objects = boundedObjectApi(kc, timeoutMs);
+    this.core = boundedApiClient(kc, CoreV1Api, timeoutMs);
   }
 
   async create(object: KubernetesObject, dryRun = false): Promise<void> {

@@ -8,6 +8,7 @@ import { request, type RequestOptions } from 'node:https';
 import { request as plainRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
+import { DEFAULT_KUBERNETES_TIMEOUT_MS } from './api-client.ts';
 import { FIELD_MANAGER } from './cluster.ts';
 import { kubernetesError } from './errors.ts';
 import { ApiException } from '@kubernetes/client-node';
@@ -15,9 +16,12 @@ import { ApiException } from '@kubernetes/client-node';
 export class RawKubernetes {
   private readonly kc: KubeConfig;
   private readonly server: URL;
+  private readonly timeoutMs: number;
 
-  constructor(kc: KubeConfig) {
+  /** `timeoutMs`: the bound of each request, from sending to the last byte (KUBERNETES_TIMEOUT_SECONDS). */
+  constructor(kc: KubeConfig, options: { readonly timeoutMs?: number } = {}) {
     this.kc = kc;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_KUBERNETES_TIMEOUT_MS;
     const cluster = kc.getCurrentCluster();
     if (cluster === null)
       throw new PlatformError({ reason: 'internal', message: 'kubeconfig has no current cluster' });
@@ -46,19 +50,30 @@ export class RawKubernetes {
     const send = url.protocol === 'http:' ? plainRequest : request;
     try {
       return await new Promise((resolve, reject) => {
-        const req = send(url, { ...options, timeout: 60_000 }, (res) => {
+        const req = send(url, options, (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('error', reject);
           res.on('end', () => {
+            clearTimeout(deadline);
             const status = res.statusCode ?? 0;
             if (status >= 400) reject(new ApiException(status, `HTTP ${status}`, text, {}));
             else resolve(text === '' ? undefined : (JSON.parse(text) as unknown));
           });
         });
-        req.on('timeout', () =>
-          req.destroy(Object.assign(new Error('apiserver timeout'), { code: 'ETIMEDOUT' })),
-        );
-        req.on('error', reject);
+        // One bound for the whole exchange (connect, TLS, headers, body): a socket idle timeout alone
+        // would let a slowly trickling answer run on.
+        const deadline = setTimeout(() => {
+          const timedOut = Object.assign(new Error(`no complete answer within ${this.timeoutMs} ms`), {
+            code: 'ETIMEDOUT',
+          });
+          reject(timedOut);
+          req.destroy(timedOut);
+        }, this.timeoutMs);
+        req.on('error', (error) => {
+          clearTimeout(deadline);
+          reject(error);
+        });
         req.end(body === undefined ? undefined : JSON.stringify(body.json));
       });
     } catch (error) {

@@ -1,9 +1,11 @@
 /**
  * Converts pg errors into PlatformError, each cause with its own message: serialization failures, deadlocks
- * and lock timeouts are retryable conflicts; a statement timeout is a timeout; a lost, refused or timed-out
- * connection and a restarting server are retryable "unavailable"; a busy pool or a server out of connection
- * slots is "unavailable" with a Retry-After; a bad password is "unavailable" but not retryable. Messages are fixed texts (plus the action): they never
- * include the server's message, the connection string or a password; the original error stays in `cause`.
+ * and lock timeouts are retryable conflicts; a statement timeout is a timeout; a lost or refused connection
+ * and a restarting server are retryable "unavailable"; a connection or query the server did not answer in
+ * time is a retryable "timeout"; a busy pool or a server out of connection slots is "unavailable" with a
+ * Retry-After; a bad password is "unavailable" but not retryable. Messages are fixed texts (plus the
+ * action): they never include the server's message, the connection string or a password; the original
+ * error stays in `cause`.
  */
 import { DatabaseError } from 'pg';
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
@@ -28,6 +30,9 @@ export function sqlState(error: unknown): string | undefined {
  * fails differently: "Connection terminated due to connection timeout".)
  */
 export const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
+
+/** pg's error when a query got no answer within query_timeout (the server is frozen or unreachable). */
+export const QUERY_READ_TIMEOUT = 'Query read timeout';
 
 /** Seconds a caller should wait before retrying when this instance or the database is merely busy. */
 export const BUSY_RETRY_AFTER_SECONDS = 2;
@@ -102,9 +107,9 @@ function byClientMessage(
       retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
     };
   if (message === 'Connection terminated due to connection timeout')
-    return { reason: 'unavailable', message: 'the database did not accept a connection in time' };
-  if (message === 'Query read timeout')
-    return { reason: 'timeout', message: 'database did not answer in time' };
+    return { reason: 'timeout', message: 'the database did not accept a connection in time' };
+  if (message === QUERY_READ_TIMEOUT)
+    return { reason: 'timeout', message: 'the database did not answer the query in time' };
   if (/^Connection terminated/.test(message))
     return { reason: 'unavailable', message: 'database connection lost' };
   return undefined;
@@ -134,6 +139,8 @@ export function postgresError(error: unknown, action: string): PlatformError {
   if (client !== undefined) return fail(client);
   // Transport failures: the database is unreachable for now (refused, reset, DNS, timed out).
   const network = networkFailure(error);
+  if (network === 'timeout')
+    return fail({ reason: 'timeout', message: 'the database did not answer in time' });
   if (network !== undefined) {
     const refused = errorCode(error) === 'ECONNREFUSED';
     return fail({

@@ -1,11 +1,16 @@
 /**
  * The PostgreSQL connection pool of a function instance. Every pool gets an 'error' listener: without one,
  * an idle connection dropped by the server (restart, failover, idle timeout) crashes the process.
- * Server-side limits (statement_timeout, idle_in_transaction_session_timeout) are sent as startup options,
- * so a stuck query or a transaction left open by a bug cannot hold locks for long.
+ * Server-side limits (statement_timeout, lock_timeout, idle_in_transaction_session_timeout) are sent as
+ * startup options, so a stuck query, a lock held elsewhere or a transaction left open by a bug cannot hold
+ * anything for long. They do not help against a server that does not answer at all (frozen, or a network
+ * that drops packets): for that the client bounds each query itself (pg's query_timeout, a little above
+ * statement_timeout so that a live server's own cancellation is what normally answers), bounds connecting
+ * and waiting for a pooled connection (connectionTimeoutMillis), and turns TCP keepalive on.
  */
 import pg from 'pg';
-import { postgresError } from './errors.ts';
+import { DATABASE_CLIENT_MARGIN_MS, type CallTimeouts } from '../../platform/config.ts';
+import { postgresError, QUERY_READ_TIMEOUT } from './errors.ts';
 
 /** What the pool logs through; a pino logger fits. */
 export interface PoolLogger {
@@ -19,8 +24,10 @@ export interface PoolOptions {
    */
   readonly max?: number;
   readonly applicationName?: string;
-  /** Server-side limit for one statement; default 30 s. */
+  /** Server-side limit for one statement; default 30 s. The client waits 2 s more (query_timeout). */
   readonly statementTimeoutMs?: number;
+  /** Server-side limit for waiting on a lock another session holds; default 10 s. */
+  readonly lockTimeoutMs?: number;
   /** Server-side limit for a transaction left idle (open, no query running); default 60 s. */
   readonly idleInTransactionTimeoutMs?: number;
   /** How long to wait for a connection (new or from the pool); default 10 s. */
@@ -44,15 +51,30 @@ export function poolSizeFor(maxConcurrentOperations: number): number {
   return Math.max(1, maxConcurrentOperations);
 }
 
+/** The pool options of the configured database timeouts (DATABASE_*_TIMEOUT_SECONDS). */
+export function poolTimeouts(
+  timeouts: Pick<CallTimeouts, 'databaseConnectMs' | 'databaseStatementMs' | 'databaseLockMs'>,
+): Pick<PoolOptions, 'connectionTimeoutMs' | 'statementTimeoutMs' | 'lockTimeoutMs'> {
+  return {
+    connectionTimeoutMs: timeouts.databaseConnectMs,
+    statementTimeoutMs: timeouts.databaseStatementMs,
+    lockTimeoutMs: timeouts.databaseLockMs,
+  };
+}
+
 export function createPool(options: PoolOptions): pg.Pool {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 5,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'tenant-lifecycle',
-    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    statement_timeout: statementTimeoutMs,
+    lock_timeout: options.lockTimeoutMs ?? 10_000,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+    query_timeout: statementTimeoutMs + DATABASE_CLIENT_MARGIN_MS,
+    keepAlive: true,
   });
   // The error carries no connection string; `postgresError` keeps pg's error as `cause` for the log.
   pool.on('error', (error) => {
@@ -90,6 +112,10 @@ export async function withTransaction<T>(
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    // A query the server did not answer in time is still in flight on this connection: a ROLLBACK would
+    // queue behind it and wait as long again. The connection is dropped instead, which ends the server's
+    // transaction too.
+    if (error instanceof Error && error.message === QUERY_READ_TIMEOUT) connection.broken = true;
     if (!connection.broken) {
       try {
         await client.query('ROLLBACK');

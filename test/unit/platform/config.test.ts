@@ -49,6 +49,47 @@ describe('loadPlatformConfig', () => {
     expect(config.senders.audience).toBeUndefined();
   });
 
+  it('bounds each outbound call by default, and reads each bound from its variable', () => {
+    expect(loadPlatformConfig({ API_TOKEN: token }).callTimeouts).toEqual({
+      kubernetesMs: 30_000,
+      keycloakMs: 10_000,
+      grafanaMs: 10_000,
+      eventSinkMs: 10_000,
+      databaseConnectMs: 10_000,
+      databaseStatementMs: 30_000,
+      databaseLockMs: 10_000,
+    });
+    expect(
+      loadPlatformConfig({
+        API_TOKEN: token,
+        KUBERNETES_TIMEOUT_SECONDS: '5',
+        DATABASE_LOCK_TIMEOUT_SECONDS: '2',
+      }).callTimeouts,
+    ).toMatchObject({ kubernetesMs: 5_000, databaseLockMs: 2_000, keycloakMs: 10_000 });
+  });
+
+  it('refuses a call timeout whose call and two retries do not fit in the request, naming it', () => {
+    // REQUEST_TIMEOUT_SECONDS=60: 54 s of work, so at most 18 s per call.
+    const error = configError(() =>
+      loadPlatformConfig({ API_TOKEN: token, REQUEST_TIMEOUT_SECONDS: '60', GRAFANA_TIMEOUT_SECONDS: '19' }),
+    );
+    expect(error.problems.map((p) => p.variable)).toEqual([
+      'KUBERNETES_TIMEOUT_SECONDS',
+      'GRAFANA_TIMEOUT_SECONDS',
+      'DATABASE_STATEMENT_TIMEOUT_SECONDS',
+    ]);
+    expect(error.message).toMatch(/at most a third of the request's work time \(18 s/);
+    // The same request timeout with bounds that fit is accepted.
+    const fitting = loadPlatformConfig({
+      API_TOKEN: token,
+      REQUEST_TIMEOUT_SECONDS: '60',
+      GRAFANA_TIMEOUT_SECONDS: '18',
+      KUBERNETES_TIMEOUT_SECONDS: '18',
+      DATABASE_STATEMENT_TIMEOUT_SECONDS: '15',
+    });
+    expect(fitting.callTimeouts.grafanaMs).toBe(18_000);
+  });
+
   it('reads the allowed event senders and their audience', () => {
     const pingSource =
       'system:serviceaccount:tenant-functions:reset-monthly-oidc-sources.knative.dev-pingsource';

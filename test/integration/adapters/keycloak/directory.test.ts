@@ -104,6 +104,19 @@ describe('groups', () => {
     expect(await directory.deleteGroup(team)).toBe(false);
   });
 
+  it('adds a member again, and several times at once, without an error: one membership', async () => {
+    const group = await directory.ensureGroup('tenants');
+    const bob = await directory.createUser({ username: 'bob-twice' });
+    await directory.addToGroup(bob, group);
+    // Provision and sync may add the same membership at once; Keycloak answers the loser 409.
+    await Promise.all([1, 2, 3, 4, 5].map(() => directory.addToGroup(bob, group)));
+    expect((await directory.userGroups(bob)).map((g) => g.name)).toEqual(['tenants']);
+    // The control beside it: a user that does not exist is still an error.
+    await expect(directory.addToGroup('00000000-0000-0000-0000-000000000000', group)).rejects.toMatchObject({
+      reason: 'not_found',
+    });
+  });
+
   it('lists 250 members of a group in pages of 100', async () => {
     const group = await directory.ensureGroup('paged');
     const limit = pLimit(8);

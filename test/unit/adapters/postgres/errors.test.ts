@@ -51,7 +51,6 @@ describe('postgresError', () => {
 
   it.each([
     ['ECONNRESET', 'read ECONNRESET'],
-    ['ETIMEDOUT', 'connect ETIMEDOUT 10.0.0.1:5432'],
     ['ENOTFOUND', 'getaddrinfo ENOTFOUND db.internal'],
     ['EPIPE', 'write EPIPE'],
   ])('maps the network error %s to unavailable, retryable, with a fixed message', (code, message) => {
@@ -65,17 +64,38 @@ describe('postgresError', () => {
     expect(error.message).toBe('postgres: connect: database unreachable');
   });
 
-  it('names each failure by its own cause: refused, lost, slow to connect, pool busy', () => {
+  it('maps a connect or query the server did not answer in time to a retryable 504 timeout', () => {
+    const cases: [unknown, string][] = [
+      [
+        Object.assign(new Error('connect ETIMEDOUT 10.0.0.1:5432'), { code: 'ETIMEDOUT' }),
+        'the database did not answer in time',
+      ],
+      [
+        new Error('Connection terminated due to connection timeout'),
+        'the database did not accept a connection in time',
+      ],
+      [new Error('Query read timeout'), 'the database did not answer the query in time'],
+    ];
+    for (const [error, message] of cases) {
+      expect(postgresError(error, 'query')).toMatchObject({
+        reason: 'timeout',
+        status: 504,
+        retryable: true,
+        upstream: 'postgres',
+        message: `postgres: query: ${message}`,
+      });
+    }
+    // The positive control beside it: a refused connection is no timeout.
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(postgresError(refused, 'query')).toMatchObject({ reason: 'unavailable', status: 503 });
+  });
+
+  it('names each failure by its own cause: refused, lost, pool busy', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     const cases: [unknown, string, number | undefined][] = [
       [refused, 'the database refused the connection (nothing listening)', undefined],
       [new Error('Connection terminated unexpectedly'), 'database connection lost', undefined],
       [new Error('Connection terminated'), 'database connection lost', undefined],
-      [
-        new Error('Connection terminated due to connection timeout'),
-        'the database did not accept a connection in time',
-        undefined,
-      ],
       [
         new Error('timeout exceeded when trying to connect'),
         'busy: every database connection of this instance stayed in use; retry shortly',
@@ -92,9 +112,9 @@ describe('postgresError', () => {
         retryAfterSeconds,
       });
     }
-    // Four causes, four texts (pg's two "Connection terminated" texts are the same cause): a caller and an
+    // Three causes, three texts (pg's two "Connection terminated" texts are the same cause): a caller and an
     // operator reading the log can tell them apart.
-    expect(new Set(cases.map(([error]) => postgresError(error, 'q').message)).size).toBe(4);
+    expect(new Set(cases.map(([error]) => postgresError(error, 'q').message)).size).toBe(3);
   });
 
   it.each([

@@ -1,0 +1,81 @@
+/**
+ * Typed @kubernetes/client-node API clients whose every request has a bounded time. client-node sends with
+ * undici's fetch and applies no timeout of its own (undici's defaults wait 300 s for headers and for body
+ * data, so a frozen apiserver holds a call for five minutes); a request middleware gives each request an
+ * AbortSignal that fires after `timeoutMs`, covering connect, headers and body. The abort surfaces as a
+ * TimeoutError, which kubernetesError maps to a retryable 504 `timeout`.
+ *
+ * The abort reason is a plain Error, not the DOMException of AbortSignal.timeout: KubernetesObjectApi
+ * rewrites the message of a failed discovery request (`Failed to fetch resource metadata for ...`), and
+ * assigning a DOMException's read-only message throws a TypeError that would hide the timeout.
+ */
+import {
+  KubernetesObjectApi,
+  ServerConfiguration,
+  createConfiguration,
+  type Configuration,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { PlatformError } from '../../platform/errors.ts';
+
+/** The time one apiserver call may take when the caller does not say; KUBERNETES_TIMEOUT_SECONDS' default. */
+export const DEFAULT_KUBERNETES_TIMEOUT_MS = 30_000;
+
+const USER_AGENT = 'tenant-lifecycle';
+
+function abortAfter(timeoutMs: number): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => {
+    controller.abort(
+      Object.assign(new Error(`no complete answer within ${timeoutMs} ms`), {
+        name: 'TimeoutError',
+        code: 'ETIMEDOUT',
+      }),
+    );
+  }, timeoutMs).unref();
+  return controller.signal;
+}
+
+/** A client-node Configuration for kc's current cluster and user, each request bounded by `timeoutMs`. */
+export function boundedConfiguration(kc: KubeConfig, timeoutMs: number): Configuration {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null)
+    throw new PlatformError({ reason: 'internal', message: 'kubeconfig has no current cluster' });
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [
+      {
+        pre: (context) => {
+          context.setHeaderParam('User-Agent', USER_AGENT);
+          context.setSignal(abortAfter(timeoutMs));
+          return Promise.resolve(context);
+        },
+        post: (context) => Promise.resolve(context),
+      },
+    ],
+  });
+}
+
+/** `kc.makeApiClient(Api)` with every request bounded by `timeoutMs`. */
+export function boundedApiClient<T>(
+  kc: KubeConfig,
+  api: new (configuration: Configuration) => T,
+  timeoutMs: number,
+): T {
+  return new api(boundedConfiguration(kc, timeoutMs));
+}
+
+/** KubernetesObjectApi.makeApiClient(kc) with every request bounded by `timeoutMs`. */
+export function boundedObjectApi(kc: KubeConfig, timeoutMs: number): KubernetesObjectApi {
+  return BoundedObjectApi.from(kc, timeoutMs);
+}
+
+class BoundedObjectApi extends KubernetesObjectApi {
+  static from(kc: KubeConfig, timeoutMs: number): BoundedObjectApi {
+    const client = new BoundedObjectApi(boundedConfiguration(kc, timeoutMs));
+    // The kubeconfig context's namespace, as KubernetesObjectApi.makeApiClient sets it.
+    client.setDefaultNamespace(kc);
+    return client;
+  }
+}
