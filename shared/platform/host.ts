@@ -16,6 +16,7 @@ import { tooLarge } from './body.ts';
 import type { PlatformConfig, SenderSettings } from './config.ts';
 import { PlatformError, toPlatformError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { eventAnswerStatus, eventRedelivery, fromBrokerFilter } from './event-answer.ts';
 import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts';
 import type { FunctionSpec, InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
@@ -95,8 +96,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The operation's input: query < body < path parameters for HTTP; the event data for events. */
+/**
+ * The operation's input: query < body < path parameters for HTTP; the event data for events; nothing for
+ * an operation that takes any event (its event, data included, is in the context).
+ */
 function assembleInput(trigger: Trigger, match: Match, query: unknown): unknown {
+  if (match.operation.anyEvent === true && trigger.kind !== 'http') return {};
   const body = trigger.kind === 'http' ? trigger.body : trigger.data;
   if (body !== undefined && !isPlainObject(body)) {
     throw new PlatformError({
@@ -144,6 +149,8 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
     let trigger: TriggerKind = isCloudEventRequest(req.headers) ? 'cloudevent' : 'http';
     let operationName = 'unknown';
     let eventType: string | undefined;
+    let eventId: string | undefined;
+    let eventSource: string | undefined;
     let caller: string | undefined;
     /** Why authentication failed, for the request's log line (never the token). */
     let refusal: { authFailure: string; refusedSender?: string } | undefined;
@@ -182,7 +189,11 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
       trigger = decoded.kind;
       const match = decoded.kind === 'http' ? matchHttp(spec, req.method, path) : matchEvent(spec, decoded);
       operationName = match.operation.name;
-      if (decoded.kind !== 'http') eventType = decoded.event.type;
+      if (decoded.kind !== 'http') {
+        eventType = decoded.event.type;
+        eventId = decoded.event.id;
+        eventSource = decoded.event.source;
+      }
       const input = validate(match.operation.input, assembleInput(decoded, match, req.query));
 
       const gone = new AbortController();
@@ -197,6 +208,7 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         trigger,
         actor: actorLabel === undefined ? caller : `${actorLabel} via ${caller}`,
         ...(decoded.kind === 'http' ? {} : { event: decoded.event }),
+        ...(decoded.kind !== 'http' && match.operation.anyEvent === true ? { eventData: decoded.data } : {}),
         deadline: Date.now() + Math.max(config.requestTimeoutMs * 0.9, config.requestTimeoutMs - 30_000),
         signal: deps.shutdown === undefined ? gone.signal : AbortSignal.any([gone.signal, deps.shutdown]),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
@@ -223,12 +235,14 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
           : { ...(await runOnce()), replayed: false };
       if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
       status = answer.status;
-      if (operation.answerType === 'text/plain')
+      if (trigger !== 'http' && fromBrokerFilter(req.headers)) res.status(status).end();
+      else if (operation.answerType === 'text/plain')
         res.status(status).type('text/plain').send(String(answer.body));
       else res.status(status).json(answer.body);
     } catch (error) {
       const failure = toPlatformError(error);
-      status = failure.status;
+      // An event's answer tells Knative whether to retry (event-answer.ts); a plain request's is the problem's.
+      status = trigger === 'http' ? failure.status : eventAnswerStatus(failure.status, failure.retryable);
       if (failure.reason === 'unauthorized')
         res.setHeader('WWW-Authenticate', 'Bearer realm="tenant-lifecycle"');
       if (failure.reason === 'method_not_allowed')
@@ -237,12 +251,28 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(failure.retryAfterSeconds))));
       const fields = { reason: failure.reason, retryable: failure.retryable, upstream: failure.upstream };
       if (status >= 500) log.error({ ...fields, err: failure.cause ?? failure }, failure.message);
+      else if (trigger !== 'http' && eventType !== undefined && eventRedelivery(status) === 'dead-lettered')
+        // The line to find at 3 a.m.: which event, why, and that Knative will not deliver it again.
+        log.warn(
+          { ...fields, eventType, eventId, eventSource, redelivery: eventRedelivery(status) },
+          `event ${eventType} ${eventId ?? ''} refused for good (${failure.reason}): ${failure.message}; not retried, sent to the dead-letter sink`,
+        );
+      else if (trigger !== 'http' && eventType !== undefined)
+        log.warn(
+          { ...fields, eventType, eventId, eventSource, redelivery: eventRedelivery(status) },
+          failure.message,
+        );
       else log.warn(fields, failure.message);
+      const problem = toProblem(failure, requestId);
       if (!res.headersSent)
         res
           .status(status)
           .type(PROBLEM_CONTENT_TYPE)
-          .send(JSON.stringify(toProblem(failure, requestId)));
+          .send(
+            JSON.stringify(
+              status === failure.status ? problem : { ...problem, status, httpStatus: failure.status },
+            ),
+          );
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const outcome = outcomeOf(status);
@@ -255,6 +285,9 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
             trigger,
             operation: operationName,
             eventType,
+            eventId,
+            eventSource,
+            ...(trigger === 'http' || eventType === undefined ? {} : { redelivery: eventRedelivery(status) }),
             caller,
             ...refusal,
             status,
