@@ -291,15 +291,14 @@ export function deadLetterSpec(deps: DeadLetterDependencies): FunctionSpec {
         http: [{ method: 'POST', path: '/dead-letters/:id/replay' }],
         run: async (input, ctx) => {
           const sink = deps.replaySink;
-          if (input.dryRun) {
-            const letter = await deps.store.readDeadLetter(input.id);
+          const letter = await deps.store.readDeadLetter(input.id);
+          if (input.dryRun)
             return {
               id: letter.id,
               dryRun: true,
               wouldSend: sink !== undefined && (letter.replayedAt === undefined || input.force),
               event: replayEvent(letter).toJSON(),
             };
-          }
           if (sink === undefined)
             throw new PlatformError({
               reason: 'unavailable',
