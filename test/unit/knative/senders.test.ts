@@ -25,9 +25,11 @@ interface Doc {
     sink?: { ref: Reference; audience?: string };
     subscriber?: { ref: Reference; audience?: string };
     broker?: string;
+    filter?: { attributes: Record<string, string> };
+    delivery?: { deadLetterSink?: { ref: Reference; audience?: string } };
     to?: { ref: Reference }[];
     from?: { sub?: string }[];
-    filters?: { exact?: Record<string, string> }[];
+    filters?: { exact?: Record<string, string>; any?: { exact?: Record<string, string> }[] }[];
     template?: {
       spec: {
         containers: {
@@ -104,8 +106,13 @@ describe('knative/base senders and audiences', () => {
   it('lets each function accept exactly the identities of its own sources and Trigger', () => {
     for (const service of services) {
       const fn = service.metadata.name;
+      // A dead letter comes with the identity of the Trigger whose delivery failed.
       const expected = all
-        .filter((d) => (d.spec?.sink ?? d.spec?.subscriber)?.ref.name === fn)
+        .filter(
+          (d) =>
+            (d.spec?.sink ?? d.spec?.subscriber)?.ref.name === fn ||
+            (d.kind === 'Trigger' && d.spec?.delivery?.deadLetterSink?.ref.name === fn),
+        )
         .filter((d) => d.kind !== 'Service')
         .map(identity)
         .sort();
@@ -134,13 +141,14 @@ describe('knative/base senders and audiences', () => {
     for (const text of texts) expect(text).not.toContain('TRUST_UNAUTHENTICATED_EVENTS');
   });
 
-  it('lets only reset and bootstrap post to the Broker, each only its own event type', () => {
+  it('lets only reset, bootstrap and dead-letter post to the Broker, each only its own event types', () => {
     const policies = all.filter((d) => d.kind === 'EventPolicy');
+    const routed = all.filter((d) => d.kind === 'Trigger').map((t) => t.spec?.filter?.attributes.type);
     expect(
       policies.map((p) => ({
         to: p.spec?.to?.map((t) => `${t.ref.kind}/${t.ref.name}`),
         from: p.spec?.from?.map((f) => f.sub),
-        types: p.spec?.filters?.map((f) => f.exact?.type),
+        types: p.spec?.filters?.flatMap((f) => f.any?.map((a) => a.exact?.type) ?? [f.exact?.type]),
       })),
     ).toEqual([
       {
@@ -152,6 +160,11 @@ describe('knative/base senders and audiences', () => {
         to: ['Broker/tenant-lifecycle'],
         from: ['system:serviceaccount:tenant-functions:bootstrap'],
         types: ['dev.tenantlifecycle.everest.limits.changed'],
+      },
+      {
+        to: ['Broker/tenant-lifecycle'],
+        from: ['system:serviceaccount:tenant-functions:dead-letter'],
+        types: routed,
       },
     ]);
   });
