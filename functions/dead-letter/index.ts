@@ -28,6 +28,12 @@ import type { DeadLetterConfig } from './config.ts';
 export const ERROR_DEST = 'knativeerrordest';
 export const ERROR_CODE = 'knativeerrorcode';
 export const ERROR_DATA = 'knativeerrordata';
+/**
+ * The Broker's bookkeeping on an event (pkg/broker/ttl.go `TTLAttribute`, pkg/broker/metrics.go
+ * `EventArrivalTime`): its ingress sets them again on a replay, so they are not kept.
+ */
+export const BROKER_TTL = 'knativebrokerttl';
+export const BROKER_ARRIVAL = 'knativearrivaltime';
 
 /**
  * The event types the product routes (test/unit/functions/dead-letter.test.ts keeps this equal to what
@@ -117,15 +123,12 @@ export function deadLetterOf(ctx: Pick<InvocationContext, 'event' | 'eventData'>
       reason: 'bad_request',
       message: 'the dead-letter sink takes CloudEvents only',
     });
-  const {
-    [ERROR_DEST]: errorDest,
-    [ERROR_CODE]: errorCode,
-    [ERROR_DATA]: errorDataBase64,
-    ...extensions
-  } = event.extensions ?? {};
-  const destination = String(errorDest ?? '');
-  const code = Number(errorCode);
-  const errorData = decodeErrorData(errorDataBase64);
+  const received = event.extensions ?? {};
+  const notKept = new Set([ERROR_DEST, ERROR_CODE, ERROR_DATA, BROKER_TTL, BROKER_ARRIVAL]);
+  const extensions = Object.fromEntries(Object.entries(received).filter(([name]) => !notKept.has(name)));
+  const destination = String(received[ERROR_DEST] ?? '');
+  const code = Number(received[ERROR_CODE]);
+  const errorData = decodeErrorData(received[ERROR_DATA]);
   const { data, redacted } = redactEventData(ctx.eventData);
   return {
     eventId: event.id,

@@ -60,6 +60,8 @@ describe('dead-letter records', () => {
           knativeerrorcode: '422',
           knativeerrordata: Buffer.from(body).toString('base64'),
           traceparent: '00-abc-def-01',
+          knativebrokerttl: '254',
+          knativearrivaltime: '2026-12-02T19:00:00Z',
         },
       },
       eventData: { username: 'lena' },
@@ -75,7 +77,8 @@ describe('dead-letter records', () => {
         data: { username: 'lena' },
       },
     });
-    expect(entry.event.attributes).not.toHaveProperty('knativeerrordata');
+    for (const bookkeeping of ['knativeerrordata', 'knativebrokerttl', 'knativearrivaltime'])
+      expect(entry.event.attributes).not.toHaveProperty(bookkeeping);
   });
 
   it('keeps error data that is not text as Knative sent it (base64)', () => {
