@@ -161,7 +161,7 @@ describe('knative/base', () => {
     for (const object of [
       ...manifests('tenant-clusterrole.yaml'),
       ...manifests('rbac.yaml'),
-      ...manifests('pg-reconcile.yaml').filter((o) => !o.apiVersion.startsWith('sources.knative.dev')),
+      ...manifests('pg-reconcile.yaml').filter((o) => !o.apiVersion.includes('knative.dev')),
       ...manifests('bootstrap.yaml'),
     ]) {
       const status = (await api.send('POST', path(object), admin, object)).status;
