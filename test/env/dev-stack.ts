@@ -173,6 +173,7 @@ Try the predecessor's examples:
   curl -s ${reset.url}/reset -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${cleanup.url}/cleanup -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${sync.url}/sync -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+  curl -s '${deadLetter.url}/dead-letters?state=all' -H 'Authorization: ${FUNCTION_TOKEN}'
   curl -s ${bootstrap.url}/bootstrap/tenant -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
     -H 'Idempotency-Key: 11111111-1111-1111-1111-111111111111' \\
     -d '{"username":"alice","password":"StrongP@ssw0rd","namespace":"ns-alice","operators":{"postgresql":true,"mongodb":false,"xtradb_cluster":true}}'
