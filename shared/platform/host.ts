@@ -249,18 +249,19 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         res.setHeader('Allow', allowedMethods(spec, path).join(', '));
       if (failure.retryAfterSeconds !== undefined)
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(failure.retryAfterSeconds))));
-      const fields = { reason: failure.reason, retryable: failure.retryable, upstream: failure.upstream };
+      const redelivery = trigger === 'http' || eventType === undefined ? undefined : eventRedelivery(status);
+      const fields = {
+        reason: failure.reason,
+        retryable: failure.retryable,
+        upstream: failure.upstream,
+        ...(redelivery === undefined ? {} : { eventType, eventId, eventSource, redelivery }),
+      };
       if (status >= 500) log.error({ ...fields, err: failure.cause ?? failure }, failure.message);
-      else if (trigger !== 'http' && eventType !== undefined && eventRedelivery(status) === 'dead-lettered')
+      else if (redelivery === 'dead-lettered')
         // The line to find at 3 a.m.: which event, why, and that Knative will not deliver it again.
         log.warn(
-          { ...fields, eventType, eventId, eventSource, redelivery: eventRedelivery(status) },
-          `event ${eventType} ${eventId ?? ''} refused for good (${failure.reason}): ${failure.message}; not retried, sent to the dead-letter sink`,
-        );
-      else if (trigger !== 'http' && eventType !== undefined)
-        log.warn(
-          { ...fields, eventType, eventId, eventSource, redelivery: eventRedelivery(status) },
-          failure.message,
+          fields,
+          `event ${eventType ?? ''} ${eventId ?? ''} refused for good (${failure.reason}): ${failure.message}; not retried, sent to the dead-letter sink`,
         );
       else log.warn(fields, failure.message);
       const problem = toProblem(failure, requestId);

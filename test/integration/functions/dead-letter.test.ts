@@ -6,7 +6,8 @@
  * pkg/kncloudevents/attributes/knative_error.go), proxied by the Broker's filter, which adds
  * `Kn-Namespace` (pkg/broker/filter/filter_handler.go, `send`), with a token of the Trigger's OIDC
  * service account for the dead-letter sink's audience (`createRequest`: `deadLetterSink.audience`).
- * Replays go to a CloudEvents receiver standing in for the Broker's ingress.
+ * Replays go to a receiver standing in for the Broker's ingress that follows the CloudEvents HTTP protocol
+ * binding (binary and structured mode, decoded by the CloudEvents SDK) and answers 202 as the ingress does.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
