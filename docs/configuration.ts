@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { EnvShape } from '../shared/platform/env-schema.ts';
 import { loadConfig as bootstrap } from '../functions/bootstrap/config.ts';
 import { loadConfig as cleanup } from '../functions/cleanup/config.ts';
+import { loadConfig as deadLetter } from '../functions/dead-letter/config.ts';
 import { loadConfig as deprovision } from '../functions/deprovision/config.ts';
 import { loadConfig as enforce } from '../functions/enforce/config.ts';
 import { loadConfig as pgReconcile } from '../functions/pg-reconcile/config.ts';
@@ -27,6 +28,7 @@ export const functionVariables: Readonly<Record<string, EnvShape>> = {
   bootstrap: bootstrap.variables,
   enforce: enforce.variables,
   'pg-reconcile': pgReconcile.variables,
+  'dead-letter': deadLetter.variables,
 };
 
 const KEYCLOAK_CLIENT = 'service-account client with realm-management roles (client credentials)';
@@ -108,6 +110,8 @@ export const MEANINGS: Readonly<Record<string, string>> = {
     'namespaces one invocation resets at most; the rest continues (default: no bound)',
   CONTINUATION_SINK: 'where a reset that stopped early sends its continuation event (the Broker)',
   K_SINK: 'a SinkBinding’s sink, used when the function’s own sink variable is unset',
+  REPLAY_SINK:
+    'where dead-letter replays send an undelivered event again (the Broker’s ingress, whose Trigger delivers it as the first time); unset and no K_SINK: replays are refused',
   CONTINUATION_TOKEN: 'Bearer token sent with the continuation event, when the sink needs one',
   RETENTION_DAYS: 'tenants older than this are deprovisioned',
   CLEANUP_MAX_SHARE: 'share of the tenants one run may delete unless forced',

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bootstrapSpec } from '../../functions/bootstrap/index.ts';
 import { cleanupSpec } from '../../functions/cleanup/index.ts';
+import { deadLetterSpec } from '../../functions/dead-letter/index.ts';
 import { deprovisionSpec } from '../../functions/deprovision/index.ts';
 import { enforceSpec } from '../../functions/enforce/index.ts';
 import { pgReconcileSpec } from '../../functions/pg-reconcile/index.ts';
@@ -24,6 +25,7 @@ const none = (value: unknown = {}): never => value as never;
 export const specs: Readonly<Record<string, () => FunctionSpec>> = {
   bootstrap: () => bootstrapSpec(none()),
   cleanup: () => cleanupSpec(none()),
+  'dead-letter': () => deadLetterSpec(none()),
   deprovision: () => deprovisionSpec(none()),
   enforce: () => enforceSpec(none()),
   'pg-reconcile': () =>

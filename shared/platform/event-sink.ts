@@ -41,14 +41,25 @@ export class EventSink {
   /** Sends one event and answers its id; retried on 429, 5xx and network failures (sinks dedupe by id). */
   async send(type: string, data: Readonly<Record<string, unknown>>, subject?: string): Promise<string> {
     const id = randomUUID();
-    const event = new CloudEvent({
-      id,
-      type,
-      source: this.options.source,
-      datacontenttype: 'application/json',
-      data,
-      ...(subject === undefined ? {} : { subject }),
-    });
+    await this.deliver(
+      new CloudEvent({
+        id,
+        type,
+        source: this.options.source,
+        datacontenttype: 'application/json',
+        data,
+        ...(subject === undefined ? {} : { subject }),
+      }),
+    );
+    return id;
+  }
+
+  /**
+   * Sends `event` as it is (its own id and source: the dead-letter sink's replay of an undelivered event);
+   * retried like `send`.
+   */
+  async deliver(event: CloudEvent<unknown>): Promise<void> {
+    const { type } = event;
     const message = HTTP.binary(event);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(message.headers)) headers[name] = String(value);
@@ -62,7 +73,10 @@ export class EventSink {
           method: 'POST',
           dispatcher: this.dispatcher,
           headers,
-          body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body),
+          body:
+            typeof message.body === 'string' || message.body instanceof Uint8Array
+              ? message.body
+              : JSON.stringify(message.body),
         });
         status = response.statusCode;
         await response.body.dump();
@@ -78,7 +92,6 @@ export class EventSink {
         });
       }
     });
-    return id;
   }
 
   private async tokenFromFile(): Promise<string | undefined> {

@@ -16,6 +16,7 @@ import { tooLarge } from './body.ts';
 import { requestWorkMs, type PlatformConfig, type SenderSettings } from './config.ts';
 import { PlatformError, toPlatformError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { eventAnswerStatus, eventRedelivery, fromBrokerFilter } from './event-answer.ts';
 import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts';
 import { InvocationStopped, type FunctionSpec, type InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
@@ -98,8 +99,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The operation's input: query < body < path parameters for HTTP; the event data for events. */
+/**
+ * The operation's input: query < body < path parameters for HTTP; the event data for events; nothing for
+ * an operation that takes any event (its event, data included, is in the context).
+ */
 function assembleInput(trigger: Trigger, match: Match, query: unknown): unknown {
+  if (match.operation.anyEvent === true && trigger.kind !== 'http') return {};
   const body = trigger.kind === 'http' ? trigger.body : trigger.data;
   if (body !== undefined && !isPlainObject(body)) {
     throw new PlatformError({
@@ -147,6 +152,8 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
     let trigger: TriggerKind = isCloudEventRequest(req.headers) ? 'cloudevent' : 'http';
     let operationName = 'unknown';
     let eventType: string | undefined;
+    let eventId: string | undefined;
+    let eventSource: string | undefined;
     let caller: string | undefined;
     /** Why authentication failed, for the request's log line (never the token). */
     let refusal: { authFailure: string; refusedSender?: string } | undefined;
@@ -185,7 +192,11 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
       trigger = decoded.kind;
       const match = decoded.kind === 'http' ? matchHttp(spec, req.method, path) : matchEvent(spec, decoded);
       operationName = match.operation.name;
-      if (decoded.kind !== 'http') eventType = decoded.event.type;
+      if (decoded.kind !== 'http') {
+        eventType = decoded.event.type;
+        eventId = decoded.event.id;
+        eventSource = decoded.event.source;
+      }
       const input = validate(match.operation.input, assembleInput(decoded, match, req.query));
 
       const gone = new AbortController();
@@ -200,6 +211,7 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
         trigger,
         actor: actorLabel === undefined ? caller : `${actorLabel} via ${caller}`,
         ...(decoded.kind === 'http' ? {} : { event: decoded.event }),
+        ...(decoded.kind !== 'http' && match.operation.anyEvent === true ? { eventData: decoded.data } : {}),
         deadline: Date.now() + requestWorkMs(config.requestTimeoutMs),
         signal: deps.shutdown === undefined ? gone.signal : AbortSignal.any([gone.signal, deps.shutdown]),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
@@ -226,26 +238,45 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
           : { ...(await runOnce()), replayed: false };
       if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
       status = answer.status;
-      if (operation.answerType === 'text/plain')
+      if (trigger !== 'http' && fromBrokerFilter(req.headers)) res.status(status).end();
+      else if (operation.answerType === 'text/plain')
         res.status(status).type('text/plain').send(String(answer.body));
       else res.status(status).json(answer.body);
     } catch (error) {
       const failure = toPlatformError(error);
-      status = failure.status;
+      // An event's answer tells Knative whether to retry (event-answer.ts); a plain request's is the problem's.
+      status = trigger === 'http' ? failure.status : eventAnswerStatus(failure.status, failure.retryable);
       if (failure.reason === 'unauthorized')
         res.setHeader('WWW-Authenticate', 'Bearer realm="tenant-lifecycle"');
       if (failure.reason === 'method_not_allowed')
         res.setHeader('Allow', allowedMethods(spec, path).join(', '));
       if (failure.retryAfterSeconds !== undefined)
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(failure.retryAfterSeconds))));
-      const fields = { reason: failure.reason, retryable: failure.retryable, upstream: failure.upstream };
+      const redelivery = trigger === 'http' || eventType === undefined ? undefined : eventRedelivery(status);
+      const fields = {
+        reason: failure.reason,
+        retryable: failure.retryable,
+        upstream: failure.upstream,
+        ...(redelivery === undefined ? {} : { eventType, eventId, eventSource, redelivery }),
+      };
       if (status >= 500) log.error({ ...fields, err: failure.cause ?? failure }, failure.message);
+      else if (redelivery === 'dead-lettered')
+        // The line to find at 3 a.m.: which event, why, and that Knative will not deliver it again.
+        log.warn(
+          fields,
+          `event ${eventType ?? ''} ${eventId ?? ''} refused for good (${failure.reason}): ${failure.message}; not retried, sent to the dead-letter sink`,
+        );
       else log.warn(fields, failure.message);
+      const problem = toProblem(failure, requestId);
       if (!res.headersSent)
         res
           .status(status)
           .type(PROBLEM_CONTENT_TYPE)
-          .send(JSON.stringify(toProblem(failure, requestId)));
+          .send(
+            JSON.stringify(
+              status === failure.status ? problem : { ...problem, status, httpStatus: failure.status },
+            ),
+          );
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const outcome = outcomeOf(status);
@@ -258,6 +289,9 @@ export function createHandler(spec: FunctionSpec, deps: HostDependencies): HttpH
             trigger,
             operation: operationName,
             eventType,
+            eventId,
+            eventSource,
+            ...(trigger === 'http' || eventType === undefined ? {} : { redelivery: eventRedelivery(status) }),
             caller,
             ...refusal,
             status,

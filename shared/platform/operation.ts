@@ -27,6 +27,8 @@ export interface InvocationContext {
   readonly actor: string;
   /** The CloudEvent's attributes when an event triggered the call (the source is the sender's claim). */
   readonly event?: EventAttributes;
+  /** The event's data as sent (parsed when JSON), for an operation that takes any event (`anyEvent`). */
+  readonly eventData?: unknown;
   /** Epoch ms by which the work must have answered (the platform's request timeout, minus a margin). */
   readonly deadline: number;
   /**
@@ -68,6 +70,11 @@ export interface Operation<I = unknown, O = unknown> {
   readonly events?: readonly string[];
   /** Whether a Knative PingSource event (dev.knative.sources.ping) invokes this operation. */
   readonly ping?: boolean;
+  /**
+   * Every CloudEvent that no other operation takes, pings included, whatever its data (the dead-letter
+   * sink): the input is `{}`, the event is in `ctx.event` and its data in `ctx.eventData`.
+   */
+  readonly anyEvent?: boolean;
   /**
    * Honour the Idempotency-Key header: a replay gets the stored answer, a concurrent duplicate 409. Needs
    * the platform store (the function refuses to start without one).

@@ -68,9 +68,10 @@ export function matchHttp(spec: FunctionSpec, method: string, path: string): Mat
 }
 
 export function matchEvent(spec: FunctionSpec, trigger: Exclude<Trigger, { kind: 'http' }>): Match {
-  const operation = spec.operations.find((op) =>
-    trigger.kind === 'ping' ? op.ping === true : (op.events ?? []).includes(trigger.event.type),
-  );
+  const operation =
+    spec.operations.find((op) =>
+      trigger.kind === 'ping' ? op.ping === true : (op.events ?? []).includes(trigger.event.type),
+    ) ?? spec.operations.find((op) => op.anyEvent === true);
   if (operation === undefined) {
     const accepted = spec.operations.flatMap((op) => [
       ...(op.events ?? []),

@@ -16,6 +16,35 @@ export interface EventAttributes {
   readonly type: string;
   readonly source: string;
   readonly subject?: string;
+  readonly time?: string;
+  readonly datacontenttype?: string;
+  readonly dataschema?: string;
+  /** Extension attributes (Knative's `knativeerrorcode`, a Broker's `knativearrivaltime`, ...). */
+  readonly extensions?: Readonly<Record<string, string | number | boolean>>;
+}
+
+const CONTEXT_ATTRIBUTES = new Set([
+  'id',
+  'type',
+  'source',
+  'specversion',
+  'subject',
+  'time',
+  'datacontenttype',
+  'dataschema',
+  'data',
+  'data_base64',
+]);
+
+/** The extension attributes of a decoded event, as their scalar values. */
+function extensionsOf(event: CloudEventV1<unknown>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [name, value] of Object.entries(event)) {
+    if (CONTEXT_ATTRIBUTES.has(name)) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      out[name] = value;
+  }
+  return out;
 }
 
 export type Trigger =
@@ -63,6 +92,10 @@ export function decodeTrigger(headers: IncomingHttpHeaders, rawBody: Buffer): Tr
       type: event.type,
       source: event.source,
       ...(event.subject === undefined ? {} : { subject: event.subject }),
+      ...(event.time === undefined ? {} : { time: event.time }),
+      ...(event.datacontenttype === undefined ? {} : { datacontenttype: event.datacontenttype }),
+      ...(event.dataschema === undefined ? {} : { dataschema: event.dataschema }),
+      extensions: extensionsOf(event),
     },
     data: eventData(event),
   };

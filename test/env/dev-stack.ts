@@ -17,6 +17,8 @@ import { loadConfig as loadBootstrapConfig } from '../../functions/bootstrap/con
 import { bootstrapSetup } from '../../functions/bootstrap/index.ts';
 import { loadConfig as loadCleanupConfig } from '../../functions/cleanup/config.ts';
 import { cleanupSetup } from '../../functions/cleanup/index.ts';
+import { loadConfig as loadDeadLetterConfig } from '../../functions/dead-letter/config.ts';
+import { deadLetterSetup } from '../../functions/dead-letter/index.ts';
 import { loadConfig as loadEnforceConfig } from '../../functions/enforce/config.ts';
 import { enforceSetup } from '../../functions/enforce/index.ts';
 import { loadConfig as loadPgReconcileConfig } from '../../functions/pg-reconcile/config.ts';
@@ -120,9 +122,12 @@ const more = {
   'pg-reconcile': await start('pg-reconcile', loadPgReconcileConfig, pgReconcileSetup, {
     PG_URL: env.postgres.url,
   }),
+  // Without a Broker here, nothing dead-letters and replays are refused; listing works.
+  'dead-letter': await start('dead-letter', loadDeadLetterConfig, deadLetterSetup),
 };
 const { reset, cleanup, sync, enforce, bootstrap } = more;
 const pgReconcile = more['pg-reconcile'];
+const deadLetter = more['dead-letter'];
 /** alice of the pg-reconcile example, on database myapp, with the given password. */
 const aliceUrl = (password: string) =>
   `postgresql://alice:${password}@${env.postgres.host}:${String(env.postgres.port)}/myapp`;
@@ -157,6 +162,7 @@ functions
   enforce       ${enforce.url}
   bootstrap     ${bootstrap.url}
   pg-reconcile  ${pgReconcile.url}
+  dead-letter   ${deadLetter.url}
 
 Try the predecessor's examples:
 
@@ -167,6 +173,7 @@ Try the predecessor's examples:
   curl -s ${reset.url}/reset -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${cleanup.url}/cleanup -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
   curl -s ${sync.url}/sync -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{"dryRun": true}'
+  curl -s '${deadLetter.url}/dead-letters?state=all' -H 'Authorization: ${FUNCTION_TOKEN}'
   curl -s ${bootstrap.url}/bootstrap/tenant -H 'X-Admin-Key: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' \\
     -H 'Idempotency-Key: 11111111-1111-1111-1111-111111111111' \\
     -d '{"username":"alice","password":"StrongP@ssw0rd","namespace":"ns-alice","operators":{"postgresql":true,"mongodb":false,"xtradb_cluster":true}}'

@@ -44,6 +44,7 @@ const ORDER = [
   'reset',
   'deprovision',
   'cleanup',
+  'dead-letter',
 ];
 
 /**

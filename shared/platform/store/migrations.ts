@@ -87,6 +87,36 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'dead letters',
+    // The dead-letter sink's record of each event Knative could not deliver: one row per event (source,
+    // id) and destination; `attempts` counts how often it was dead-lettered, `replayed_at` is set by a
+    // replay and cleared when the event is dead-lettered again. `event` holds the attributes, extensions
+    // and data to replay (secret-looking values redacted, `redacted` then true).
+    sql: `
+      CREATE TABLE {schema}.dead_letters (
+        id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id          text NOT NULL,
+        event_source      text NOT NULL,
+        event_type        text NOT NULL,
+        event_subject     text,
+        destination       text NOT NULL,
+        error_code        integer,
+        error_data        text,
+        event             jsonb NOT NULL,
+        redacted          boolean NOT NULL DEFAULT false,
+        attempts          integer NOT NULL DEFAULT 1,
+        received_at       timestamptz NOT NULL DEFAULT now(),
+        last_received_at  timestamptz NOT NULL DEFAULT now(),
+        replayed_at       timestamptz,
+        replayed_by       text,
+        replays           integer NOT NULL DEFAULT 0,
+        UNIQUE (event_source, event_id, destination)
+      );
+      CREATE INDEX dead_letters_pending_idx ON {schema}.dead_letters (id DESC) WHERE replayed_at IS NULL;
+    `,
+  },
 ];
 
 /** The schema the platform store lives in unless configured otherwise. */

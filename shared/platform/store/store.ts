@@ -17,6 +17,18 @@ import {
   type StoredAnswer,
 } from './idempotency.ts';
 import { DEFAULT_SCHEMA, migrate } from './migrations.ts';
+import {
+  claimReplay,
+  listDeadLetters,
+  readDeadLetter,
+  recordDeadLetter,
+  releaseReplay,
+  type DeadLetter,
+  type DeadLetterEntry,
+  type DeadLetterPage,
+  type DeadLetterQuery,
+  type ReplayClaim,
+} from './dead-letters.ts';
 
 export { DEFAULT_SCHEMA };
 export type { HeldLock, LockWait };
@@ -97,6 +109,43 @@ export class PlatformStore {
         throw postgresError(error, `read the audit of ${operation}`);
       });
     return new Set(rows.map((r) => r.target));
+  }
+
+  /** Records an event Knative could not deliver (dead-letters.ts). */
+  async recordDeadLetter(entry: DeadLetterEntry): Promise<DeadLetter> {
+    await this.ensureSchema();
+    return recordDeadLetter(this.pool, `${this.quoted}.dead_letters`, entry).catch((error: unknown) => {
+      throw postgresError(error, 'record a dead letter');
+    });
+  }
+
+  async listDeadLetters(query: DeadLetterQuery = {}): Promise<DeadLetterPage> {
+    await this.ensureSchema();
+    return listDeadLetters(this.pool, `${this.quoted}.dead_letters`, query).catch((error: unknown) => {
+      throw postgresError(error, 'list dead letters');
+    });
+  }
+
+  async readDeadLetter(id: string): Promise<DeadLetter> {
+    await this.ensureSchema();
+    return readDeadLetter(this.pool, `${this.quoted}.dead_letters`, id).catch((error: unknown) => {
+      throw postgresError(error, 'read a dead letter');
+    });
+  }
+
+  /** Marks a dead letter replayed unless it already is (or always, with `force`); see dead-letters.ts. */
+  async claimDeadLetterReplay(id: string, actor: string, force: boolean): Promise<ReplayClaim> {
+    await this.ensureSchema();
+    return claimReplay(this.pool, `${this.quoted}.dead_letters`, id, actor, force).catch((error: unknown) => {
+      throw postgresError(error, 'claim a dead letter replay');
+    });
+  }
+
+  async releaseDeadLetterReplay(id: string, previous: Date | undefined): Promise<void> {
+    await this.ensureSchema();
+    await releaseReplay(this.pool, `${this.quoted}.dead_letters`, id, previous).catch((error: unknown) => {
+      throw postgresError(error, 'give back a dead letter replay');
+    });
   }
 
   /** `request.request` is fingerprinted with the secret; only the fingerprint is stored. */

@@ -135,7 +135,7 @@ beforeAll(async () => {
     ...manifests('tenant-clusterrole.yaml'),
     ...manifests('rbac.yaml'),
     ...manifests('bootstrap.yaml'),
-    ...manifests('pg-reconcile.yaml').filter((o) => !o.apiVersion.startsWith('sources.knative.dev')),
+    ...manifests('pg-reconcile.yaml').filter((o) => !o.apiVersion.includes('knative.dev')),
     ...manifests('function-admission.yaml'),
   ])
     await apply(object);

@@ -19,7 +19,7 @@ describe('knative/base/events.yaml', () => {
     const accepted = Object.entries(specs).flatMap(([name, spec]) =>
       spec().operations.flatMap((op) =>
         (op.events ?? [])
-          // Knative's own source events (ApiServerSource) go straight to their sink, not through the Broker.
+          // Knative's own source events (ApiServerSource) have their Trigger in pg-reconcile.yaml.
           .filter((type) => !type.startsWith('dev.knative.'))
           .map((type) => `${type} -> ${name}`),
       ),

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { functionNames } from '../../../knative/image/bundle.ts';
+import { pingTarget } from '../../support/knative-routes.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../../knative/${path}`, import.meta.url), 'utf8');
 const stack = parse(read('openfaas/stack.yml')) as {
@@ -13,7 +14,14 @@ const stack = parse(read('openfaas/stack.yml')) as {
 };
 const pings = ['base/schedules.yaml', 'base/pg-reconcile.yaml'].flatMap((file) =>
   parseAllDocuments(read(file))
-    .map((d) => d.toJS() as { kind: string; spec: { schedule?: string; sink?: { ref?: { name: string } } } })
+    .map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          metadata: { name: string; namespace: string };
+          spec: { schedule?: string };
+        },
+    )
     .filter((o) => o.kind === 'PingSource'),
 );
 
@@ -28,7 +36,11 @@ describe('knative/openfaas/stack.yml', () => {
         .filter(([, f]) => f.annotations?.topic === 'cron-function')
         .map(([name, f]) => [name, f.annotations?.schedule]),
     );
-    expect(cron).toEqual(Object.fromEntries(pings.map((p) => [p.spec.sink?.ref?.name, p.spec.schedule])));
+    expect(cron).toEqual(
+      Object.fromEntries(
+        pings.map((p) => [pingTarget(p.metadata.name, p.metadata.namespace), p.spec.schedule]),
+      ),
+    );
   });
 
   it('gives every function its own credentials file besides the shared settings', () => {

@@ -17,6 +17,11 @@ interface Reference {
   name: string;
   namespace?: string;
 }
+interface Filter {
+  exact?: Record<string, string>;
+  prefix?: Record<string, string>;
+  any?: Filter[];
+}
 interface Doc {
   apiVersion: string;
   kind: string;
@@ -25,9 +30,11 @@ interface Doc {
     sink?: { ref: Reference; audience?: string };
     subscriber?: { ref: Reference; audience?: string };
     broker?: string;
+    filter?: { attributes: Record<string, string | undefined> };
+    delivery?: { deadLetterSink?: { ref: Reference; audience?: string } };
     to?: { ref: Reference }[];
     from?: { sub?: string }[];
-    filters?: { exact?: Record<string, string> }[];
+    filters?: Filter[];
     template?: {
       spec: {
         containers: {
@@ -93,6 +100,15 @@ describe('knative/base senders and audiences', () => {
     );
     for (const sender of senders) {
       const target = sender.spec?.sink ?? sender.spec?.subscriber;
+      if (target?.ref.kind === 'Broker') {
+        // A source posting to the Broker: the Broker announces its audience, an EventPolicy admits it.
+        expect(target.audience, `${sender.kind} ${sender.metadata.name}`).toBeUndefined();
+        const admitted = all
+          .filter((d) => d.kind === 'EventPolicy')
+          .flatMap((p) => p.spec?.from?.map((f) => f.sub) ?? []);
+        expect(admitted, `${sender.kind} ${sender.metadata.name}`).toContain(identity(sender));
+        continue;
+      }
       const fn = target?.ref.name ?? '';
       const service = services.find((s) => s.metadata.name === fn);
       expect(service, `${sender.kind} ${sender.metadata.name} -> ${fn}`).toBeDefined();
@@ -104,8 +120,13 @@ describe('knative/base senders and audiences', () => {
   it('lets each function accept exactly the identities of its own sources and Trigger', () => {
     for (const service of services) {
       const fn = service.metadata.name;
+      // A dead letter comes with the identity of the Trigger whose delivery failed.
       const expected = all
-        .filter((d) => (d.spec?.sink ?? d.spec?.subscriber)?.ref.name === fn)
+        .filter(
+          (d) =>
+            (d.spec?.sink ?? d.spec?.subscriber)?.ref.name === fn ||
+            (d.kind === 'Trigger' && d.spec?.delivery?.deadLetterSink?.ref.name === fn),
+        )
         .filter((d) => d.kind !== 'Service')
         .map(identity)
         .sort();
@@ -134,26 +155,47 @@ describe('knative/base senders and audiences', () => {
     for (const text of texts) expect(text).not.toContain('TRUST_UNAUTHENTICATED_EVENTS');
   });
 
-  it('lets only reset and bootstrap post to the Broker, each only its own event type', () => {
+  it('lets only the product’s senders post to the Broker, each only its own event types', () => {
     const policies = all.filter((d) => d.kind === 'EventPolicy');
+    const routed = all
+      .filter(
+        (d) => d.kind === 'Trigger' && d.spec?.filter?.attributes.type?.startsWith('dev.tenantlifecycle.'),
+      )
+      .map((t) => t.spec?.filter?.attributes.type);
+    const types = (filter: Filter): (string | undefined)[] =>
+      filter.any?.flatMap(types) ?? [filter.exact?.type ?? `${filter.prefix?.type ?? ''}*`];
+    const sa = (name: string, namespace = 'tenant-functions') => `system:serviceaccount:${namespace}:${name}`;
+    const pings = ['reset-monthly', 'cleanup-daily', 'sync-hourly', 'enforce-every-10-minutes'];
     expect(
-      policies.map((p) => ({
-        to: p.spec?.to?.map((t) => `${t.ref.kind}/${t.ref.name}`),
-        from: p.spec?.from?.map((f) => f.sub),
-        types: p.spec?.filters?.map((f) => f.exact?.type),
-      })),
-    ).toEqual([
-      {
-        to: ['Broker/tenant-lifecycle'],
-        from: ['system:serviceaccount:tenant-functions:reset'],
-        types: ['dev.tenantlifecycle.tenant.reset.requested'],
-      },
-      {
-        to: ['Broker/tenant-lifecycle'],
-        from: ['system:serviceaccount:tenant-functions:bootstrap'],
+      Object.fromEntries(
+        policies.map((p) => {
+          expect(p.spec?.to?.map((t) => `${t.ref.kind}/${t.ref.name}`)).toEqual(['Broker/tenant-lifecycle']);
+          return [
+            p.metadata.name,
+            { from: p.spec?.from?.map((f) => f.sub), types: p.spec?.filters?.flatMap(types) },
+          ];
+        }),
+      ),
+    ).toEqual({
+      'reset-continuation': { from: [sa('reset')], types: ['dev.tenantlifecycle.tenant.reset.requested'] },
+      'bootstrap-limits-changed': {
+        from: [sa('bootstrap')],
         types: ['dev.tenantlifecycle.everest.limits.changed'],
       },
-    ]);
+      'dead-letter-replay': { from: [sa('dead-letter')], types: routed },
+      schedules: {
+        from: pings.map((p) => sa(`${p}-oidc-sources.knative.dev-pingsource`)),
+        types: ['dev.knative.sources.ping'],
+      },
+      'pg-reconcile-ping': {
+        from: [sa('pg-reconcile-5-minutes-oidc-sources.knative.dev-pingsource')],
+        types: ['dev.knative.sources.ping'],
+      },
+      'pg-reconcile-desired': {
+        from: [sa('pg-reconcile-desired-oidc-sources.knative.dev-apiserversource', 'postgres')],
+        types: ['dev.knative.apiserver.ref.*'],
+      },
+    });
   });
 
   it('gives every function a Secret of its own and the shared ConfigMap', () => {
