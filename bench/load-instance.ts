@@ -14,8 +14,9 @@
  *
  * The profile: every outbound HTTP request (undici's and node:http's diagnostics channels: the Kubernetes
  * client, the Keycloak admin client, the Grafana adapter) by origin, with its latency and the most in
- * flight at once; pg pool waits (`Pool.connect`, until a connection is handed out) and pg statements by
- * kind (lock, audit write, other) with their latency; the process's CPU time and event loop delay.
+ * flight at once; pg pool waits (`Pool.connect`, until a connection is handed out), new connections
+ * (`Client.connect`), the pool's peak size and queue, and pg statements by kind (lock, audit write, other)
+ * with their latency; the process's CPU time and event loop delay.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -61,6 +62,10 @@ export interface InstanceProfile {
   readonly httpCalls: Readonly<Record<string, CallTimes>>;
   /** Waits for a pool connection (pg's Pool.connect, also inside Pool.query). */
   readonly poolWaits: CallTimes;
+  /** New pool connections: TCP, startup and SCRAM authentication. */
+  readonly connectionOpens: CallTimes;
+  /** The most connections open, and callers queued, seen when a connection was asked for. */
+  readonly poolPeak: { readonly total: number; readonly waiting: number };
   /** pg statements by kind: 'lock' (lease or advisory lock statements), 'audit', 'other'. */
   readonly statements: Readonly<Record<string, CallTimes>>;
   readonly cpuMs: number;
@@ -192,14 +197,30 @@ type Callback = (...args: unknown[]) => void;
  * Times pool waits and statements by wrapping pg's Pool.connect and Client.query. Every checkout resolves
  * `pg` to the same module (node_modules is the same directory), so the wrapper sees the function's calls.
  */
-function watchPostgres(): { poolWaits: Recorder; statements: Map<string, Recorder> } {
+interface PoolPeak {
+  /** The most connections the pool had open (in use or idle) when a connection was asked for. */
+  total: number;
+  /** The most callers already queued for a connection when one more asked. */
+  waiting: number;
+}
+
+function watchPostgres(): {
+  poolWaits: Recorder;
+  connectionOpens: Recorder;
+  poolPeak: PoolPeak;
+  statements: Map<string, Recorder>;
+} {
   const poolWaits = new Recorder();
+  const connectionOpens = new Recorder();
+  const poolPeak: PoolPeak = { total: 0, waiting: 0 };
   const statements = new Map<string, Recorder>();
   const connect = Reflect.get(pg.Pool.prototype, 'connect') as (
     this: pg.Pool,
     callback?: Callback,
   ) => unknown;
   pg.Pool.prototype.connect = function timedConnect(this: pg.Pool, callback?: Callback) {
+    poolPeak.total = Math.max(poolPeak.total, this.totalCount);
+    poolPeak.waiting = Math.max(poolPeak.waiting, this.waitingCount);
     const end = poolWaits.start();
     if (typeof callback === 'function')
       return connect.call(this, (error: unknown, ...rest: unknown[]) => {
@@ -217,6 +238,28 @@ function watchPostgres(): { poolWaits: Recorder; statements: Map<string, Recorde
       },
     );
   } as typeof pg.Pool.prototype.connect;
+  // A new connection: TCP, startup, SCRAM authentication (pg-pool opens them with a callback).
+  const open = Reflect.get(pg.Client.prototype, 'connect') as (
+    this: pg.Client,
+    callback?: Callback,
+  ) => unknown;
+  pg.Client.prototype.connect = function timedOpen(this: pg.Client, callback?: Callback) {
+    const end = connectionOpens.start();
+    if (typeof callback === 'function')
+      return open.call(this, (error: unknown, ...rest: unknown[]) => {
+        end(error !== undefined && error !== null);
+        callback(error, ...rest);
+      });
+    return (open.call(this) as Promise<void>).then(
+      () => {
+        end();
+      },
+      (error: unknown) => {
+        end(true);
+        throw error;
+      },
+    );
+  } as typeof pg.Client.prototype.connect;
   const query = Reflect.get(pg.Client.prototype, 'query') as (this: pg.Client, ...args: unknown[]) => unknown;
   pg.Client.prototype.query = function timedQuery(this: pg.Client, ...args: unknown[]) {
     const first = args[0];
@@ -247,7 +290,7 @@ function watchPostgres(): { poolWaits: Recorder; statements: Map<string, Recorde
       );
     return answer;
   } as typeof pg.Client.prototype.query;
-  return { poolWaits, statements };
+  return { poolWaits, connectionOpens, poolPeak, statements };
 }
 
 const send = (answer: InstanceAnswer): Promise<void> =>
@@ -290,7 +333,7 @@ async function environments(request: Extract<InstanceRequest, { kind: 'env' }>):
 
 async function serveInstance(request: Extract<InstanceRequest, { kind: 'serve' }>): Promise<void> {
   const { byOrigin, byCall } = watchHttp();
-  const { poolWaits, statements } = watchPostgres();
+  const { poolWaits, connectionOpens, poolPeak, statements } = watchPostgres();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let cpu = process.cpuUsage();
@@ -318,12 +361,16 @@ async function serveInstance(request: Extract<InstanceRequest, { kind: 'serve' }
         http: Object.fromEntries([...byOrigin].map(([origin, recorder]) => [origin, recorder.take()])),
         httpCalls: Object.fromEntries([...byCall].map(([call, recorder]) => [call, recorder.take()])),
         poolWaits: poolWaits.take(),
+        connectionOpens: connectionOpens.take(),
+        poolPeak: { ...poolPeak },
         statements: Object.fromEntries([...statements].map(([kind, recorder]) => [kind, recorder.take()])),
         cpuMs: (used.user + used.system) / 1000,
         wallMs: now - since,
         eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
       };
       cpu = process.cpuUsage();
+      poolPeak.total = 0;
+      poolPeak.waiting = 0;
       since = now;
       loop.reset();
       void send({ kind: 'profile', profile });
