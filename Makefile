@@ -52,7 +52,7 @@ dev: install servers ## the local stack: the test servers and the functions that
 	node test/env/dev-stack.ts
 
 # Each bench starts its own local stack; BENCH=bench/sync.ts runs just one.
-BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts
+BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts bench/load.ts
 bench: install servers ## the benchmarks of docs/benchmarks.md on the local real stack
 	@set -e; for b in $(BENCH); do echo "== $$b"; node $$b; done
 
