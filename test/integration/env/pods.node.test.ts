@@ -13,6 +13,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import {
   CoreV1Api,
   KubeConfig,
+  type V1Container,
   type V1Pod,
   type V1PodSecurityContext,
   type V1PodSpec,
@@ -55,9 +56,18 @@ async function eventually<T>(
 }
 
 /** Runs `script` in a busybox pod to completion; resolves its phase and log. */
-async function runScript(
+function runScript(
   name: string,
   script: string,
+  extra: Partial<V1PodSpec> = {},
+): Promise<{ phase: string; log: string; pod: V1Pod }> {
+  return runPod(name, { image: busybox, command: ['sh', '-c', script] }, extra);
+}
+
+/** Runs a one-container pod to completion; resolves its phase and log. */
+async function runPod(
+  name: string,
+  container: Pick<V1Container, 'image' | 'command' | 'args'>,
   extra: Partial<V1PodSpec> = {},
 ): Promise<{ phase: string; log: string; pod: V1Pod }> {
   await core.createNamespacedPod({
@@ -67,14 +77,7 @@ async function runScript(
       spec: {
         restartPolicy: 'Never',
         securityContext: restricted.securityContext,
-        containers: [
-          {
-            name: 'main',
-            image: busybox,
-            command: ['sh', '-c', script],
-            securityContext: restricted.container,
-          },
-        ],
+        containers: [{ name: 'main', ...container, securityContext: restricted.container }],
         ...extra,
       },
     },
@@ -251,5 +254,33 @@ describe('the test node', () => {
     } finally {
       await new Promise((resolve) => unrelayed.close(resolve));
     }
+  });
+
+  it('runs Node.js 24 of the base image as user 1000, resolving and reaching a Service', async () => {
+    const script = [
+      "const { readFileSync, existsSync } = await import('node:fs');",
+      "const page = await (await fetch('http://web/')).text();",
+      "const bundle = readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8');",
+      'console.log(JSON.stringify({ version: process.version, uid: process.getuid(), gid: process.getgid(),',
+      "  page: page.trim(), certificates: bundle.split('BEGIN CERTIFICATE').length - 1,",
+      "  shell: existsSync('/bin/sh') }));",
+    ].join('\n');
+    const { phase, log } = await runPod('nodejs', {
+      image: node.images.nodejs,
+      args: ['--input-type=module', '-e', script],
+    });
+    expect(phase, log).toBe('Succeeded');
+    const seen = JSON.parse(log) as Record<string, unknown>;
+    const tag = node.images.nodejs.split(':').pop() ?? '';
+    expect(tag).toMatch(/^24\./);
+    expect(seen).toEqual({
+      version: `v${tag}`,
+      uid: 1000,
+      gid: 1000,
+      page: `hello from ${namespace}`,
+      certificates: expect.any(Number) as number,
+      shell: false,
+    });
+    expect(seen.certificates).toBeGreaterThan(100);
   });
 });
