@@ -9,6 +9,8 @@
  * guard chains that keep pods inside: packets from a pod reach the host only on the ports the environment
  * relays to its servers (node-relay.ts), and nothing is forwarded between the bridge and any other
  * interface. Pods get a route to the Service range and none to anything else (the CNI config in node.ts).
+ * The chains of kube-proxy, the kubelet and kube-router all start with KUBE-, kube-router's ipsets with
+ * KUBE- or kube-router-.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -105,8 +107,12 @@ async function createPodNetwork(): Promise<void> {
   await run('ip', ['link', 'set', BRIDGE, 'up']);
   // Service traffic (pod -> ClusterIP -> pod) is routed by the host: forwarding on for this bridge only.
   await writeFile(`/proc/sys/net/ipv4/conf/${BRIDGE}/forwarding`, '1');
-  await run('iptables', ['-N', INPUT_CHAIN]);
+  // In the mangle table, which runs before filter: kube-router and kube-proxy insert ACCEPT rules at the top
+  // of filter's INPUT and FORWARD, and the guard must come before them.
+  await run('iptables', ['-t', 'mangle', '-N', INPUT_CHAIN]);
   await run('iptables', [
+    '-t',
+    'mangle',
     '-A',
     INPUT_CHAIN,
     '-m',
@@ -116,17 +122,19 @@ async function createPodNetwork(): Promise<void> {
     '-j',
     'ACCEPT',
   ]);
-  await run('iptables', ['-A', INPUT_CHAIN, '-j', 'DROP']);
-  await run('iptables', ['-I', 'INPUT', '1', '-i', BRIDGE, '-j', INPUT_CHAIN]);
-  await run('iptables', ['-N', FORWARD_CHAIN]);
-  await run('iptables', ['-A', FORWARD_CHAIN, '-i', BRIDGE, '!', '-o', BRIDGE, '-j', 'DROP']);
-  await run('iptables', ['-A', FORWARD_CHAIN, '-o', BRIDGE, '!', '-i', BRIDGE, '-j', 'DROP']);
-  await run('iptables', ['-I', 'FORWARD', '1', '-j', FORWARD_CHAIN]);
+  await run('iptables', ['-t', 'mangle', '-A', INPUT_CHAIN, '-j', 'DROP']);
+  await run('iptables', ['-t', 'mangle', '-I', 'INPUT', '1', '-i', BRIDGE, '-j', INPUT_CHAIN]);
+  await run('iptables', ['-t', 'mangle', '-N', FORWARD_CHAIN]);
+  await run('iptables', ['-t', 'mangle', '-A', FORWARD_CHAIN, '-i', BRIDGE, '!', '-o', BRIDGE, '-j', 'DROP']);
+  await run('iptables', ['-t', 'mangle', '-A', FORWARD_CHAIN, '-o', BRIDGE, '!', '-i', BRIDGE, '-j', 'DROP']);
+  await run('iptables', ['-t', 'mangle', '-I', 'FORWARD', '1', '-j', FORWARD_CHAIN]);
 }
 
 /** Lets pods reach the host address on this TCP port (a relay to one of the environment's servers). */
 export async function allowPodsToHostPort(port: number): Promise<void> {
   await run('iptables', [
+    '-t',
+    'mangle',
     '-I',
     INPUT_CHAIN,
     '1',
@@ -292,6 +300,10 @@ export async function releaseHost(state: HostState): Promise<void> {
   for (const port of ports) await tryRun('ip', ['link', 'delete', port]);
   await tryRun('ip', ['link', 'delete', BRIDGE]);
   for (const command of IPTABLES) await removeChains(command, ['KUBE-', 'TL-NODE-']);
+  // kube-router's ipsets, once no rule refers to them.
+  const sets = ((await tryRun('ipset', ['list', '-n'])) ?? '').split('\n');
+  for (const set of sets.filter((name) => /^(KUBE-|kube-router-)/i.test(name)))
+    await tryRun('ipset', ['destroy', set]);
   await removeMachinePaths();
   for (const [name, value] of Object.entries(state.kernelTunables))
     await writeFile(`/proc/sys/${name}`, value).catch(() => undefined);
