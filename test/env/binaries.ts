@@ -17,6 +17,8 @@ export interface NodeBinaries {
   readonly registryBinDir: string;
   /** pause (the pod sandbox) and kubeapi (an in-cluster API client for tests). */
   readonly nodeToolsBinDir: string;
+  /** kube-router: NetworkPolicy enforcement. */
+  readonly kubeRouterBinDir: string;
 }
 
 async function buildServers(args: readonly string[]): Promise<(name: string) => string> {
@@ -43,5 +45,6 @@ export async function serverAndNodeBinaries(): Promise<ServerBinaries & NodeBina
     corednsBinDir: value('COREDNS_BIN_DIR'),
     registryBinDir: value('REGISTRY_BIN_DIR'),
     nodeToolsBinDir: value('NODE_TOOLS_BIN_DIR'),
+    kubeRouterBinDir: value('KUBE_ROUTER_BIN_DIR'),
   };
 }

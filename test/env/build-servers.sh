@@ -7,7 +7,8 @@
 #
 # `--node` also builds what the opt-in test node runs (test/env/node.ts): kubelet, kube-scheduler and
 # kube-proxy from the same Kubernetes wrapper, CoreDNS, crane (its `registry serve` is the loopback OCI
-# registry, and it assembles the images) and node-tools (the pod sandbox's pause, an in-cluster API client).
+# registry, and it assembles the images), node-tools (the pod sandbox's pause, an in-cluster API client) and
+# kube-router (NetworkPolicy enforcement).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -61,4 +62,5 @@ if $node; then
   build coredns "-s -w" "" coredns=.
   build registry "-s -w" "" crane=github.com/google/go-containerregistry/cmd/crane
   build node-tools "-s -w" "" pause=./pause kubeapi=./kubeapi
+  build kube-router "-s -w" "" kube-router=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 fi

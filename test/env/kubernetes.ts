@@ -61,6 +61,8 @@ export interface NodeTokens {
   readonly scheduler: string;
   /** system:kube-proxy (bound to system:node-proxier). */
   readonly proxy: string;
+  /** system:kube-router (the NetworkPolicy enforcer; node.ts binds its ClusterRole). */
+  readonly networkPolicy: string;
 }
 
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -197,6 +199,7 @@ export async function startControlPlane(options: {
             kubelet: randomBytes(24).toString('hex'),
             scheduler: randomBytes(24).toString('hex'),
             proxy: randomBytes(24).toString('hex'),
+            networkPolicy: randomBytes(24).toString('hex'),
           };
     await writeFile(
       tokenFile,
@@ -209,6 +212,7 @@ export async function startControlPlane(options: {
               `${nodeTokens.kubelet},system:node:${node.name},uid-kubelet,"system:nodes"`,
               `${nodeTokens.scheduler},system:kube-scheduler,uid-kube-scheduler`,
               `${nodeTokens.proxy},system:kube-proxy,uid-kube-proxy`,
+              `${nodeTokens.networkPolicy},system:kube-router,uid-kube-router`,
             ]),
       ].join('\n') + '\n',
       { mode: 0o600 },

@@ -13,7 +13,9 @@
  *   left alone) and a kubelet (cgroupfs, cgroup v1 tolerated, swap tolerated, TLS from the environment's CA,
  *   token kubeconfig of user system:node:<name>), all 1.34 from the Kubernetes wrapper module;
  * - CoreDNS as a Deployment in kube-system behind the Service `kube-dns` at CLUSTER_DNS, answering for
- *   cluster.local only.
+ *   cluster.local only;
+ * - NetworkPolicy enforcement: kube-router v2.1.0 with only its firewall (iptables and ipset), as user
+ *   system:kube-router with read access to what it watches.
  *
  * Stopping kills every container, then the node's servers, and undoes the host changes (releaseHost).
  */
@@ -240,6 +242,31 @@ function corednsObjects(image: string): KubernetesObject[] {
     } as KubernetesObject,
   ];
 }
+
+/** What kube-router's policy controller reads; nothing it may change. */
+const KUBE_ROUTER_ACCESS: KubernetesObject[] = [
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'tl-node:kube-router' },
+    rules: [
+      {
+        apiGroups: [''],
+        resources: ['namespaces', 'pods', 'services', 'nodes', 'endpoints'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+    ],
+  } as KubernetesObject,
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'tl-node:kube-router' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tl-node:kube-router' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:kube-router' }],
+  } as KubernetesObject,
+];
 
 async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const started = Date.now();
@@ -476,6 +503,31 @@ export async function startNode(options: {
       return ((JSON.parse(body) as { status?: { readyReplicas?: number } }).status?.readyReplicas ?? 0) >= 1;
     });
     const dnsReadyMs = Date.now() - startedAt;
+
+    for (const object of KUBE_ROUTER_ACCESS) await objects.create(object);
+    started.push(
+      await startProcess({
+        name: 'kube-router',
+        command: join(binaries.kubeRouterBinDir, 'kube-router'),
+        args: [
+          `--kubeconfig=${await kubeconfigFor('kube-router', tokens.networkPolicy)}`,
+          `--hostname-override=${NODE_NAME}`,
+          '--run-firewall=true',
+          '--run-router=false',
+          '--run-service-proxy=false',
+          '--enable-ipv6=false',
+          // Its health and metrics servers would listen on every interface of the machine.
+          '--health-port=0',
+          '--metrics-port=0',
+        ],
+        logDir: options.logDir,
+        // Ready once its policy chains exist.
+        ready: async () => {
+          await run('iptables', ['-S', 'KUBE-ROUTER-FORWARD']);
+          return true;
+        },
+      }),
+    );
 
     const info: NodeInfo = {
       name: NODE_NAME,

@@ -3,7 +3,8 @@
  * from the loopback registry, runs a non-root image as its numeric user, resolves cluster names through
  * CoreDNS, reaches Services through kube-proxy and the apiserver through the `kubernetes` Service with the
  * pod's ServiceAccount token, reaches the environment's servers at the host address and nothing else of
- * the host, and reaches nothing outside the machine.
+ * the host, reaches nothing outside the machine, runs the Node.js base image, and is kept out of a
+ * neighbour's pods by a NetworkPolicy.
  *
  * Each check runs in a pod whose command prints what it saw and exits; the test reads the pod's phase and
  * its log (through the apiserver and the kubelet's API).
@@ -13,6 +14,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import {
   CoreV1Api,
   KubeConfig,
+  NetworkingV1Api,
   type V1Container,
   type V1Pod,
   type V1PodSecurityContext,
@@ -32,7 +34,10 @@ if (node === undefined)
 const kc = new KubeConfig();
 kc.loadFromFile(env.kubernetes.kubeconfigPath);
 const core = kc.makeApiClient(CoreV1Api);
+const networking = kc.makeApiClient(NetworkingV1Api);
 const namespace = `node-${randomBytes(4).toString('hex')}`;
+/** A neighbour namespace, which the NetworkPolicy of `namespace` keeps out. */
+const otherNamespace = `${namespace}-other`;
 const busybox = node.images.busybox;
 
 /** What every test pod runs with: the restricted Pod Security profile, user from the image. */
@@ -60,8 +65,9 @@ function runScript(
   name: string,
   script: string,
   extra: Partial<V1PodSpec> = {},
+  inNamespace = namespace,
 ): Promise<{ phase: string; log: string; pod: V1Pod }> {
-  return runPod(name, { image: busybox, command: ['sh', '-c', script] }, extra);
+  return runPod(name, { image: busybox, command: ['sh', '-c', script] }, extra, inNamespace);
 }
 
 /** Runs a one-container pod to completion; resolves its phase and log. */
@@ -69,9 +75,10 @@ async function runPod(
   name: string,
   container: Pick<V1Container, 'image' | 'command' | 'args'>,
   extra: Partial<V1PodSpec> = {},
+  inNamespace = namespace,
 ): Promise<{ phase: string; log: string; pod: V1Pod }> {
   await core.createNamespacedPod({
-    namespace,
+    namespace: inNamespace,
     body: {
       metadata: { name },
       spec: {
@@ -83,22 +90,24 @@ async function runPod(
     },
   });
   const pod = await eventually(`pod ${name} to finish`, async () => {
-    const current = await core.readNamespacedPod({ name, namespace });
+    const current = await core.readNamespacedPod({ name, namespace: inNamespace });
     return current.status?.phase === 'Succeeded' || current.status?.phase === 'Failed' ? current : undefined;
   });
-  const log = await core.readNamespacedPodLog({ name, namespace, container: 'main' });
+  const log = await core.readNamespacedPodLog({ name, namespace: inNamespace, container: 'main' });
   return { phase: pod.status?.phase ?? '', log, pod };
 }
 
 beforeAll(async () => {
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  // Pods are admitted once the namespace's default ServiceAccount exists.
-  await eventually('the default ServiceAccount', async () =>
-    core
-      .readNamespacedServiceAccount({ name: 'default', namespace })
-      .then(() => true)
-      .catch(() => undefined),
-  );
+  for (const name of [namespace, otherNamespace]) {
+    await core.createNamespace({ body: { metadata: { name } } });
+    // Pods are admitted once the namespace's default ServiceAccount exists.
+    await eventually('the default ServiceAccount', async () =>
+      core
+        .readNamespacedServiceAccount({ name: 'default', namespace: name })
+        .then(() => true)
+        .catch(() => undefined),
+    );
+  }
   // A web server behind a Service, for the pods below to reach.
   await core.createNamespacedPod({
     namespace,
@@ -139,7 +148,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  for (const name of [namespace, otherNamespace]) await core.deleteNamespace({ name }).catch(() => undefined);
 });
 
 describe('the test node', () => {
@@ -282,5 +291,36 @@ describe('the test node', () => {
       shell: false,
     });
     expect(seen.certificates).toBeGreaterThan(100);
+  });
+
+  it('enforces a NetworkPolicy: the neighbour namespace is kept out, the own namespace gets in', async () => {
+    const fetchWeb = `echo "web: $(timeout 5 wget -q -O - http://web.${namespace}.svc.cluster.local/ || echo refused)"`;
+    // Before the policy the neighbour gets in: the policy below is what keeps it out.
+    const before = await runScript('neighbour-before', fetchWeb, {}, otherNamespace);
+    expect(before.log).toContain(`web: hello from ${namespace}`);
+    await networking.createNamespacedNetworkPolicy({
+      namespace,
+      body: {
+        metadata: { name: 'web-from-own-namespace' },
+        spec: {
+          podSelector: { matchLabels: { app: 'web' } },
+          policyTypes: ['Ingress'],
+          ingress: [{ _from: [{ podSelector: {} }] }],
+        },
+      },
+    });
+    try {
+      // Enforcement follows the policy asynchronously: try until the neighbour is kept out.
+      let attempt = 0;
+      await eventually('the policy to keep the neighbour out', async () => {
+        const { log } = await runScript(`neighbour-${String(attempt++)}`, fetchWeb, {}, otherNamespace);
+        return log.includes('web: refused') ? true : undefined;
+      });
+      // Positive control, right after: a pod of the web pod's own namespace still gets the page.
+      const own = await runScript('own-namespace', fetchWeb);
+      expect(own.log).toContain(`web: hello from ${namespace}`);
+    } finally {
+      await networking.deleteNamespacedNetworkPolicy({ name: 'web-from-own-namespace', namespace });
+    }
   });
 });
