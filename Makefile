@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration test-faults fuzz servers testenv dev bench clean
+.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration test-faults test-node fuzz servers servers-node testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -23,7 +23,7 @@ lint: install
 format: install
 	npx prettier --write .
 
-test: check test-unit fuzz test-integration ## everything CI runs; the integration summary prints last
+test: check test-unit fuzz test-node test-integration ## everything CI runs; the integration summary prints last
 
 test-unit: install
 	npm run -s test:unit
@@ -45,7 +45,14 @@ test-integration: install servers
 test-faults: install servers ## the fault suite alone (its own servers, frozen and killed)
 	npm run -s test:faults
 
-testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it)
+servers-node: ## also build (or reuse cached) the test node: kubelet, kube-scheduler, kube-proxy, CoreDNS, crane
+	bash test/env/build-servers.sh --node >/dev/null
+
+# The tests that need running pods (*.node.test.ts), on the test environment with its node (test/env/node.ts).
+test-node: install servers servers-node ## the node tests: pods on a kubelet, containerd, kube-proxy, CoreDNS
+	npx vitest run --config test/vitest.node.config.ts
+
+testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it); TL_TESTENV_NODE=1 adds the node
 	node test/env/cli.ts
 
 dev: install servers ## the local stack: the test servers and the functions that have landed (Ctrl-C stops it)

@@ -1,5 +1,5 @@
 /**
- * The test environment's own CA (openssl), and serving certificates it signs: the kube-apiserver's, and
+ * The test environment's own CA (openssl), and the certificates it signs: the kube-apiserver's serving one, and
  * Keycloak's, so that the apiserver can trust Keycloak as an OIDC issuer over HTTPS.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -57,6 +57,55 @@ export async function issueServingCertificate(
       'basicConstraints=CA:FALSE',
       'keyUsage=digitalSignature,keyEncipherment',
       'extendedKeyUsage=serverAuth',
+    ].join('\n'),
+  );
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.caFile,
+    '-CAkey',
+    ca.caKeyFile,
+    '-CAcreateserial',
+    '-out',
+    certFile,
+    '-days',
+    '7',
+    '-extfile',
+    ext,
+  ]);
+  return { certFile, keyFile };
+}
+
+/** A client certificate for `name` (its user) in `organisation` (its group), signed by the CA. */
+export async function issueClientCertificate(
+  ca: CertificateAuthority,
+  dir: string,
+  name: string,
+  organisation: string,
+): Promise<ServingCertificate> {
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.crt`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  await run('openssl', [
+    'req',
+    ...EC_KEY,
+    '-keyout',
+    keyFile,
+    '-out',
+    csr,
+    '-subj',
+    `/O=${organisation}/CN=${name}`,
+  ]);
+  await writeFile(
+    ext,
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature,keyEncipherment',
+      'extendedKeyUsage=clientAuth',
     ].join('\n'),
   );
   await run('openssl', [

@@ -1,6 +1,7 @@
 /**
  * `make testenv`: starts the test environment and keeps it running until Ctrl-C (or SIGTERM),
  * printing how to reach each server and writing the same to .dev/testenv.json for scripts.
+ * TL_TESTENV_NODE=1 starts the node too (test/env/node.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,14 @@ console.log(`
   apiserver   ${env.kubernetes.server}   (admin token in the kubeconfig; an unprivileged token in ${infoFile})
   postgres    ${env.postgres.url}
   keycloak    ${env.keycloak.url}   (admin: ${env.keycloak.adminUser}, password in ${infoFile})
-  grafana     ${env.grafana.url}   (a fake of Grafana's HTTP API; admin: ${env.grafana.adminUser})
+  grafana     ${env.grafana.url}   (a fake of Grafana's HTTP API; admin: ${env.grafana.adminUser})${
+    env.node === undefined
+      ? ''
+      : `
+  node        ${env.node.name}: pods reach the servers above at ${env.node.hostAddress} (same ports)
+  registry    ${env.node.registry.address} (push; crane --insecure), pods pull ${env.node.registry.host}/...
+  containerd  ctr --address ${env.node.containerdSocket} -n k8s.io ...`
+  }
   logs        ${env.logDir}
   details     ${infoFile}
 

@@ -3,13 +3,21 @@
  * from the Go module proxy (build-servers.sh). Token authentication (an admin in system:masters and a user
  * bound to nothing), RBAC, a CA of our own for the serving certificate, and the controllers the product
  * relies on: namespace finalisation, garbage collection, service accounts and their tokens, quota usage,
- * kube-root-ca.crt publishing and ClusterRole aggregation. No kubelet: pods are accepted and stay Pending.
+ * kube-root-ca.crt publishing and ClusterRole aggregation. Without the node (the default) there is no
+ * kubelet: pods are accepted and stay Pending. With `node` set (test/env/node.ts), the apiserver advertises
+ * the node's host address (the `kubernetes` Service's endpoint, which pods reach through a relay), authorises
+ * kubelets with the Node authoriser, admits pods with their ServiceAccount tokens, reaches the kubelet with
+ * a client certificate, and the controller-manager also runs the controllers pods need.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { issueServingCertificate, type CertificateAuthority } from './certificates.ts';
+import {
+  issueClientCertificate,
+  issueServingCertificate,
+  type CertificateAuthority,
+} from './certificates.ts';
 import { freePort } from './ports.ts';
 import { startProcess, type ServerProcess } from './process.ts';
 
@@ -34,6 +42,27 @@ export interface ControlPlane {
   /** PEM (PKCS#8) of the RSA key the apiserver signs service-account tokens with. */
   readonly serviceAccountSigningKeyFile: string;
   readonly processes: readonly ServerProcess[];
+  /** Tokens of the node's components; only when started with `node`. */
+  readonly nodeTokens?: NodeTokens;
+}
+
+/** What the control plane needs to know of the test node. */
+export interface NodeAccess {
+  readonly name: string;
+  /** The address pods reach the host at (the pod bridge's); the apiserver advertises it. */
+  readonly hostAddress: string;
+}
+
+/** Bearer tokens of the node's components, each a user with the roles Kubernetes gives that component. */
+export interface NodeTokens {
+  /** system:node:<name> in group system:nodes (Node authoriser). */
+  readonly kubelet: string;
+  /** system:kube-scheduler. */
+  readonly scheduler: string;
+  /** system:kube-proxy (bound to system:node-proxier). */
+  readonly proxy: string;
+  /** system:kube-router (the NetworkPolicy enforcer; node.ts binds its ClusterRole). */
+  readonly networkPolicy: string;
 }
 
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -49,6 +78,23 @@ const CONTROLLERS = [
   // Without them a deleted PVC or PV keeps its protection finalizer and never goes away.
   'persistentvolumeclaim-protection-controller',
   'persistentvolume-protection-controller',
+];
+
+/** What pods on a node need besides: Services' endpoints, workloads' pods, node health and pod clean-up. */
+const NODE_CONTROLLERS = [
+  'endpoints-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
+  'replicaset-controller',
+  'deployment-controller',
+  'statefulset-controller',
+  'daemonset-controller',
+  'job-controller',
+  'node-lifecycle-controller',
+  'taint-eviction-controller',
+  'pod-garbage-collector-controller',
+  'persistentvolume-binder-controller',
+  'ttl-after-finished-controller',
 ];
 
 /** GET over TLS verified against our CA; resolves the status code (and body). */
@@ -95,7 +141,10 @@ export async function startControlPlane(options: {
   readonly ca: CertificateAuthority;
   /** Trust this OIDC issuer (the test Keycloak) for user authentication. */
   readonly oidc?: OidcTrust;
+  /** Serve a node (test/env/node.ts). */
+  readonly node?: NodeAccess;
 }): Promise<ControlPlane> {
+  const { node } = options;
   const dir = join(options.workDir, 'kubernetes');
   await mkdir(dir, { recursive: true });
   const started: ServerProcess[] = [];
@@ -127,6 +176,8 @@ export async function startControlPlane(options: {
       'DNS:kubernetes',
       'DNS:kubernetes.default',
       'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
+      ...(node === undefined ? [] : [`IP:${node.hostAddress}`]),
     ]);
     const ca = await readFile(caFile);
     const { privateKey, publicKey } = generateKeyPairSync('rsa', {
@@ -141,11 +192,36 @@ export async function startControlPlane(options: {
     const adminToken = randomBytes(24).toString('hex');
     const limitedToken = randomBytes(24).toString('hex');
     const tokenFile = join(dir, 'tokens.csv');
+    const nodeTokens: NodeTokens | undefined =
+      node === undefined
+        ? undefined
+        : {
+            kubelet: randomBytes(24).toString('hex'),
+            scheduler: randomBytes(24).toString('hex'),
+            proxy: randomBytes(24).toString('hex'),
+            networkPolicy: randomBytes(24).toString('hex'),
+          };
     await writeFile(
       tokenFile,
-      `${adminToken},test-admin,uid-admin,"system:masters"\n${limitedToken},limited-user,uid-limited,"limited"\n`,
+      [
+        `${adminToken},test-admin,uid-admin,"system:masters"`,
+        `${limitedToken},limited-user,uid-limited,"limited"`,
+        ...(node === undefined || nodeTokens === undefined
+          ? []
+          : [
+              `${nodeTokens.kubelet},system:node:${node.name},uid-kubelet,"system:nodes"`,
+              `${nodeTokens.scheduler},system:kube-scheduler,uid-kube-scheduler`,
+              `${nodeTokens.proxy},system:kube-proxy,uid-kube-proxy`,
+              `${nodeTokens.networkPolicy},system:kube-router,uid-kube-router`,
+            ]),
+      ].join('\n') + '\n',
       { mode: 0o600 },
     );
+    // The apiserver's client certificate for the kubelet's API (logs, exec), in group system:masters.
+    const kubeletClient =
+      node === undefined
+        ? undefined
+        : await issueClientCertificate(options.ca, dir, 'kube-apiserver-kubelet-client', 'system:masters');
 
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserver = await startProcess({
@@ -154,12 +230,32 @@ export async function startControlPlane(options: {
       args: [
         `--etcd-servers=${etcdUrl}`,
         '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
         `--secure-port=${apiPort}`,
         `--tls-cert-file=${certFile}`,
         `--tls-private-key-file=${keyFile}`,
         `--token-auth-file=${tokenFile}`,
-        '--authorization-mode=RBAC',
+        ...(node === undefined || kubeletClient === undefined
+          ? [
+              '--advertise-address=127.0.0.1',
+              '--authorization-mode=RBAC',
+              // No pod runs, so none needs a token mounted.
+              '--disable-admission-plugins=ServiceAccount',
+              // The "kubernetes" Service cannot point at a loopback address; nothing here needs it.
+              '--endpoint-reconciler-type=none',
+            ]
+          : [
+              // The kubernetes Service's endpoint: pods reach this address:port through node-relay.ts.
+              `--advertise-address=${node.hostAddress}`,
+              '--authorization-mode=Node,RBAC',
+              '--enable-admission-plugins=NodeRestriction',
+              // Client certificates of the environment's CA authenticate too; the node's components read
+              // this CA from kube-system/extension-apiserver-authentication to check who calls them.
+              `--client-ca-file=${caFile}`,
+              `--kubelet-client-certificate=${kubeletClient.certFile}`,
+              `--kubelet-client-key=${kubeletClient.keyFile}`,
+              `--kubelet-certificate-authority=${caFile}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]),
         // Also makes the apiserver serve OIDC discovery and its keys (/openid/v1/jwks), to any service
         // account (the default system:service-account-issuer-discovery binding).
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
@@ -167,10 +263,7 @@ export async function startControlPlane(options: {
         `--service-account-signing-key-file=${saKey}`,
         '--service-cluster-ip-range=10.0.0.0/24',
         '--allow-privileged=true',
-        '--disable-admission-plugins=ServiceAccount',
         '--profiling=false',
-        // The "kubernetes" Service cannot point at a loopback address; nothing here needs it.
-        '--endpoint-reconciler-type=none',
         ...(options.oidc === undefined
           ? []
           : [
@@ -195,7 +288,7 @@ export async function startControlPlane(options: {
       command: join(options.kubernetesBinDir, 'kube-controller-manager'),
       args: [
         `--kubeconfig=${kubeconfigPath}`,
-        `--controllers=${CONTROLLERS.join(',')}`,
+        `--controllers=${[...CONTROLLERS, ...(node === undefined ? [] : NODE_CONTROLLERS)].join(',')}`,
         `--service-account-private-key-file=${saKey}`,
         `--root-ca-file=${caFile}`,
         '--use-service-account-credentials=false',
@@ -223,6 +316,7 @@ export async function startControlPlane(options: {
       serviceAccountIssuer: SERVICE_ACCOUNT_ISSUER,
       serviceAccountSigningKeyFile: saKey,
       processes: started,
+      ...(nodeTokens === undefined ? {} : { nodeTokens }),
     };
   } catch (error) {
     for (const p of started.reverse()) await p.stop();

@@ -1,3 +1,5 @@
+import type { NodeInfo } from './node.ts';
+
 /**
  * What the test environment (test/env/global-setup.ts) hands to integration tests through vitest's
  * provide/inject: `const env = inject('testEnv')`.
@@ -59,6 +61,12 @@ export interface TestEnv {
     /** The superuser's password, generated for this run (also in `url`). */
     readonly password: string;
   };
+  /**
+   * The node, when the environment was started with one (TL_TESTENV_NODE=1; test/vitest.node.config.ts):
+   * pods run, pull from its loopback registry, and reach every server above at `node.hostAddress` on the
+   * server's own port (the apiserver also as the `kubernetes` Service).
+   */
+  readonly node?: NodeInfo;
 }
 
 declare module 'vitest' {
