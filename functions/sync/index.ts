@@ -42,7 +42,7 @@ export interface SyncDependencies {
   readonly settings: SyncSettings;
   readonly reserved: ReservedNames;
   readonly ports: SyncPorts;
-  readonly store: Pick<PlatformStore, 'recordAudit'>;
+  readonly store: Pick<PlatformStore, 'recordAudit' | 'withLock'>;
   readonly now?: () => Date;
   readonly metrics?: TenantRunMetrics;
 }
@@ -77,6 +77,13 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
               operation: 'sync',
               target: input.username ?? '*',
               dryRun: input.dryRun,
+              // One tenant is repaired under its lock, as provision and deprovision hold it; a sweep takes each
+              // tenant's lock for its repair only (SyncPorts.tenantLock). A dry run changes nothing, locks nothing.
+              lock:
+                input.username === undefined || input.dryRun
+                  ? undefined
+                  : `tenant:${input.username.toLowerCase()}`,
+              lockWait: { until: ctx.deadline, signal: ctx.signal },
               record: (r) => ({
                 partial: r.results.failed_fixes.length > 0 || r.stopped !== undefined,
                 details: {
@@ -147,6 +154,8 @@ export function syncSetup(config: SyncConfig, log: Logger): FunctionSetup {
         },
         grafana,
         productLogins: (logins) => store.succeededOn('provision', logins),
+        tenantLock: (username, work) =>
+          store.withLock(`tenant:${username}`, () => work(), { until: Date.now() }),
       },
       store,
     }),

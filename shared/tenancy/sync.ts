@@ -71,6 +71,11 @@ export interface SyncPorts {
   };
   /** Which of these (lower-case) logins provision ever succeeded on: Grafana users this product made. */
   readonly productLogins: (logins: readonly string[]) => Promise<ReadonlySet<string>>;
+  /**
+   * Runs `work` holding the tenant's lock (the one provision, deprovision and reset hold), without waiting:
+   * throws a retryable `conflict` when another operation holds it. Without it, repairs take no lock.
+   */
+  readonly tenantLock?: <T>(username: string, work: () => Promise<T>) => Promise<T>;
 }
 
 export interface SyncSettings {
@@ -407,6 +412,51 @@ function orphansReport(plan: SyncPlan): OrphansReport {
   };
 }
 
+type RepairOutcome = Awaited<ReturnType<Repairer['repair']>>;
+
+const noRepair = (username: string, errors: string[] = [], notOwned: NotOwned[] = []): RepairOutcome => ({
+  fixed: { username, fixed_grafana: false, fixed_namespace: false, fixed_membership: false },
+  errors,
+  notOwned,
+});
+
+/**
+ * One tenant's repair in a sweep, under the tenant's lock: a provision or deprovision in flight holds it, and
+ * repairing its half-made tenant would race it (a Grafana user created under a running provision makes that
+ * provision fail). A held lock skips the tenant (the next run repairs what is still drifted); once the lock
+ * is ours the tenant is read again, so what a concurrent operation finished or removed is left alone.
+ */
+async function repairLocked(
+  username: string,
+  ports: SyncPorts,
+  settings: SyncSettings,
+  repairer: Repairer,
+  tenantLock: NonNullable<SyncPorts['tenantLock']>,
+): Promise<RepairOutcome> {
+  try {
+    return await tenantLock(username, async () => {
+      const fresh = await planOne(username, false, ports, settings).catch((error: unknown) => {
+        // Deprovisioned meanwhile: nothing of it is left to repair.
+        if (error instanceof PlatformError && error.reason === 'not_found') return undefined;
+        throw error;
+      });
+      const repair = fresh?.plan.repairs.find((r) => r.username === username);
+      return repair === undefined ? noRepair(username) : await repairer.repair(repair, undefined);
+    });
+  } catch (error) {
+    const problem = toPlatformError(error);
+    if (problem.reason === 'not_owned') {
+      const objects = problem.extensions?.notOwned;
+      return noRepair(username, [], Array.isArray(objects) ? (objects as NotOwned[]) : []);
+    }
+    if (problem.reason === 'conflict' && problem.retryable)
+      return noRepair(username, [
+        'not repaired: another operation on this tenant was running; the next run repairs what is still drifted',
+      ]);
+    return noRepair(username, [problem.message]);
+  }
+}
+
 /**
  * `signal` stops the run at its next safe point: between tenants (one tenant's repair, its namespace with
  * its objects, its Grafana user and its membership, runs to its end once started) and between pruned
@@ -487,7 +537,10 @@ export async function sync(
           notStarted.push(r.username);
           return;
         }
-        const outcome = await repairer.repair(r, r.username === adoption?.name ? adoption : undefined);
+        const outcome =
+          ports.tenantLock === undefined || request.username !== undefined
+            ? await repairer.repair(r, r.username === adoption?.name ? adoption : undefined)
+            : await repairLocked(r.username, ports, settings, repairer, ports.tenantLock);
         notOwned.push(...outcome.notOwned);
         const f = outcome.fixed;
         if (f.fixed_grafana || f.fixed_namespace || f.fixed_membership) fixed.push(f);

@@ -60,7 +60,18 @@ function systems(options: { tenants: string[]; namespaces: string[]; grafana: st
         return Promise.resolve();
       },
       findUserByUsername: (name) => (count(), Promise.resolve(users.get(name))),
-      userGroups: () => (count(), Promise.resolve([])),
+      userGroups: (userId) => {
+        count();
+        const name = userId.replace(/^id-/, '');
+        return Promise.resolve(
+          members.has(name)
+            ? [
+                { id: 'marker', name: 'tenants' },
+                { id: `g-tenant-${name}`, name: `tenant-${name}` },
+              ]
+            : [],
+        );
+      },
       groupMembers: () =>
         pages(
           [...members].map((u) => ({ id: `id-${u}`, username: u })),
@@ -176,6 +187,43 @@ describe('sync', () => {
     const next = await sync({}, settings, s.ports);
     expect(next.results.fixed_users.map((f) => f.username)).toEqual(['bob', 'cid', 'dan']);
     expect(next).not.toHaveProperty('stopped');
+  });
+
+  it('repairs each tenant under its lock: skips a tenant whose lock is held, re-reads the tenant once it holds it', async () => {
+    const s = systems({ tenants: ['ann', 'bob', 'cid'], namespaces: [], grafana: [] });
+    const locked: string[] = [];
+    const ports: SyncPorts = {
+      ...s.ports,
+      tenantLock: async (username, work) => {
+        // bob: a provision in flight holds his lock.
+        if (username === 'bob')
+          throw new PlatformError({ reason: 'conflict', message: 'tenant:bob is busy', retryable: true });
+        // cid: the provision that held his lock finished him while this run waited for it.
+        if (username === 'cid') {
+          s.namespaces.add('cid');
+          await s.ports.grafana.createUser({ login: 'cid', email: placeholder('cid'), password: 'x' });
+        }
+        locked.push(username);
+        return work();
+      },
+    };
+    const result = await sync({}, settings, ports);
+    expect(locked.sort()).toEqual(['ann', 'cid']);
+    // The control: ann, whose lock was free, is repaired.
+    expect(result.results.fixed_users).toEqual([
+      { username: 'ann', fixed_grafana: true, fixed_namespace: true, fixed_membership: false },
+    ]);
+    expect(result.results.failed_fixes).toEqual([
+      {
+        username: 'bob',
+        error:
+          'not repaired: another operation on this tenant was running; the next run repairs what is still drifted',
+      },
+    ]);
+    // Nothing of bob was touched, and cid's namespace was not made a second time.
+    expect(s.namespaces.has('bob')).toBe(false);
+    expect(s.grafana.has('bob')).toBe(false);
+    expect(s.created.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name)).toEqual(['ann']);
   });
 
   it('changes nothing in a dry run', async () => {
