@@ -78,6 +78,7 @@ describe('migrate', () => {
       );
       expect(tables.rows.map((r) => r.table_name)).toEqual([
         'audit_log',
+        'dead_letters',
         'idempotency_keys',
         'lock_leases',
         'schema_migrations',
