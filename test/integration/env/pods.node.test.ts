@@ -293,34 +293,45 @@ describe('the test node', () => {
     expect(seen.certificates).toBeGreaterThan(100);
   });
 
-  it('enforces a NetworkPolicy: the neighbour namespace is kept out, the own namespace gets in', async () => {
-    const fetchWeb = `echo "web: $(timeout 5 wget -q -O - http://web.${namespace}.svc.cluster.local/ || echo refused)"`;
-    // Before the policy the neighbour gets in: the policy below is what keeps it out.
-    const before = await runScript('neighbour-before', fetchWeb, {}, otherNamespace);
-    expect(before.log).toContain(`web: hello from ${namespace}`);
-    await networking.createNamespacedNetworkPolicy({
-      namespace,
-      body: {
-        metadata: { name: 'web-from-own-namespace' },
-        spec: {
-          podSelector: { matchLabels: { app: 'web' } },
-          policyTypes: ['Ingress'],
-          ingress: [{ _from: [{ podSelector: {} }] }],
+  // Two waits for kube-router (up to 90 s each).
+  it(
+    'enforces a NetworkPolicy: the neighbour namespace is kept out, the own namespace gets in',
+    { timeout: 240_000 },
+    async () => {
+      const fetchWeb = `echo "web: $(timeout 5 wget -q -O - http://web.${namespace}.svc.cluster.local/ || echo refused)"`;
+      // Before the policy the neighbour gets in: the policy below is what keeps it out.
+      const before = await runScript('neighbour-before', fetchWeb, {}, otherNamespace);
+      expect(before.log).toContain(`web: hello from ${namespace}`);
+      await networking.createNamespacedNetworkPolicy({
+        namespace,
+        body: {
+          metadata: { name: 'web-from-own-namespace' },
+          spec: {
+            podSelector: { matchLabels: { app: 'web' } },
+            policyTypes: ['Ingress'],
+            ingress: [{ _from: [{ podSelector: {} }] }],
+          },
         },
-      },
-    });
-    try {
-      // Enforcement follows the policy asynchronously: try until the neighbour is kept out.
-      let attempt = 0;
-      await eventually('the policy to keep the neighbour out', async () => {
-        const { log } = await runScript(`neighbour-${String(attempt++)}`, fetchWeb, {}, otherNamespace);
-        return log.includes('web: refused') ? true : undefined;
       });
-      // Positive control, right after: a pod of the web pod's own namespace still gets the page.
-      const own = await runScript('own-namespace', fetchWeb);
-      expect(own.log).toContain(`web: hello from ${namespace}`);
-    } finally {
-      await networking.deleteNamespacedNetworkPolicy({ name: 'web-from-own-namespace', namespace });
-    }
-  });
+      try {
+        // Enforcement follows the policy asynchronously: try until the neighbour is kept out.
+        let attempt = 0;
+        await eventually('the policy to keep the neighbour out', async () => {
+          const { log } = await runScript(`neighbour-${String(attempt++)}`, fetchWeb, {}, otherNamespace);
+          return log.includes('web: refused') ? true : undefined;
+        });
+        // Positive control, right after: a pod of the web pod's own namespace gets the page. kube-router adds a
+        // new pod's address to the policy's allowed set when it sees the pod, which can be after the pod's first
+        // request: a fresh pod tries until it is admitted (the neighbour above never is).
+        let ownAttempt = 0;
+        const own = await eventually('a pod of the own namespace to get in', async () => {
+          const { log } = await runScript(`own-namespace-${String(ownAttempt++)}`, fetchWeb);
+          return log.includes(`web: hello from ${namespace}`) ? log : undefined;
+        });
+        expect(own).toContain(`web: hello from ${namespace}`);
+      } finally {
+        await networking.deleteNamespacedNetworkPolicy({ name: 'web-from-own-namespace', namespace });
+      }
+    },
+  );
 });
