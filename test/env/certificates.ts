@@ -38,6 +38,32 @@ export async function createCertificateAuthority(dir: string): Promise<Certifica
   return { caFile, caKeyFile };
 }
 
+/** Signs the request `csr` with the CA, for 7 days, with the extensions in the file `ext`. */
+async function signRequest(
+  ca: CertificateAuthority,
+  csr: string,
+  ext: string,
+  certFile: string,
+): Promise<void> {
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.caFile,
+    '-CAkey',
+    ca.caKeyFile,
+    '-CAcreateserial',
+    '-out',
+    certFile,
+    '-days',
+    '7',
+    '-extfile',
+    ext,
+  ]);
+}
+
 /** A serving certificate for `name`, valid for 127.0.0.1 and localhost plus `extraNames` (DNS:x, IP:y). */
 export async function issueServingCertificate(
   ca: CertificateAuthority,
@@ -59,23 +85,7 @@ export async function issueServingCertificate(
       'extendedKeyUsage=serverAuth',
     ].join('\n'),
   );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca.caFile,
-    '-CAkey',
-    ca.caKeyFile,
-    '-CAcreateserial',
-    '-out',
-    certFile,
-    '-days',
-    '7',
-    '-extfile',
-    ext,
-  ]);
+  await signRequest(ca, csr, ext, certFile);
   return { certFile, keyFile };
 }
 
@@ -108,22 +118,6 @@ export async function issueClientCertificate(
       'extendedKeyUsage=clientAuth',
     ].join('\n'),
   );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca.caFile,
-    '-CAkey',
-    ca.caKeyFile,
-    '-CAcreateserial',
-    '-out',
-    certFile,
-    '-days',
-    '7',
-    '-extfile',
-    ext,
-  ]);
+  await signRequest(ca, csr, ext, certFile);
   return { certFile, keyFile };
 }
