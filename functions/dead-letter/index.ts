@@ -12,9 +12,9 @@
 import { CloudEvent } from 'cloudevents';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { createPool, poolSizeFor } from '../../shared/adapters/postgres/pool.ts';
+import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
-import { EventSink } from '../../shared/platform/event-sink.ts';
+import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
@@ -352,17 +352,15 @@ export function deadLetterSetup(config: DeadLetterConfig, log: Logger): Function
     max: poolSizeFor(config.maxConcurrentOperations),
     log,
     applicationName: 'dead-letter',
+    ...poolTimeouts(config.callTimeouts),
   });
   const store = new PlatformStore(pool);
   const metrics = new DeadLetterMetrics();
-  const sink =
-    config.replaySink === undefined
-      ? undefined
-      : new EventSink({
-          url: config.replaySink,
-          source: '/tenant-lifecycle/dead-letter',
-          ...(config.eventSinkTokenFile === undefined ? {} : { tokenFile: config.eventSinkTokenFile }),
-        });
+  const sink = eventSinkFor(
+    { sink: config.replaySink, tokenFile: config.eventSinkTokenFile },
+    '/tenant-lifecycle/dead-letter',
+    config.callTimeouts.eventSinkMs,
+  );
   return {
     spec: deadLetterSpec({ store, metrics, ...(sink === undefined ? {} : { replaySink: sink }) }),
     registerMetrics: (registry) => {
