@@ -120,8 +120,8 @@ export const DEFAULT_WEBIDE_IMAGE = 'codercom/code-server:4.96.4';
  * runtime's seccomp profile, no service account token.
  *
  * `image` is code-server's, or one that keeps its contract: it serves HTTP on the port of `--bind-addr`
- * (8080), asks for the password in the environment variable PASSWORD, runs as uid 1000 and keeps its state
- * in /home/coder (the volume webide-home).
+ * (8080) with /healthz open, asks for the password in the environment variable PASSWORD, runs as uid 1000
+ * and keeps its state in /home/coder (the volume webide-home).
  */
 export function webIdeManifests(
   image: string = DEFAULT_WEBIDE_IMAGE,
@@ -171,6 +171,8 @@ export function webIdeManifests(
                   },
                 ],
                 ports: [{ name: 'http', containerPort: 8080 }],
+                // Ready (and in the Service) once it serves; code-server answers /healthz without a login.
+                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
                 resources: {
                   requests: { cpu: '50m', memory: '512Mi' },
                   limits: { cpu: '400m', memory: '1Gi' },

@@ -90,11 +90,18 @@ describe('renderStarter', () => {
     const deployment = webIdeManifests()
       .map((m) => renderStarter(m, values))
       .find((o) => o.kind === 'Deployment') as KubernetesObject & {
-      spec: { template: { spec: { containers: { args: string[]; env: unknown[] }[] } } };
+      spec: {
+        template: { spec: { containers: { args: string[]; env: unknown[]; readinessProbe: unknown }[] } };
+      };
     };
     const [container] = deployment.spec.template.spec.containers;
     expect(container?.args.slice(0, 2)).toEqual(['--auth', 'password']);
     expect(container?.args).not.toContain('none');
+    // Ready only once it serves: the Service does not send the tenant to a server still starting.
+    expect(container?.readinessProbe).toEqual({
+      httpGet: { path: '/healthz', port: 'http' },
+      periodSeconds: 5,
+    });
     expect(container?.env).toContainEqual({
       name: 'PASSWORD',
       valueFrom: { secretKeyRef: { name: 'webide-auth', key: 'PASSWORD' } },
