@@ -95,6 +95,8 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   TENANT_CLUSTER_ROLE: 'the ClusterRole bound to the tenant in its namespace',
   PLANS:
     'JSON: name → {quota, containerDefaults, podSecurity?, allowNodePorts?, allowLoadBalancers?} (see README)',
+  WEBIDE_IMAGE:
+    'the image of the webide plan’s IDE: code-server’s, or a mirror of it for clusters that cannot pull from Docker Hub',
   DEFAULT_PLAN: 'the plan of a request that names none; must exist',
   TENANT_EGRESS_DENIED_NAMESPACES:
     'namespaces tenant pods may not reach, replacing the built-in list (FUNCTIONS_NAMESPACE is added)',

@@ -2,7 +2,7 @@
 import { nonEmpty, integer, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
-import { plansFrom, plansSchema } from '../../shared/tenancy/plans.ts';
+import { plansFrom, plansShape } from '../../shared/tenancy/plans.ts';
 import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/reserved-names.ts';
 
 export const loadConfig = defineConfig(
@@ -10,7 +10,7 @@ export const loadConfig = defineConfig(
     DATABASE_URL: nonEmpty(),
     KUBE_CONFIG: optional(z.string()),
     KUBECONFIG: optional(z.string()),
-    PLANS: optional(plansSchema),
+    ...plansShape,
     /** Namespaces reset at the same time. */
     RESET_CONCURRENCY: withDefault(integer(1, 64), 4),
     /** Namespaces one invocation resets at most; the rest continues in a follow-up. Default: no limit. */
@@ -28,7 +28,7 @@ export const loadConfig = defineConfig(
   (v) => ({
     databaseUrl: v.DATABASE_URL,
     kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
-    plans: plansFrom(v.PLANS),
+    plans: plansFrom(v.PLANS, v.WEBIDE_IMAGE),
     reserved: reservedNamesFrom(v),
     concurrency: v.RESET_CONCURRENCY,
     maxNamespaces: v.RESET_MAX_NAMESPACES_PER_RUN,

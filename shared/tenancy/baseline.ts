@@ -162,7 +162,10 @@ export function podSecurityLabels(level: PodSecurityLevel): Record<string, strin
  * Egress of a tenant's pods: DNS, its own namespace, other namespaces except the denied ones, and
  * addresses outside the cluster except the denied ranges. NetworkPolicy rules add up (a packet passes if
  * any rule allows it), so each rule must stay narrow:
- * - DNS only to kube-system pods labelled k8s-app=kube-dns (CoreDNS keeps that label), port 53 UDP and TCP.
+ * - DNS only to kube-system pods labelled k8s-app=kube-dns (CoreDNS keeps that label), on port 53 and on the
+ *   ports named `dns` (UDP) and `dns-tcp` (TCP). A policy's port is the pod's port, after the Service's
+ *   translation: CoreDNS pods that do not run as root listen elsewhere than 53 (1053 on the test node,
+ *   5353 on OpenShift) and name their ports so, as the upstream and kubeadm manifests do.
  * - Pods of other namespaces are judged by namespace name; other tenants' ingress isolation still refuses.
  * - ipBlock is meant for addresses outside the cluster: whether a CNI also matches pod addresses against it
  *   differs (Calico does, Cilium does not), so the pod, service and node ranges must be in the except list,
@@ -189,6 +192,8 @@ function egressPolicySpec(egress: TenantEgress): Record<string, unknown> {
         ports: [
           { protocol: 'UDP', port: 53 },
           { protocol: 'TCP', port: 53 },
+          { protocol: 'UDP', port: 'dns' },
+          { protocol: 'TCP', port: 'dns-tcp' },
         ],
       },
       { to: [{ podSelector: {} }] },

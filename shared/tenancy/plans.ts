@@ -1,14 +1,14 @@
 /**
  * Plans from configuration: PLANS is a JSON object of plan name -> { quota, containerDefaults,
  * podSecurity?, allowNodePorts?, allowLoadBalancers? }. Built in: "default" and "webide" (the same plus a
- * code-server IDE). A configured plan's quota is completed with the default quota's keys it does not set,
+ * code-server IDE, its image WEBIDE_IMAGE). A configured plan's quota is completed with the default quota's keys it does not set,
  * so no plan lacks a cap on load balancers, node ports, storage or object counts. Pod security is
  * `restricted` unless a plan says `baseline`; `privileged` stops start-up. Validated with zod so that a
  * typo stops start-up.
  */
-import { z } from '../platform/env-schema.ts';
+import { optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
 import { defaultPlan, defaultQuota, type TenantPlan } from './baseline.ts';
-import { webIdeManifests } from './starters.ts';
+import { DEFAULT_WEBIDE_IMAGE, webIdeManifests } from './starters.ts';
 
 const quantity = z
   .string()
@@ -41,15 +41,52 @@ export const plansSchema = z.pipe(
   z.record(z.string().check(z.regex(/^[a-z0-9-]{1,40}$/)), planSchema),
 );
 
+/**
+ * An OCI image reference as the container runtimes parse it (the grammar of distribution/reference):
+ * [registry[:port]/]path[:tag][@digest], the path lower case, a name of at most 255 characters.
+ */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?`;
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const NAME = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+const IMAGE_REFERENCE = new RegExp(
+  `^(${NAME})(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+export function isImageReference(text: string): boolean {
+  if (text.length > 512) return false;
+  const name = IMAGE_REFERENCE.exec(text)?.[1];
+  return name !== undefined && name.length <= 255;
+}
+
+/** The variables plans are made of, for every function that renders a plan's objects. */
+export const plansShape = {
+  PLANS: optional(plansSchema),
+  WEBIDE_IMAGE: withDefault(
+    z
+      .string()
+      .check(
+        z.refine(isImageReference, 'an image reference such as registry.example.org/code-server:4.96.4'),
+      ),
+    DEFAULT_WEBIDE_IMAGE,
+  ),
+} satisfies EnvShape;
+
 /** Built in besides "default": "webide", the default quota plus a code-server IDE. */
-export const webIdePlan: TenantPlan = { ...defaultPlan, name: 'webide', manifests: webIdeManifests };
+export function webIdePlanWith(image: string): TenantPlan {
+  return { ...defaultPlan, name: 'webide', manifests: webIdeManifests(image) };
+}
+
+/** The "webide" plan with code-server's own image. */
+export const webIdePlan: TenantPlan = webIdePlanWith(DEFAULT_WEBIDE_IMAGE);
 
 export function plansFrom(
   configured: Record<string, z.infer<typeof planSchema>> | undefined,
+  webIdeImage: string = DEFAULT_WEBIDE_IMAGE,
 ): Map<string, TenantPlan> {
   const plans = new Map<string, TenantPlan>([
     [defaultPlan.name, defaultPlan],
-    [webIdePlan.name, webIdePlan],
+    ['webide', webIdePlanWith(webIdeImage)],
   ]);
   for (const [name, plan] of Object.entries(configured ?? {})) {
     plans.set(name, {

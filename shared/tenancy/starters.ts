@@ -110,81 +110,94 @@ export const WEBIDE_AUTH_SECRET = 'webide-auth';
 /** code-server's image runs as the user "coder", uid and gid 1000. */
 const WEBIDE_UID = 1000;
 
+/** The webide's image unless WEBIDE_IMAGE names another (a mirror, for clusters without Docker Hub). */
+export const DEFAULT_WEBIDE_IMAGE = 'codercom/code-server:4.96.4';
+
 /**
  * A browser IDE (code-server) with its storage and Service, as the WebIDE platform of seed 003 offered.
  * Password authentication on (the password in the Secret webide-auth), and a pod the Pod Security
  * Standard `restricted` admits: numeric non-root user, no privilege escalation, no capabilities, the
  * runtime's seccomp profile, no service account token.
+ *
+ * `image` is code-server's, or one that keeps its contract: it serves HTTP on the port of `--bind-addr`
+ * (8080) with /healthz open, asks for the password in the environment variable PASSWORD, runs as uid 1000
+ * and keeps its state in /home/coder (the volume webide-home).
  */
-export const webIdeManifests: readonly Readonly<Record<string, unknown>>[] = [
-  {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: WEBIDE_AUTH_SECRET },
-    type: 'Opaque',
-    stringData: { PASSWORD: '${{ password }}' },
-  },
-  {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: 'webide-home' },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '2Gi' } } },
-  },
-  {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'webide', labels: { app: 'webide' } },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: 'webide' } },
-      template: {
-        metadata: { labels: { app: 'webide' } },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: WEBIDE_UID,
-            runAsGroup: WEBIDE_UID,
-            fsGroup: WEBIDE_UID,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          containers: [
-            {
-              name: 'code-server',
-              image: 'codercom/code-server:4.96.4',
-              args: ['--auth', 'password', '--bind-addr', '0.0.0.0:8080'],
-              env: [
-                { name: 'TENANT', value: '${{ tenant }}' },
-                {
-                  name: 'PASSWORD',
-                  valueFrom: { secretKeyRef: { name: WEBIDE_AUTH_SECRET, key: 'PASSWORD' } },
-                },
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              resources: {
-                requests: { cpu: '50m', memory: '512Mi' },
-                limits: { cpu: '400m', memory: '1Gi' },
-              },
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: WEBIDE_UID,
-                runAsGroup: WEBIDE_UID,
-                allowPrivilegeEscalation: false,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
-              volumeMounts: [{ name: 'home', mountPath: '/home/coder' }],
+export function webIdeManifests(
+  image: string = DEFAULT_WEBIDE_IMAGE,
+): readonly Readonly<Record<string, unknown>>[] {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: WEBIDE_AUTH_SECRET },
+      type: 'Opaque',
+      stringData: { PASSWORD: '${{ password }}' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'webide-home' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '2Gi' } } },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'webide', labels: { app: 'webide' } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'webide' } },
+        template: {
+          metadata: { labels: { app: 'webide' } },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: WEBIDE_UID,
+              runAsGroup: WEBIDE_UID,
+              fsGroup: WEBIDE_UID,
+              seccompProfile: { type: 'RuntimeDefault' },
             },
-          ],
-          volumes: [{ name: 'home', persistentVolumeClaim: { claimName: 'webide-home' } }],
+            containers: [
+              {
+                name: 'code-server',
+                image,
+                args: ['--auth', 'password', '--bind-addr', '0.0.0.0:8080'],
+                env: [
+                  { name: 'TENANT', value: '${{ tenant }}' },
+                  {
+                    name: 'PASSWORD',
+                    valueFrom: { secretKeyRef: { name: WEBIDE_AUTH_SECRET, key: 'PASSWORD' } },
+                  },
+                ],
+                ports: [{ name: 'http', containerPort: 8080 }],
+                // Ready (and in the Service) once it serves; code-server answers /healthz without a login.
+                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
+                resources: {
+                  requests: { cpu: '50m', memory: '512Mi' },
+                  limits: { cpu: '400m', memory: '1Gi' },
+                },
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: WEBIDE_UID,
+                  runAsGroup: WEBIDE_UID,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                volumeMounts: [{ name: 'home', mountPath: '/home/coder' }],
+              },
+            ],
+            volumes: [{ name: 'home', persistentVolumeClaim: { claimName: 'webide-home' } }],
+          },
         },
       },
     },
-  },
-  {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'webide' },
-    spec: { selector: { app: 'webide' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  },
-];
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'webide' },
+      spec: { selector: { app: 'webide' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    },
+  ];
+}

@@ -8,7 +8,7 @@ import { commaList, nonEmpty, optional, withDefault, z, type EnvShape } from '..
 import { ConfigError } from '../platform/config.ts';
 import { defaultDeniedCidrs, defaultDeniedNamespaces, type TenantEgress } from './baseline.ts';
 import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
-import { plansFrom, plansSchema } from './plans.ts';
+import { plansFrom, plansShape } from './plans.ts';
 
 /** An IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fc00::/7. */
 function isCidr(text: string): boolean {
@@ -28,7 +28,7 @@ export const tenantShape = {
   OIDC_USERNAME_PREFIX: withDefault(z.string(), 'oidc:'),
   OIDC_GROUPS_PREFIX: withDefault(z.string(), 'oidc:'),
   TENANT_CLUSTER_ROLE: withDefault(nonEmpty(), TENANT_CLUSTER_ROLE),
-  PLANS: optional(plansSchema),
+  ...plansShape,
   DEFAULT_PLAN: withDefault(z.string(), 'default'),
   /** Namespaces tenant pods may not reach, replacing the built-in list (the functions' is always added). */
   TENANT_EGRESS_DENIED_NAMESPACES: optional(commaList()),
@@ -39,7 +39,7 @@ export const tenantShape = {
 export function tenantSettings(
   v: z.infer<z.ZodMiniObject<typeof tenantShape>> & { readonly FUNCTIONS_NAMESPACE: string },
 ) {
-  const plans = plansFrom(v.PLANS);
+  const plans = plansFrom(v.PLANS, v.WEBIDE_IMAGE);
   // A default plan that does not exist would fail every provision and every namespace sync recreates.
   if (!plans.has(v.DEFAULT_PLAN)) {
     throw new ConfigError([

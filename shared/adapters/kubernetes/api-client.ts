@@ -10,11 +10,13 @@
  * assigning a DOMException's read-only message throws a TypeError that would hide the timeout.
  */
 import {
+  HttpMethod,
   KubernetesObjectApi,
   ServerConfiguration,
   createConfiguration,
   type Configuration,
   type KubeConfig,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
 
@@ -67,15 +69,36 @@ export function boundedApiClient<T>(
 }
 
 /** KubernetesObjectApi.makeApiClient(kc) with every request bounded by `timeoutMs`. */
-export function boundedObjectApi(kc: KubeConfig, timeoutMs: number): KubernetesObjectApi {
+export function boundedObjectApi(kc: KubeConfig, timeoutMs: number): BoundedObjectApi {
   return BoundedObjectApi.from(kc, timeoutMs);
 }
 
-class BoundedObjectApi extends KubernetesObjectApi {
+export class BoundedObjectApi extends KubernetesObjectApi {
   static from(kc: KubeConfig, timeoutMs: number): BoundedObjectApi {
     const client = new BoundedObjectApi(boundedConfiguration(kc, timeoutMs));
     // The kubeconfig context's namespace, as KubernetesObjectApi.makeApiClient sets it.
     client.setDefaultNamespace(kc);
     return client;
+  }
+
+  /**
+   * Creates an object given as the API's JSON (field names as the apiserver spells them), sent unchanged.
+   * KubernetesObjectApi.create expects client-node's model objects instead: it passes the object through
+   * its model serializer, which silently drops every field whose model name differs from the JSON name
+   * (a NetworkPolicy rule's `from`, the model's `_from`; a LimitRange's `default`, the model's `_default`)
+   * and every field its models do not know.
+   */
+  async createJson(
+    object: KubernetesObject,
+    options: { readonly dryRun?: 'All'; readonly fieldManager?: string } = {},
+  ): Promise<KubernetesObject> {
+    const path = await this.specUriPath(object, 'create');
+    const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.POST);
+    request.setHeaderParam('Accept', 'application/json');
+    request.setHeaderParam('Content-Type', 'application/json');
+    if (options.dryRun !== undefined) request.setQueryParam('dryRun', options.dryRun);
+    if (options.fieldManager !== undefined) request.setQueryParam('fieldManager', options.fieldManager);
+    request.setBody(JSON.stringify(object));
+    return this.requestPromise(request);
   }
 }

@@ -2,16 +2,15 @@
  * The few Kubernetes operations tenant provisioning needs: create rendered objects (create, never
  * overwrite: an existing object is a 409 the caller decides about), read and delete a namespace.
  */
-import {
-  CoreV1Api,
-  PatchStrategy,
-  type KubeConfig,
-  type KubernetesObjectApi,
-  type V1Namespace,
-} from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
 import type { KubernetesObject } from '../../tenancy/baseline.ts';
-import { boundedApiClient, boundedObjectApi, DEFAULT_KUBERNETES_TIMEOUT_MS } from './api-client.ts';
+import {
+  boundedApiClient,
+  boundedObjectApi,
+  DEFAULT_KUBERNETES_TIMEOUT_MS,
+  type BoundedObjectApi,
+} from './api-client.ts';
 import { kubernetesCall } from './errors.ts';
 
 export const FIELD_MANAGER = 'tenant-lifecycle';
@@ -39,7 +38,7 @@ function summary(n: V1Namespace): NamespaceSummary {
 }
 
 export class KubernetesCluster {
-  private readonly objects: KubernetesObjectApi;
+  private readonly objects: BoundedObjectApi;
   private readonly core: CoreV1Api;
 
   /** `timeoutMs`: the bound of each apiserver call (KUBERNETES_TIMEOUT_SECONDS). */
@@ -52,7 +51,7 @@ export class KubernetesCluster {
   async create(object: KubernetesObject, dryRun = false): Promise<void> {
     const where = object.metadata.namespace === undefined ? '' : ` in ${object.metadata.namespace}`;
     await kubernetesCall(`create ${object.kind} ${object.metadata.name}${where}`, () =>
-      this.objects.create(object, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER),
+      this.objects.createJson(object, { fieldManager: FIELD_MANAGER, ...(dryRun ? { dryRun: 'All' } : {}) }),
     );
   }
 

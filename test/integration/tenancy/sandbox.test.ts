@@ -389,6 +389,8 @@ describe('quota and network policies of a tenant', () => {
       ports: [
         { protocol: 'UDP', port: 53 },
         { protocol: 'TCP', port: 53 },
+        { protocol: 'UDP', port: 'dns' },
+        { protocol: 'TCP', port: 'dns-tcp' },
       ],
     });
     expect(spec.egress[1]).toEqual({ to: [{ podSelector: {} }] });

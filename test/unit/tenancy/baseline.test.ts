@@ -132,6 +132,8 @@ describe('renderBaseline', () => {
           ports: [
             { protocol: 'UDP', port: 53 },
             { protocol: 'TCP', port: 53 },
+            { protocol: 'UDP', port: 'dns' },
+            { protocol: 'TCP', port: 'dns-tcp' },
           ],
         },
         { to: [{ podSelector: {} }] },

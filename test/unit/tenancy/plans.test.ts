@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../functions/provision/config.ts';
+import { loadConfig as loadResetConfig } from '../../../functions/reset/config.ts';
+import { loadConfig as loadSyncConfig } from '../../../functions/sync/config.ts';
 import { ConfigError } from '../../../shared/platform/config.ts';
-import { defaultQuota } from '../../../shared/tenancy/baseline.ts';
+import { defaultQuota, type TenantPlan } from '../../../shared/tenancy/baseline.ts';
+import { isImageReference } from '../../../shared/tenancy/plans.ts';
 
 const env = {
   API_TOKEN: 'a-token-of-sixteen-chars',
@@ -87,6 +90,54 @@ describe('plans from PLANS', () => {
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]?.variable).toBe('PLANS');
     expect(error.problems[0]?.message).toContain('restricted or baseline');
+  });
+});
+
+describe('the webide image from WEBIDE_IMAGE', () => {
+  const webideImage = (plan: TenantPlan | undefined): unknown =>
+    (
+      plan?.manifests?.find((m) => m.kind === 'Deployment') as
+        { spec: { template: { spec: { containers: { image: string }[] } } } } | undefined
+    )?.spec.template.spec.containers[0]?.image;
+
+  it('is code-server’s unless set, and the mirror in every function that renders starters', () => {
+    expect(webideImage(loadConfig(env).provision.plans.get('webide'))).toBe('codercom/code-server:4.96.4');
+    const mirror = 'mirror.example.org:5000/dev/code-server:4.96.4';
+    expect(webideImage(loadConfig({ ...env, WEBIDE_IMAGE: mirror }).provision.plans.get('webide'))).toBe(
+      mirror,
+    );
+    expect(webideImage(loadSyncConfig({ ...env, WEBIDE_IMAGE: mirror }).sync.plans.get('webide'))).toBe(
+      mirror,
+    );
+    expect(
+      webideImage(
+        loadResetConfig({
+          DATABASE_URL: 'postgres://db/x',
+          API_TOKEN: env.API_TOKEN,
+          WEBIDE_IMAGE: mirror,
+        }).plans.get('webide'),
+      ),
+    ).toBe(mirror);
+  });
+
+  it('refuses a value that is no image reference, naming WEBIDE_IMAGE', () => {
+    for (const bad of ['', 'Code-Server:4', 'code-server:4 --privileged', 'a/b:c\nkind: Pod', 'x:'])
+      expect(configError({ WEBIDE_IMAGE: bad }).problems.map((p) => p.variable)).toEqual(['WEBIDE_IMAGE']);
+  });
+
+  it('accepts the reference forms runtimes pull', () => {
+    for (const good of [
+      'code-server',
+      'codercom/code-server:4.96.4',
+      'localhost:5000/code-server',
+      'registry.tenant-lifecycle.test/test/webide-standin:1',
+      '[fd00::1]:5000/mirror/code-server:v4',
+      `ghcr.io/org/ide@sha256:${'a'.repeat(64)}`,
+      `ghcr.io/org/ide:4.96.4@sha256:${'0'.repeat(64)}`,
+    ])
+      expect(isImageReference(good), good).toBe(true);
+    for (const bad of ['upper/Case', 'a//b', 'a/b:', `a@sha256:${'g'.repeat(64)}`, `${'a'.repeat(256)}:1`])
+      expect(isImageReference(bad), bad).toBe(false);
   });
 });
 

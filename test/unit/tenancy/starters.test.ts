@@ -57,7 +57,7 @@ describe('renderStarter', () => {
   });
 
   it('renders the built-in WebIDE: its login, storage, deployment and service in the tenant namespace', () => {
-    const objects = webIdeManifests.map((m) =>
+    const objects = webIdeManifests().map((m) =>
       renderStarter(m, { ...values, password: 'pw-Of-24-characters-xyz1' }),
     );
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}/${o.metadata.namespace ?? ''}`)).toEqual([
@@ -68,18 +68,40 @@ describe('renderStarter', () => {
     ]);
     expect(objects[0]?.stringData).toEqual({ PASSWORD: 'pw-Of-24-characters-xyz1' });
     expect(JSON.stringify(objects[2])).toContain('"value":"john-doe"');
-    expect(webIdeManifests.some(usesStarterPassword)).toBe(true);
+    expect(webIdeManifests().some(usesStarterPassword)).toBe(true);
+  });
+
+  it('runs the image of code-server unless another is given, changing nothing else', () => {
+    const image = (manifests: ReturnType<typeof webIdeManifests>) =>
+      (
+        manifests.find((m) => m.kind === 'Deployment') as {
+          spec: { template: { spec: { containers: { image: string }[] } } };
+        }
+      ).spec.template.spec.containers.map((c) => c.image);
+    expect(image(webIdeManifests())).toEqual(['codercom/code-server:4.96.4']);
+    const mirrored = webIdeManifests('registry.example.org:5000/mirror/code-server:4.96.4');
+    expect(image(mirrored)).toEqual(['registry.example.org:5000/mirror/code-server:4.96.4']);
+    expect(JSON.stringify(mirrored).replace('registry.example.org:5000/mirror/', '')).toBe(
+      JSON.stringify(webIdeManifests()).replace('codercom/', ''),
+    );
   });
 
   it('runs code-server with password authentication, the password from the Secret', () => {
-    const deployment = webIdeManifests
+    const deployment = webIdeManifests()
       .map((m) => renderStarter(m, values))
       .find((o) => o.kind === 'Deployment') as KubernetesObject & {
-      spec: { template: { spec: { containers: { args: string[]; env: unknown[] }[] } } };
+      spec: {
+        template: { spec: { containers: { args: string[]; env: unknown[]; readinessProbe: unknown }[] } };
+      };
     };
     const [container] = deployment.spec.template.spec.containers;
     expect(container?.args.slice(0, 2)).toEqual(['--auth', 'password']);
     expect(container?.args).not.toContain('none');
+    // Ready only once it serves: the Service does not send the tenant to a server still starting.
+    expect(container?.readinessProbe).toEqual({
+      httpGet: { path: '/healthz', port: 'http' },
+      periodSeconds: 5,
+    });
     expect(container?.env).toContainEqual({
       name: 'PASSWORD',
       valueFrom: { secretKeyRef: { name: 'webide-auth', key: 'PASSWORD' } },
@@ -87,7 +109,7 @@ describe('renderStarter', () => {
   });
 
   it('gives every WebIDE pod what Pod Security "restricted" asks for', () => {
-    const deployment = webIdeManifests.find((m) => m.kind === 'Deployment') as {
+    const deployment = webIdeManifests().find((m) => m.kind === 'Deployment') as {
       spec: { template: { spec: { securityContext: unknown; containers: { securityContext: unknown }[] } } };
     };
     const pod = deployment.spec.template.spec;
@@ -109,7 +131,7 @@ describe('renderStarter', () => {
   });
 
   it('fills ${{ password }} with a fresh random password when none is given', () => {
-    const secret = webIdeManifests.find((m) => m.kind === 'Secret');
+    const secret = webIdeManifests().find((m) => m.kind === 'Secret');
     if (secret === undefined) throw new Error('no Secret in the WebIDE');
     const first = renderStarter(secret, values).stringData as { PASSWORD: string };
     const second = renderStarter(secret, values).stringData as { PASSWORD: string };
