@@ -191,6 +191,7 @@ export async function startControlPlane(options: {
     await writeFile(saPub, publicKey);
     const adminToken = randomBytes(24).toString('hex');
     const limitedToken = randomBytes(24).toString('hex');
+    const controllerManagerToken = randomBytes(24).toString('hex');
     const tokenFile = join(dir, 'tokens.csv');
     const nodeTokens: NodeTokens | undefined =
       node === undefined
@@ -206,6 +207,7 @@ export async function startControlPlane(options: {
       [
         `${adminToken},test-admin,uid-admin,"system:masters"`,
         `${limitedToken},limited-user,uid-limited,"limited"`,
+        `${controllerManagerToken},system:kube-controller-manager,uid-kube-controller-manager`,
         ...(node === undefined || nodeTokens === undefined
           ? []
           : [
@@ -283,15 +285,24 @@ export async function startControlPlane(options: {
 
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     await writeFile(kubeconfigPath, kubeconfig(server, ca, 'test-admin', adminToken), { mode: 0o600 });
+    // As a cluster runs it: its own user (bound to its bootstrap role), each controller under its own
+    // service account in kube-system. Admission policies that exempt the controllers (the product's
+    // tenant-admission.yaml does) then see the identities they see in production.
+    const controllerManagerKubeconfig = join(dir, 'kube-controller-manager.kubeconfig');
+    await writeFile(
+      controllerManagerKubeconfig,
+      kubeconfig(server, ca, 'system:kube-controller-manager', controllerManagerToken),
+      { mode: 0o600 },
+    );
     const controllerManager = await startProcess({
       name: 'kube-controller-manager',
       command: join(options.kubernetesBinDir, 'kube-controller-manager'),
       args: [
-        `--kubeconfig=${kubeconfigPath}`,
+        `--kubeconfig=${controllerManagerKubeconfig}`,
         `--controllers=${[...CONTROLLERS, ...(node === undefined ? [] : NODE_CONTROLLERS)].join(',')}`,
         `--service-account-private-key-file=${saKey}`,
         `--root-ca-file=${caFile}`,
-        '--use-service-account-credentials=false',
+        '--use-service-account-credentials=true',
         '--leader-elect=false',
         '--secure-port=0',
         '--concurrent-namespace-syncs=5',
