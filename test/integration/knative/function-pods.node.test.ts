@@ -302,9 +302,16 @@ beforeAll(async () => {
     }
     return pods.size === functions.length ? true : undefined;
   });
-  console.log(
-    `pod created -> Ready (ms): ${[...pods].map(([fn, { readyMs }]) => `${fn} ${String(readyMs)}`).join(', ')}`,
-  );
+  // Where the time goes, from the pods' own timestamps (whole seconds): pull and container start, then the
+  // function's start until its readiness probe passes.
+  const at = (time: Date | string | undefined): number => new Date(time ?? 0).getTime();
+  const phases = [...pods].map(([fn, { pod, readyMs }]) => {
+    const running = at(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt);
+    const ready = at(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
+    const created = at(pod.metadata?.creationTimestamp);
+    return `${fn} ${String(readyMs)} ms (to running ${String((running - created) / 1000)} s, running to Ready ${String((ready - running) / 1000)} s)`;
+  });
+  console.log(`pod created -> Ready: ${phases.join('; ')}`);
 }, 1_200_000);
 
 afterAll(async () => {
