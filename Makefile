@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle install check typecheck lint format test test-unit test-integration test-faults test-node fuzz servers servers-node testenv dev bench clean
+.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node fuzz servers servers-node testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -72,6 +72,11 @@ openapi: install ## docs/openapi/<function>.json from the functions' zod schemas
 
 bundle: install ## each function bundled into dist/<name>/ (what the image holds); FUNCTIONS=a,b for some
 	node knative/image/bundle.ts
+
+# crane: go-containerregistry's (`make servers-node` builds one into $$TL_CACHE_DIR/bin/registry-*/crane).
+images: install ## each function's image without a Docker engine, pushed to REGISTRY=host:port with crane (CRANE=path, FUNCTIONS=a,b, TAG=t)
+	@test -n "$(REGISTRY)" || { echo 'make images REGISTRY=host:port [CRANE=path] [FUNCTIONS=a,b] [TAG=t]'; exit 2; }
+	node knative/image/build-images.ts --registry $(REGISTRY) --crane $(or $(CRANE),crane) --tag $(or $(TAG),latest) $(if $(FUNCTIONS),--functions $(FUNCTIONS))
 
 clean:
 	rm -rf node_modules dist .dev

@@ -8,13 +8,14 @@
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { IMAGE_USER } from './base.ts';
 import { eagerModuleFunctions } from './eager.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -195,7 +196,7 @@ async function freePort(): Promise<number> {
  * the cache is written as it exits. It fails if /readyz never answers (a variable missing from
  * unreachableEnv, a broken bundle). `readyz: false` (bench/bundles.ts' hello world) runs the bundle once
  * with `env` and waits for it to exit. The files are made readable to all (the image runs as an
- * unprivileged user).
+ * unprivileged user), and the cache is moved to the image's user (cacheForImageUser).
  */
 export async function warmCompileCache(
   dir: string,
@@ -239,6 +240,27 @@ export async function warmCompileCache(
   }
   for (const entry of await readdir(`${dir}/${COMPILE_CACHE}`, { recursive: true, withFileTypes: true }))
     await chmod(`${entry.parentPath}/${entry.name}`, entry.isDirectory() ? 0o755 : 0o644);
+  await cacheForImageUser(`${dir}/${COMPILE_CACHE}`);
+}
+
+/**
+ * Node.js keeps a compile cache per user: in <version>-<arch>-<hash>-<uid>/ under NODE_COMPILE_CACHE, the
+ * uid being the one that runs it. The warm-up runs as whoever builds (root in a Docker build), the image as
+ * IMAGE_USER; on the image's read-only /app, Node.js could not create its own folder and would run without
+ * the cache. So the folder is renamed to the image's uid, and the builder's name is kept as a link to it
+ * (local runs, bench/bundles.ts). The folder's content does not depend on the uid.
+ */
+async function cacheForImageUser(cacheRoot: string): Promise<void> {
+  const own = `-${String(process.getuid?.() ?? IMAGE_USER.uid)}`;
+  const image = `-${String(IMAGE_USER.uid)}`;
+  if (own === image) return;
+  for (const entry of await readdir(cacheRoot)) {
+    if (!entry.endsWith(own)) continue;
+    const renamed = `${entry.slice(0, -own.length)}${image}`;
+    await rm(`${cacheRoot}/${renamed}`, { recursive: true, force: true });
+    await rename(`${cacheRoot}/${entry}`, `${cacheRoot}/${renamed}`);
+    await symlink(renamed, `${cacheRoot}/${entry}`);
+  }
 }
 
 /**
