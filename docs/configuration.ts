@@ -17,7 +17,7 @@ import { loadConfig as pgReconcile } from '../functions/pg-reconcile/config.ts';
 import { loadConfig as provision } from '../functions/provision/config.ts';
 import { loadConfig as reset } from '../functions/reset/config.ts';
 import { loadConfig as sync } from '../functions/sync/config.ts';
-import { platformShape } from '../shared/platform/config.ts';
+import { CALL_TIMEOUT_DEFAULTS, platformShape } from '../shared/platform/config.ts';
 
 export const functionVariables: Readonly<Record<string, EnvShape>> = {
   provision: provision.variables,
@@ -61,7 +61,7 @@ export const MEANINGS: Readonly<Record<string, string>> = {
   MAX_CONCURRENT_OPERATIONS:
     'operations one instance runs at once: keep it equal to the Service’s containerConcurrency; the database pool holds as many connections (PostgreSQL must allow instances × this)',
   KUBERNETES_TIMEOUT_SECONDS:
-    'the longest one Kubernetes API request may take, connect to last byte; then a retryable 504 (each timeout must be at most a third of the request’s work time)',
+    'the longest one Kubernetes API request may take, connect to last byte; then a retryable 504 (a call and its two retries fit in the request’s work time: a timeout set above a third of it stops start-up)',
   KEYCLOAK_TIMEOUT_SECONDS: 'the longest one Keycloak request may take; then a retryable 504',
   GRAFANA_TIMEOUT_SECONDS: 'the longest one Grafana API request may take; then a retryable 504',
   EVENT_SINK_TIMEOUT_SECONDS: 'the longest one CloudEvent POST to the event sink may take',
@@ -157,11 +157,18 @@ function defaultOf(schema: z.ZodType): string {
 
 const escape = (text: string) => text.replaceAll('|', '\\|');
 
+/** A call bound's default: its own, or a third of the request's work time when that is less. */
+function callTimeoutDefault(name: string): string | undefined {
+  const seconds = (CALL_TIMEOUT_DEFAULTS as Record<string, number | undefined>)[name];
+  return seconds === undefined ? undefined : `\`${String(seconds)}\` or a third of the work time, if less`;
+}
+
 function table(shape: EnvShape): string {
   const rows = Object.entries(shape).map(([name, schema]) => {
     const meaning = MEANINGS[name];
     if (meaning === undefined) throw new Error(`docs/configuration.ts: no meaning for ${name}`);
-    return `| \`${name}\` | ${defaultOf(schema as z.ZodType)} | ${escape(meaning)} |`;
+    const value = callTimeoutDefault(name) ?? defaultOf(schema as z.ZodType);
+    return `| \`${name}\` | ${value} | ${escape(meaning)} |`;
   });
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }

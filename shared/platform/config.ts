@@ -86,15 +86,29 @@ export const platformShape = {
    * knative/base). The database pool of the instance holds as many connections.
    */
   MAX_CONCURRENT_OPERATIONS: withDefault(integer(1, 1000), 50),
-  /** The bound of one call to each external system; see CallTimeouts. */
-  KUBERNETES_TIMEOUT_SECONDS: withDefault(integer(1, 600), 30),
-  KEYCLOAK_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
-  GRAFANA_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
-  EVENT_SINK_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
-  DATABASE_CONNECT_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
-  DATABASE_STATEMENT_TIMEOUT_SECONDS: withDefault(integer(1, 600), 30),
-  DATABASE_LOCK_TIMEOUT_SECONDS: withDefault(integer(1, 600), 10),
+  /**
+   * The bound of one call to each external system (see CallTimeouts). Unset: CALL_TIMEOUT_DEFAULTS, or a
+   * third of the request's work time when that is less.
+   */
+  KUBERNETES_TIMEOUT_SECONDS: optional(integer(1, 600)),
+  KEYCLOAK_TIMEOUT_SECONDS: optional(integer(1, 600)),
+  GRAFANA_TIMEOUT_SECONDS: optional(integer(1, 600)),
+  EVENT_SINK_TIMEOUT_SECONDS: optional(integer(1, 600)),
+  DATABASE_CONNECT_TIMEOUT_SECONDS: optional(integer(1, 600)),
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: optional(integer(1, 600)),
+  DATABASE_LOCK_TIMEOUT_SECONDS: optional(integer(1, 600)),
 } satisfies EnvShape;
+
+/** Each call bound's default in seconds, used as it is when a third of the request's work time allows. */
+export const CALL_TIMEOUT_DEFAULTS = {
+  KUBERNETES_TIMEOUT_SECONDS: 30,
+  KEYCLOAK_TIMEOUT_SECONDS: 10,
+  GRAFANA_TIMEOUT_SECONDS: 10,
+  EVENT_SINK_TIMEOUT_SECONDS: 10,
+  DATABASE_CONNECT_TIMEOUT_SECONDS: 10,
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: 30,
+  DATABASE_LOCK_TIMEOUT_SECONDS: 10,
+} as const;
 
 /**
  * How long one call to each external system may take before it fails as a retryable 504 `timeout` (or 503
@@ -200,33 +214,30 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     if (error instanceof ConfigError) throw new ConfigError([...refused, ...error.problems]);
     throw error;
   }
-  const callTimeouts: CallTimeouts = {
-    kubernetesMs: e.KUBERNETES_TIMEOUT_SECONDS * 1000,
-    keycloakMs: e.KEYCLOAK_TIMEOUT_SECONDS * 1000,
-    grafanaMs: e.GRAFANA_TIMEOUT_SECONDS * 1000,
-    eventSinkMs: e.EVENT_SINK_TIMEOUT_SECONDS * 1000,
-    databaseConnectMs: e.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000,
-    databaseStatementMs: e.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000,
-    databaseLockMs: e.DATABASE_LOCK_TIMEOUT_SECONDS * 1000,
-  };
   // A call and its two retries must fit in the request's work time, or a slow system turns into the
-  // platform cutting the request off without an answer.
+  // platform cutting the request off without an answer. An unset bound shrinks to fit; a set one that does
+  // not fit is refused.
   const workMs = requestWorkMs(e.REQUEST_TIMEOUT_SECONDS * 1000);
-  for (const name of [
-    'KUBERNETES_TIMEOUT_SECONDS',
-    'KEYCLOAK_TIMEOUT_SECONDS',
-    'GRAFANA_TIMEOUT_SECONDS',
-    'EVENT_SINK_TIMEOUT_SECONDS',
-    'DATABASE_CONNECT_TIMEOUT_SECONDS',
-    'DATABASE_STATEMENT_TIMEOUT_SECONDS',
-    'DATABASE_LOCK_TIMEOUT_SECONDS',
-  ] as const) {
-    if (e[name] * 1000 * 3 > workMs)
+  const fittingSeconds = Math.max(1, Math.floor(workMs / 3000));
+  const bound = (name: keyof typeof CALL_TIMEOUT_DEFAULTS): number => {
+    const set = e[name];
+    if (set === undefined) return Math.min(CALL_TIMEOUT_DEFAULTS[name], fittingSeconds) * 1000;
+    if (set * 1000 * 3 > workMs)
       refused.push({
         variable: name,
-        message: `must be at most a third of the request's work time (${Math.floor(workMs / 3000)} s with REQUEST_TIMEOUT_SECONDS=${e.REQUEST_TIMEOUT_SECONDS})`,
+        message: `must be at most a third of the request's work time (${String(fittingSeconds)} s with REQUEST_TIMEOUT_SECONDS=${String(e.REQUEST_TIMEOUT_SECONDS)})`,
       });
-  }
+    return set * 1000;
+  };
+  const callTimeouts: CallTimeouts = {
+    kubernetesMs: bound('KUBERNETES_TIMEOUT_SECONDS'),
+    keycloakMs: bound('KEYCLOAK_TIMEOUT_SECONDS'),
+    grafanaMs: bound('GRAFANA_TIMEOUT_SECONDS'),
+    eventSinkMs: bound('EVENT_SINK_TIMEOUT_SECONDS'),
+    databaseConnectMs: bound('DATABASE_CONNECT_TIMEOUT_SECONDS'),
+    databaseStatementMs: bound('DATABASE_STATEMENT_TIMEOUT_SECONDS'),
+    databaseLockMs: bound('DATABASE_LOCK_TIMEOUT_SECONDS'),
+  };
   if (refused.length > 0) throw new ConfigError(refused);
   const apiTokens = [...(e.API_TOKEN ?? []), ...(e.VERIFICATION_TOKEN ?? []), ...(e.ADMIN_API_KEY ?? [])];
   return {

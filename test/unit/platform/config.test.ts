@@ -68,15 +68,19 @@ describe('loadPlatformConfig', () => {
     ).toMatchObject({ kubernetesMs: 5_000, databaseLockMs: 2_000, keycloakMs: 10_000 });
   });
 
-  it('refuses a call timeout whose call and two retries do not fit in the request, naming it', () => {
+  it('refuses a set call timeout whose call and two retries do not fit in the request, naming it', () => {
     // REQUEST_TIMEOUT_SECONDS=60: 54 s of work, so at most 18 s per call.
     const error = configError(() =>
-      loadPlatformConfig({ API_TOKEN: token, REQUEST_TIMEOUT_SECONDS: '60', GRAFANA_TIMEOUT_SECONDS: '19' }),
+      loadPlatformConfig({
+        API_TOKEN: token,
+        REQUEST_TIMEOUT_SECONDS: '60',
+        GRAFANA_TIMEOUT_SECONDS: '19',
+        KUBERNETES_TIMEOUT_SECONDS: '30',
+      }),
     );
     expect(error.problems.map((p) => p.variable)).toEqual([
       'KUBERNETES_TIMEOUT_SECONDS',
       'GRAFANA_TIMEOUT_SECONDS',
-      'DATABASE_STATEMENT_TIMEOUT_SECONDS',
     ]);
     expect(error.message).toMatch(/at most a third of the request's work time \(18 s/);
     // The same request timeout with bounds that fit is accepted.
@@ -85,9 +89,24 @@ describe('loadPlatformConfig', () => {
       REQUEST_TIMEOUT_SECONDS: '60',
       GRAFANA_TIMEOUT_SECONDS: '18',
       KUBERNETES_TIMEOUT_SECONDS: '18',
-      DATABASE_STATEMENT_TIMEOUT_SECONDS: '15',
     });
-    expect(fitting.callTimeouts.grafanaMs).toBe(18_000);
+    expect(fitting.callTimeouts).toMatchObject({ grafanaMs: 18_000, kubernetesMs: 18_000 });
+  });
+
+  it('shrinks an unset call timeout to a third of a short request, keeping shorter defaults', () => {
+    // 60 s: 54 s of work, 18 s per call; the 30 s defaults shrink, the 10 s ones stay.
+    expect(loadPlatformConfig({ API_TOKEN: token, REQUEST_TIMEOUT_SECONDS: '60' }).callTimeouts).toEqual({
+      kubernetesMs: 18_000,
+      keycloakMs: 10_000,
+      grafanaMs: 10_000,
+      eventSinkMs: 10_000,
+      databaseConnectMs: 10_000,
+      databaseStatementMs: 18_000,
+      databaseLockMs: 10_000,
+    });
+    // 15 s: 13.5 s of work, 4 s per call for every bound.
+    const short = loadPlatformConfig({ API_TOKEN: token, REQUEST_TIMEOUT_SECONDS: '15' }).callTimeouts;
+    expect(new Set(Object.values(short))).toEqual(new Set([4_000]));
   });
 
   it('reads the allowed event senders and their audience', () => {
