@@ -297,7 +297,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (db === undefined) return;
   // Whatever a failed test left: no finalizer of ours stays, every tenant and volume goes.
   for (const [tenant, request] of tenants) {
     await drain(tenant, 'drained').catch(() => undefined);
@@ -414,7 +413,6 @@ describe('teardown of a namespace in use', () => {
       });
       // True: the namespace is there, Terminating.
       expect((await core.readNamespace({ name: tenant })).status?.phase).toBe('Terminating');
-      const drainedAt = Date.now();
       await eventually('the ConfigMap to be deleted', async () => {
         const cm = await readOrGone(() =>
           core.readNamespacedConfigMap({ name: 'drained', namespace: tenant }),
@@ -422,6 +420,7 @@ describe('teardown of a namespace in use', () => {
         return cm?.metadata?.deletionTimestamp === undefined ? undefined : true;
       });
       await drain(tenant, 'drained');
+      const drainedAt = Date.now();
       await eventually('the namespace to be gone', async () =>
         (await readOrGone(() => core.readNamespace({ name: tenant }))) === undefined ? true : undefined,
       );
