@@ -2,7 +2,7 @@
  * deprovision: HTTP DELETE / (and the predecessor's DELETE /provisioner) or a CloudEvent
  * dev.tenantlifecycle.tenant.deprovision.requested, with { full_name?, email?, dryRun? }.
  * Path: trigger -> host -> deprovisionOperation -> per-tenant lock -> deprovision (all systems at once,
- * each deleted / absent / failed) -> audit.
+ * each deleted / absent / failed; the namespace awaited within the deadline, else terminating) -> audit.
  */
 import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
@@ -13,6 +13,7 @@ import type { PlatformStore } from '../../shared/platform/store/store.ts';
 import {
   candidateNames,
   deprovision,
+  namespaceWaitUntil,
   type DeprovisionPorts,
   type DeprovisionResult,
 } from '../../shared/tenancy/deprovision.ts';
@@ -66,7 +67,12 @@ export function deprovisionSpec(deps: DeprovisionDependencies): FunctionSpec {
                 details: { username: r.username, systems: r.systems, namespace: r.namespace },
               }),
             },
-            () => deprovision(input, deps.settings, deps.ports),
+            // The namespace is awaited within the request's deadline, leaving time for the record and answer.
+            () =>
+              deprovision(input, deps.settings, deps.ports, {
+                until: namespaceWaitUntil(Date.now(), ctx.deadline),
+                signal: ctx.signal,
+              }),
           );
         },
       }),

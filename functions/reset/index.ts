@@ -28,6 +28,7 @@ import { runAudited } from '../../shared/platform/store/audited-run.ts';
 import { PlatformStore } from '../../shared/platform/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts, type SweepStop } from '../../shared/tenancy/reset-sweep.ts';
+import { terminatingTotals } from '../../shared/tenancy/reset.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
 import type { ResetConfig } from './config.ts';
 
@@ -156,6 +157,10 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
                   namespacesReset: r.namespaces_reset,
                   failed: r.failed_resets,
                   skipped: r.skipped,
+                  // Totals only: a sweep's per-namespace list can be long; the answer has it.
+                  ...(Object.keys(r.terminating).length === 0
+                    ? {}
+                    : { terminating: terminatingTotals(r.terminating) }),
                   ...(r.stopped === undefined
                     ? {}
                     : { stopped: stopDetail(r.stopped.reason, ctx.signal), continue: r.continue }),

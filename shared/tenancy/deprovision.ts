@@ -2,11 +2,14 @@
  * Deprovisioning: removes what provision made, idempotently. The name is derived as provision derives it
  * (the predecessor tried the email-derived name, then the full-name-derived one; so does this, moving on
  * only when nothing of the first exists). Each system answers deleted, absent or failed; missing parts
- * count as done. The namespace deletion is requested; the answer says whether it has finished.
+ * count as done. The namespace deletion is requested and then awaited for a bounded time: the namespace
+ * controller deletes its content first (pods get their grace period, objects with finalizers wait for
+ * whoever owns the finalizer), so the answer says `deleted` only once the namespace is gone, and otherwise
+ * `terminating`, with what the controller says the deletion still waits for.
  */
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
-import { notOwnedError } from './ownership.ts';
+import { notOwnedError, type NamespaceFacts } from './ownership.ts';
 import { tenantGroupName } from './tenant-objects.ts';
 import {
   hasAnyPart,
@@ -17,15 +20,34 @@ import {
   type TenantPartsPorts,
 } from './tenant-parts.ts';
 
-/** 'kept': not attempted because another part failed; the identity stays so that a retry finds the tenant. */
-export type Removal = 'deleted' | 'absent' | 'failed' | 'kept';
+/**
+ * 'kept': not attempted because another part failed; the identity stays so that a retry finds the tenant.
+ * 'terminating' (the namespace only): its deletion was requested and has not finished yet.
+ */
+export type Removal = 'deleted' | 'absent' | 'failed' | 'kept' | 'terminating';
+
+/** What a deprovision waits for its namespace to be gone at most, within the request's deadline. */
+export const NAMESPACE_WAIT_MS = 30_000;
+/** Left of the request's deadline after the wait: the audit record and the answer. */
+export const NAMESPACE_WAIT_MARGIN_MS = 5_000;
+const NAMESPACE_POLL_MS = 1_000;
+
+/** Until when a deprovision with this deadline waits for its namespace to be gone. */
+export function namespaceWaitUntil(now: number, deadline: number): number {
+  return Math.min(now + NAMESPACE_WAIT_MS, deadline - NAMESPACE_WAIT_MARGIN_MS);
+}
 
 export interface DeprovisionPorts extends TenantPartsPorts {
   readonly identity: TenantPartsPorts['identity'] & {
     deleteUser(id: string): Promise<boolean>;
     deleteGroup(id: string): Promise<boolean>;
   };
-  readonly cluster: TenantPartsPorts['cluster'] & {
+  readonly cluster: {
+    readNamespace(
+      name: string,
+    ): Promise<
+      (NamespaceFacts & { readonly uid: string; readonly deletionBlockers?: readonly string[] }) | undefined
+    >;
     deleteNamespace(name: string, uid?: string): Promise<'deleted' | 'absent'>;
   };
   readonly grafana: TenantPartsPorts['grafana'] & {
@@ -37,7 +59,13 @@ export interface DeprovisionResult {
   readonly message: string;
   readonly username: string;
   readonly user_id: string | null;
-  readonly namespace: { readonly status: Removal; readonly finished: boolean };
+  readonly namespace: {
+    readonly status: Removal;
+    /** The namespace is gone (or never was). */
+    readonly finished: boolean;
+    /** While terminating: what the namespace controller says its deletion waits for (finalizers, content). */
+    readonly waitingFor?: readonly string[];
+  };
   readonly systems: {
     readonly kubernetes: Removal;
     readonly keycloak: Removal;
@@ -60,10 +88,20 @@ export function candidateNames(
   return [...new Set([byEmail, byName].filter((n): n is string => n !== undefined))];
 }
 
+export interface NamespaceWait {
+  /** Wait for the namespace to be gone until then (epoch ms); not at all when absent. */
+  readonly until?: number;
+  /** Stops the wait (caller gone, shutdown). */
+  readonly signal?: AbortSignal;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
 export async function deprovision(
   request: { email?: string | undefined; full_name?: string | undefined },
   settings: { readonly reserved: ReservedNames; readonly markerGroup: string },
   ports: DeprovisionPorts,
+  wait: NamespaceWait = {},
 ): Promise<DeprovisionResult> {
   const candidates = candidateNames(request, settings.reserved);
   let parts: TenantParts | undefined;
@@ -76,12 +114,24 @@ export async function deprovision(
   const foreign = parts === undefined ? [] : partsNotOwned(tenantOwnership(parts));
   if (foreign.length > 0) throw notOwnedError('deprovision', username, foreign);
   const removal = await removeTenant(parts ?? { username }, settings.markerGroup, ports);
-  const { errors, userId, kubernetes, finished, systems } = removal;
+  const { errors, userId } = removal;
+  const namespace =
+    removal.kubernetes === 'terminating' && parts?.namespace !== undefined
+      ? await awaitNamespace(parts.namespace, ports, wait)
+      : { status: removal.kubernetes, finished: removal.finished };
+  const systems = { ...removal.systems, kubernetes: namespace.status };
   const result: DeprovisionResult = {
-    message: 'User has been deleted successfully',
+    message:
+      namespace.status === 'terminating'
+        ? `User has been deleted; namespace ${username} is still being deleted (${
+            namespace.waitingFor === undefined || namespace.waitingFor.length === 0
+              ? 'the namespace controller has not said what remains yet'
+              : namespace.waitingFor.join('; ')
+          }): it goes once that is done; deprovisioning again reports it`
+        : 'User has been deleted successfully',
     username,
     user_id: userId,
-    namespace: { status: kubernetes, finished },
+    namespace,
     systems,
     ...(Object.keys(errors).length === 0 ? {} : { errors }),
   };
@@ -168,24 +218,59 @@ export async function removeTenant(
       })
     : 'kept';
   const finished = kubernetes === 'failed' ? false : await namespaceGone(parts.namespace, ports);
+  // Deletion requested but the namespace still there: it is terminating, not deleted.
+  const namespace: Removal = kubernetes === 'deleted' && !finished ? 'terminating' : kubernetes;
   return {
     userId: keycloak === 'kept' ? null : (user?.id ?? null),
-    kubernetes,
+    kubernetes: namespace,
     finished,
-    systems: { kubernetes, keycloak, keycloakGroup, grafana },
+    systems: { kubernetes: namespace, keycloak, keycloakGroup, grafana },
     errors,
   };
 }
 
-/** Whether the namespace that was deleted is gone (a namespace of the same name made since is another one). */
+/**
+ * Whether the namespace that was deleted is gone (a namespace of the same name made since is another one),
+ * with what its deletion waits for while it is not.
+ */
+async function namespaceState(
+  deleted: { readonly name: string; readonly uid: string },
+  ports: DeprovisionPorts,
+): Promise<{ gone: boolean; waitingFor: readonly string[] }> {
+  try {
+    const current = await ports.cluster.readNamespace(deleted.name);
+    if (current?.uid !== deleted.uid) return { gone: true, waitingFor: [] };
+    return { gone: false, waitingFor: current.deletionBlockers ?? [] };
+  } catch {
+    return { gone: false, waitingFor: [] };
+  }
+}
+
 async function namespaceGone(
   deleted: { readonly name: string; readonly uid: string } | undefined,
   ports: DeprovisionPorts,
 ): Promise<boolean> {
-  if (deleted === undefined) return true;
-  try {
-    return (await ports.cluster.readNamespace(deleted.name))?.uid !== deleted.uid;
-  } catch {
-    return false;
+  return deleted === undefined ? true : (await namespaceState(deleted, ports)).gone;
+}
+
+/**
+ * Waits, until `wait.until` at most, for a terminating namespace to be gone; answers `deleted` once it is,
+ * else `terminating` with what the namespace controller says remains. Never past the bound: a finalizer
+ * nobody removes leaves the namespace terminating, and the answer says so.
+ */
+export async function awaitNamespace(
+  deleted: { readonly name: string; readonly uid: string },
+  ports: DeprovisionPorts,
+  wait: NamespaceWait,
+): Promise<DeprovisionResult['namespace']> {
+  const now = wait.now ?? Date.now;
+  const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (;;) {
+    const state = await namespaceState(deleted, ports);
+    if (state.gone) return { status: 'deleted', finished: true };
+    const left = (wait.until ?? 0) - now();
+    if (left <= 0 || wait.signal?.aborted === true)
+      return { status: 'terminating', finished: false, waitingFor: state.waitingFor };
+    await sleep(Math.min(NAMESPACE_POLL_MS, left));
   }
 }

@@ -9,8 +9,17 @@
 import pLimit from 'p-limit';
 import { collectionUrl, targetKey, type ResetTarget } from './reset-plan.ts';
 
+/** One object of a metadata list; deletion facts when the lister reads them. */
+export interface ListedObject {
+  readonly namespace: string;
+  readonly name: string;
+  /** Set once deletion was requested: the object stays until its grace period ends and its finalizers go. */
+  readonly deletionTimestamp?: string;
+  readonly finalizers?: readonly string[];
+}
+
 export interface MetadataLister {
-  listMetadata(path: string, action: string): AsyncIterable<{ namespace: string; name: string }[]>;
+  listMetadata(path: string, action: string): AsyncIterable<ListedObject[]>;
 }
 
 export interface Occupancy {

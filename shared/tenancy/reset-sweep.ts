@@ -21,7 +21,13 @@ import pLimit from 'p-limit';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import type { KubernetesObject, TenantPlan } from './baseline.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
-import { resetNamespace, type CollectionClient } from './reset.ts';
+import {
+  resetNamespace,
+  stillTerminating,
+  terminatingTotals,
+  type CollectionClient,
+  type Terminating,
+} from './reset.ts';
 import { listOccupancy, occupiedTargets, type MetadataLister } from './reset-occupancy.ts';
 import type { DiscoveredResource } from './reset-plan.ts';
 import { resetTargets } from './reset-plan.ts';
@@ -87,6 +93,7 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   const reset: string[] = [];
   const failed: { namespace: string; errors: string[] }[] = [];
   const details: Record<string, Record<string, number>> = {};
+  const terminating: Record<string, Terminating> = {};
   let processed = 0;
   let started = 0;
   let stoppedAt: string | undefined;
@@ -141,8 +148,21 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
           const here = occupancy === undefined ? targets : occupiedTargets(occupancy, ns.name, targets);
           const report = await resetNamespace(ports.raw, ns.name, here, { dryRun: request.dryRun === true });
           const errors = report.failures.map((f) => `${f.kind}: ${f.error}`);
+          // What was deleted but is not gone yet (grace periods, finalizers): reported, not awaited.
+          const pending =
+            request.dryRun || ports.lister === undefined
+              ? undefined
+              : await stillTerminating(
+                  ports.lister,
+                  ns.name,
+                  here.filter((t) => (report.counts[t.kind] ?? 0) > 0),
+                );
+          if (pending !== undefined && Object.keys(pending.kinds).length > 0)
+            terminating[ns.name] = pending.kinds;
           if (!request.dryRun && errors.length === 0) {
-            errors.push(...(await reapplyStarters(ns, options.plans, ports.create)));
+            errors.push(
+              ...(await reapplyStarters(ns, options.plans, ports.create, pending?.objects ?? new Set())),
+            );
           }
           details[ns.name] = { ...report.counts };
           if (errors.length > 0) failed.push({ namespace: ns.name, errors });
@@ -169,14 +189,27 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
   const complete = stoppedAt === undefined;
   // Nothing done in this run: the rest starts where this run was asked to start.
   const cursor = lastDone ?? request.after;
+  const totals = terminatingTotals(terminating);
+  const stillGoing = Object.values(totals.objects).reduce((a, b) => a + b, 0);
+  const goingNote =
+    stillGoing === 0
+      ? ''
+      : `; ${stillGoing} deleted objects are still terminating (${[
+          ...Object.entries(totals.objects).map(([kind, n]) => `${kind}: ${n}`),
+          ...(totals.finalizers.length === 0 ? [] : [`finalizers: ${totals.finalizers.join(', ')}`]),
+        ].join(
+          '; ',
+        )}): they go once their grace period ends and their finalizers are removed, see terminating`;
   return {
     message: request.dryRun
       ? 'Dry run: counted what a reset would delete; nothing was deleted'
       : request.username !== undefined
-        ? `Namespace for user ${request.username} has been reset successfully`
+        ? stillGoing === 0
+          ? `Namespace for user ${request.username} has been reset successfully`
+          : `Namespace for user ${request.username} has been reset${goingNote}`
         : complete
-          ? 'All provisioned namespaces have been reset successfully'
-          : `Reset stopped early (${stopReason === 'signal' ? 'stopped' : stopReason === 'limit' ? 'per-invocation limit' : 'deadline'}); the namespaces after the cursor are not reset yet: continue with the returned cursor`,
+          ? `All provisioned namespaces have been reset successfully${goingNote}`
+          : `Reset stopped early (${stopReason === 'signal' ? 'stopped' : stopReason === 'limit' ? 'per-invocation limit' : 'deadline'}); the namespaces after the cursor are not reset yet: continue with the returned cursor${goingNote}`,
     dryRun: request.dryRun === true,
     users_processed: processed,
     namespaces_reset: reset.length,
@@ -184,6 +217,8 @@ export async function resetSweep(request: ResetRequest, ports: ResetSweepPorts, 
     failures: failed,
     skipped: skipped.sort((a, b) => a.name.localeCompare(b.name)),
     details,
+    /** Per namespace and kind: deleted objects not gone yet when the namespace's reset ended. */
+    terminating,
     ...(complete
       ? {}
       : {
@@ -209,26 +244,35 @@ async function oneTenantNamespace(username: string, ports: ResetSweepPorts): Pro
   return namespace === undefined ? [] : [[namespace]];
 }
 
-/** The plan's starter objects, created again after a reset; an object already there is fine. */
+/**
+ * The plan's starter objects, created again after a reset; an object already there is fine, unless it is
+ * the deleted one still terminating (a PersistentVolumeClaim a pod still mounts): that starter would be
+ * gone once it finishes, so it is a failure of this namespace's reset, and resetting again recreates it.
+ */
 async function reapplyStarters(
   ns: TenantNamespace,
   plans: ReadonlyMap<string, TenantPlan>,
   create: (object: KubernetesObject) => Promise<void>,
+  terminating: ReadonlySet<string>,
 ): Promise<string[]> {
   const plan = plans.get(ns.labels[labels.plan] ?? '');
   const errors: string[] = [];
   for (const template of plan?.manifests ?? []) {
+    const starter = renderStarter(template, {
+      tenant: ns.name,
+      namespace: ns.name,
+      email: ns.annotations[annotations.owner] ?? '',
+    });
     try {
-      await create(
-        renderStarter(template, {
-          tenant: ns.name,
-          namespace: ns.name,
-          email: ns.annotations[annotations.owner] ?? '',
-        }),
-      );
+      await create(starter);
     } catch (error) {
       const failure = toPlatformError(error);
+      const what = `${starter.kind}/${starter.metadata.name}`;
       if (failure.reason !== 'conflict') errors.push(`starter: ${failure.message}`);
+      else if (terminating.has(what))
+        errors.push(
+          `starter ${what}: the deleted one is still terminating, so it was not created again; reset again once it is gone`,
+        );
     }
   }
   return errors;

@@ -24,16 +24,42 @@ export interface NamespaceSummary {
   readonly annotations: Record<string, string>;
   /** Deletion requested: nothing can be created in it any more. */
   readonly terminating: boolean;
+  /** While terminating: what the namespace controller last said the deletion waits for (may be empty). */
+  readonly deletionBlockers: readonly string[];
+}
+
+/**
+ * The namespace controller's own account of what a terminating namespace still waits for: the messages of
+ * its deletion conditions that are True (content remaining, finalizers remaining, content it failed to
+ * delete or discover), e.g. "Some content in the namespace has finalizers remaining: example.com/drain in
+ * 1 resource instances". The controller writes them on each pass, so right after the deletion they may
+ * still be absent even though content remains.
+ */
+export function deletionBlockers(
+  conditions: readonly { readonly type: string; readonly status: string; readonly message?: string }[],
+): string[] {
+  const blocking = new Set([
+    'NamespaceFinalizersRemaining',
+    'NamespaceContentRemaining',
+    'NamespaceDeletionContentFailure',
+    'NamespaceDeletionDiscoveryFailure',
+    'NamespaceDeletionGroupVersionParsingFailure',
+  ]);
+  return conditions
+    .filter((c) => blocking.has(c.type) && c.status === 'True')
+    .map((c) => c.message ?? c.type);
 }
 
 function summary(n: V1Namespace): NamespaceSummary {
+  const terminating = n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined;
   return {
     name: n.metadata?.name ?? '',
     uid: n.metadata?.uid ?? '',
     resourceVersion: n.metadata?.resourceVersion ?? '',
     labels: n.metadata?.labels ?? {},
     annotations: n.metadata?.annotations ?? {},
-    terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
+    terminating,
+    deletionBlockers: terminating ? deletionBlockers(n.status?.conditions ?? []) : [],
   };
 }
 

@@ -13,6 +13,14 @@ import { FIELD_MANAGER } from './cluster.ts';
 import { kubernetesError } from './errors.ts';
 import { ApiException } from '@kubernetes/client-node';
 
+/** One object of a metadata list, with its deletion facts once deletion was requested. */
+export interface ListedMetadata {
+  readonly namespace: string;
+  readonly name: string;
+  readonly deletionTimestamp?: string;
+  readonly finalizers?: readonly string[];
+}
+
 export class RawKubernetes {
   private readonly kc: KubeConfig;
   private readonly server: URL;
@@ -96,11 +104,7 @@ export class RawKubernetes {
    * The namespace and name of every object of a list path (all namespaces, or one), in pages of `pageSize`
    * (limit/continue), as metadata only (PartialObjectMetadataList): a fraction of the full objects' bytes.
    */
-  async *listMetadata(
-    path: string,
-    action: string,
-    pageSize = 500,
-  ): AsyncGenerator<{ namespace: string; name: string }[]> {
+  async *listMetadata(path: string, action: string, pageSize = 500): AsyncGenerator<ListedMetadata[]> {
     let token: string | undefined;
     do {
       const separator = path.includes('?') ? '&' : '?';
@@ -108,12 +112,17 @@ export class RawKubernetes {
       const page = (await this.send('GET', `${path}${separator}${query}`, action, {
         accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
       })) as {
-        items?: { metadata?: { namespace?: string; name?: string } }[];
+        items?: {
+          metadata?: { namespace?: string; name?: string; deletionTimestamp?: string; finalizers?: string[] };
+        }[];
         metadata?: { continue?: string };
       };
       yield (page.items ?? []).map((i) => ({
         namespace: i.metadata?.namespace ?? '',
         name: i.metadata?.name ?? '',
+        ...(i.metadata?.deletionTimestamp === undefined
+          ? {}
+          : { deletionTimestamp: i.metadata.deletionTimestamp, finalizers: i.metadata.finalizers ?? [] }),
       }));
       token = page.metadata?.continue || undefined;
     } while (token !== undefined);

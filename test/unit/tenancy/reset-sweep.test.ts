@@ -1,9 +1,14 @@
-/** The sweep's own logic with in-memory ports: deadlines and continuation, partial failure, 404. */
+/**
+ * The sweep's own logic with in-memory ports: deadlines and continuation, partial failure, 404, what is
+ * still terminating after the deletes.
+ */
 import { describe, expect, it } from 'vitest';
 import { PlatformError } from '../../../shared/platform/errors.ts';
 import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts } from '../../../shared/tenancy/reset-sweep.ts';
 import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
+import { webIdePlan } from '../../../shared/tenancy/plans.ts';
+import type { ListedObject } from '../../../shared/tenancy/reset-occupancy.ts';
 
 /** A namespace as provision makes it. */
 const owned = (name: string) => ({
@@ -248,5 +253,127 @@ describe('resetSweep', () => {
       status: 404,
       message: 'No provisioned user found with username: nobody',
     });
+  });
+});
+
+describe('resetSweep: what is still terminating', () => {
+  const core = (resource: string, kind: string) => ({
+    group: '',
+    version: 'v1',
+    resource,
+    kind,
+    namespaced: true,
+    verbs: ['list', 'deletecollection'],
+  });
+  const webide = (name: string) => ({
+    ...owned(name),
+    labels: { ...owned(name).labels, [labels.plan]: 'webide' },
+  });
+
+  /**
+   * Two webide tenants: in "busy" a pod in its grace period, a ConfigMap waiting on its finalizer and the
+   * starter PVC still mounted (pvc-protection); in "idle" nothing is left after the deletes. Secrets cannot
+   * be listed, as with the function's own rights.
+   */
+  function terminatingPorts(): ResetSweepPorts & { created: string[] } {
+    const created: string[] = [];
+    const left: Record<string, Record<string, ListedObject[]>> = {
+      busy: {
+        pods: [{ namespace: 'busy', name: 'app-1', deletionTimestamp: 'now' }],
+        configmaps: [
+          { namespace: 'busy', name: 'drained', deletionTimestamp: 'now', finalizers: ['example.com/drain'] },
+          // Made after the delete (by a controller): not the reset's to report.
+          { namespace: 'busy', name: 'fresh' },
+        ],
+        persistentvolumeclaims: [
+          {
+            namespace: 'busy',
+            name: 'webide-home',
+            deletionTimestamp: 'now',
+            finalizers: ['kubernetes.io/pvc-protection'],
+          },
+        ],
+      },
+      idle: {},
+    };
+    return {
+      created,
+      discover: () =>
+        Promise.resolve([
+          core('pods', 'Pod'),
+          core('configmaps', 'ConfigMap'),
+          core('persistentvolumeclaims', 'PersistentVolumeClaim'),
+          core('secrets', 'Secret'),
+        ]),
+      namespacePages: () => pagesOf([[webide('busy'), webide('idle')]]),
+      readNamespace: (name) => Promise.resolve(['busy', 'idle'].includes(name) ? webide(name) : undefined),
+      raw: { send: () => Promise.resolve({ items: [{}] }) },
+      lister: {
+        listMetadata: (path) => {
+          const [, ns = '', resource = ''] = /namespaces\/([^/]+)\/([^?]+)/.exec(path) ?? [];
+          // A sweep's occupancy list across namespaces: every type has objects in both.
+          if (ns === '')
+            return pagesOf([
+              [
+                { namespace: 'busy', name: 'x' },
+                { namespace: 'idle', name: 'y' },
+              ],
+            ]);
+          if (resource === 'secrets')
+            return (async function* () {
+              yield await Promise.reject(new PlatformError({ reason: 'forbidden', message: 'no list' }));
+            })();
+          return pagesOf([left[ns]?.[resource] ?? []]);
+        },
+      },
+      create: (object) => {
+        const name = `${object.metadata.namespace ?? ''}/${object.kind}/${object.metadata.name}`;
+        // The PVC of "busy" is still there (terminating); in "idle" the starter is made again.
+        if (name === 'busy/PersistentVolumeClaim/webide-home')
+          return Promise.reject(new PlatformError({ reason: 'conflict', message: 'already exists' }));
+        created.push(name);
+        return Promise.resolve();
+      },
+    };
+  }
+  const webidePlans = new Map([[webIdePlan.name, webIdePlan]]);
+
+  it('reports deleted objects not gone yet, with their finalizers, and not a clean success', async () => {
+    const p = terminatingPorts();
+    const busy = await resetSweep({ username: 'busy' }, p, {
+      plans: webidePlans,
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    expect(busy.terminating).toEqual({
+      busy: {
+        ConfigMap: { count: 1, finalizers: ['example.com/drain'] },
+        PersistentVolumeClaim: { count: 1, finalizers: ['kubernetes.io/pvc-protection'] },
+        Pod: { count: 1, finalizers: [] },
+      },
+    });
+    expect(busy.message).toContain('3 deleted objects are still terminating');
+    expect(busy.message).toContain('finalizers: example.com/drain, kubernetes.io/pvc-protection');
+    expect(busy.message).not.toContain('successfully');
+    // Positive control: where nothing is left the reset is a plain success.
+    const idle = await resetSweep({ username: 'idle' }, p, {
+      plans: webidePlans,
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    expect(idle.terminating).toEqual({});
+    expect(idle.message).toBe('Namespace for user idle has been reset successfully');
+    expect(idle.failed_resets).toEqual([]);
+  });
+
+  it('fails a namespace whose starter could not be made again because the deleted one still terminates', async () => {
+    const p = terminatingPorts();
+    const result = await resetSweep({}, p, { plans: webidePlans, deadline: Number.MAX_SAFE_INTEGER });
+    expect(result.failed_resets).toEqual(['busy']);
+    expect(result.failures[0]?.errors).toEqual([
+      'starter PersistentVolumeClaim/webide-home: the deleted one is still terminating, so it was not created again; reset again once it is gone',
+    ]);
+    // Positive control: the other starters of "busy", and every starter of "idle", were made again.
+    expect(p.created).toContain('busy/Deployment/webide');
+    expect(p.created).toContain('idle/PersistentVolumeClaim/webide-home');
+    expect(result.namespaces_reset).toBe(1);
   });
 });
