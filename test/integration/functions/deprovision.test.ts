@@ -43,7 +43,7 @@ const call = (fn: RunningFunction, method: string, body: unknown) =>
   });
 
 async function namespaceGone(name: string): Promise<boolean> {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 450; i++) {
     try {
       await core.readNamespace({ name });
     } catch {
@@ -63,12 +63,19 @@ describe('deprovision', () => {
 
     const deleted = await call(deprovision, 'DELETE', body);
     expect(deleted.status).toBe(200);
-    expect(await deleted.json()).toMatchObject({
-      message: 'User has been deleted successfully',
+    const answer = (await deleted.json()) as { message: string; systems: { kubernetes: string } };
+    expect(answer).toMatchObject({
       username: 'jill-gone',
       user_id: userId,
-      systems: { kubernetes: 'deleted', keycloak: 'deleted', keycloakGroup: 'deleted', grafana: 'deleted' },
+      systems: { keycloak: 'deleted', keycloakGroup: 'deleted', grafana: 'deleted' },
     });
+    // The namespace controller, busy with the suite's other namespaces, may take longer than deprovision
+    // waits: the answer then says so instead of claiming the namespace deleted (awaited below either way).
+    expect(
+      answer.systems.kubernetes === 'terminating'
+        ? answer.message.startsWith('User has been deleted; namespace jill-gone is still being deleted')
+        : answer.systems.kubernetes === 'deleted' && answer.message === 'User has been deleted successfully',
+    ).toBe(true);
     expect(await kcAdmin.users.find({ realm: env.oidc.realm, username: 'jill-gone', exact: true })).toEqual(
       [],
     );

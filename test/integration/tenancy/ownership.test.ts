@@ -213,8 +213,13 @@ describe('ownership', { timeout: 180_000 }, () => {
     expect(removed.status).toBe(200);
     expect(removed.body).toMatchObject({
       username: tenant,
-      systems: { kubernetes: 'deleted', keycloak: 'deleted', grafana: 'deleted' },
+      systems: { keycloak: 'deleted', grafana: 'deleted' },
     });
+    // `terminating` when the namespace controller (busy with the suite's other namespaces) takes longer
+    // than deprovision waits; the namespace is awaited below either way.
+    expect(['deleted', 'terminating']).toContain(
+      (removed.body as { systems: { kubernetes: string } }).systems.kubernetes,
+    );
     expect(await keycloakUser(tenant)).toBeUndefined();
     expect(await grafana.lookupUser(tenant)).toBeUndefined();
     await namespaceGone(tenant);
