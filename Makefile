@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node fuzz servers servers-node testenv dev bench clean
+.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node test-knative fuzz servers servers-node servers-knative testenv dev bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -52,7 +52,14 @@ servers-node: ## also build (or reuse cached) the test node: kubelet, kube-sched
 test-node: install servers servers-node ## the node tests: pods on a kubelet, containerd, kube-proxy, CoreDNS
 	npx vitest run --config test/vitest.node.config.ts
 
-testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it); TL_TESTENV_NODE=1 adds the node
+servers-knative: ## also build (or reuse cached) Knative Serving and Eventing v0.50.0 and Traefik for the node
+	bash test/env/build-servers.sh --knative >/dev/null
+
+# End-to-end tests on Knative (test/e2e/), installed on the test node from its own sources (test/env/knative.ts).
+test-knative: install servers servers-node servers-knative ## the end-to-end tests on Knative Serving and Eventing
+	npx vitest run --config test/vitest.knative.config.ts
+
+testenv: install servers ## start the test environment and leave it running (Ctrl-C stops it); TL_TESTENV_NODE=1 adds the node, TL_TESTENV_KNATIVE=1 Knative
 	node test/env/cli.ts
 
 dev: install servers ## the local stack: the test servers and the functions that have landed (Ctrl-C stops it)

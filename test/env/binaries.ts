@@ -21,6 +21,13 @@ export interface NodeBinaries {
   readonly kubeRouterBinDir: string;
 }
 
+/** What Knative on the node runs (build-servers.sh --knative). */
+export interface KnativeBinaries {
+  readonly knativeServingBinDir: string;
+  readonly knativeEventingBinDir: string;
+  readonly traefikBinDir: string;
+}
+
 async function buildServers(args: readonly string[]): Promise<(name: string) => string> {
   const script = fileURLToPath(new URL('./build-servers.sh', import.meta.url));
   const { stdout } = await promisify(execFile)('bash', [script, ...args], { maxBuffer: 16 * 1024 * 1024 });
@@ -36,8 +43,7 @@ export async function serverBinaries(): Promise<ServerBinaries> {
   return { etcdBinDir: value('ETCD_BIN_DIR'), kubernetesBinDir: value('KUBERNETES_BIN_DIR') };
 }
 
-export async function serverAndNodeBinaries(): Promise<ServerBinaries & NodeBinaries> {
-  const value = await buildServers(['--node']);
+function nodeBinaries(value: (name: string) => string): ServerBinaries & NodeBinaries {
   return {
     etcdBinDir: value('ETCD_BIN_DIR'),
     kubernetesBinDir: value('KUBERNETES_BIN_DIR'),
@@ -46,5 +52,21 @@ export async function serverAndNodeBinaries(): Promise<ServerBinaries & NodeBina
     registryBinDir: value('REGISTRY_BIN_DIR'),
     nodeToolsBinDir: value('NODE_TOOLS_BIN_DIR'),
     kubeRouterBinDir: value('KUBE_ROUTER_BIN_DIR'),
+  };
+}
+
+export async function serverAndNodeBinaries(): Promise<ServerBinaries & NodeBinaries> {
+  return nodeBinaries(await buildServers(['--node']));
+}
+
+export async function serverNodeAndKnativeBinaries(): Promise<
+  ServerBinaries & NodeBinaries & KnativeBinaries
+> {
+  const value = await buildServers(['--knative']);
+  return {
+    ...nodeBinaries(value),
+    knativeServingBinDir: value('KNATIVE_SERVING_BIN_DIR'),
+    knativeEventingBinDir: value('KNATIVE_EVENTING_BIN_DIR'),
+    traefikBinDir: value('TRAEFIK_BIN_DIR'),
   };
 }

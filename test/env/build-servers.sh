@@ -9,6 +9,9 @@
 # kube-proxy from the same Kubernetes wrapper, CoreDNS, crane (its `registry serve` is the loopback OCI
 # registry, and it assembles the images), node-tools (the pod sandbox's pause, an in-cluster API client) and
 # kube-router (NetworkPolicy enforcement).
+#
+# `--knative` builds that and Knative on top: Serving's and Eventing's components (v0.50.0, the binaries their
+# own config/ manifests name as ko:// images) and Traefik, the ingress of Serving.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,8 +23,13 @@ k8s_version=$(awk '/^require k8s.io\/kubernetes /{print $3}' "$here/go/kubernete
 k8s_minor=$(echo "$k8s_version" | cut -d. -f2)
 k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$k8s_minor -X k8s.io/component-base/version.gitTreeState=clean"
 
-node=false
-[ "${1:-}" = "--node" ] && node=true
+node=false knative=false
+case "${1:-}" in
+  --node) node=true ;;
+  --knative) node=true knative=true ;;
+  "") ;;
+  *) echo "usage: $0 [--node | --knative]" >&2; exit 2 ;;
+esac
 
 build() { # wrapper-name ldflags tags binary=package...
   build_as "$1" "$@"
@@ -63,4 +71,22 @@ if $node; then
   build registry "-s -w" "" crane=github.com/google/go-containerregistry/cmd/crane
   build node-tools "-s -w" "" pause=./pause kubeapi=./kubeapi
   build kube-router "-s -w" "" kube-router=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+fi
+
+if $knative; then
+  knative_ldflags="-s -w"
+  serving=knative.dev/serving/cmd
+  build knative-serving "$knative_ldflags" "" \
+    controller=$serving/controller webhook=$serving/webhook activator=$serving/activator \
+    autoscaler=$serving/autoscaler queue=$serving/queue
+  eventing=knative.dev/eventing/cmd
+  build knative-eventing "$knative_ldflags" "" \
+    controller=$eventing/controller webhook=$eventing/webhook mtping=$eventing/mtping \
+    apiserver_receive_adapter=$eventing/apiserver_receive_adapter \
+    broker_ingress=$eventing/broker/ingress broker_filter=$eventing/broker/filter \
+    mtchannel_broker=$eventing/mtchannel_broker \
+    channel_controller=$eventing/in_memory/channel_controller \
+    channel_dispatcher=$eventing/in_memory/channel_dispatcher \
+    auth_proxy=$eventing/auth_proxy jobsink=$eventing/jobsink requestreply=$eventing/requestreply
+  build traefik "-s -w" "" traefik=github.com/traefik/traefik/v3/cmd/traefik
 fi

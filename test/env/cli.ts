@@ -1,7 +1,8 @@
 /**
  * `make testenv`: starts the test environment and keeps it running until Ctrl-C (or SIGTERM),
  * printing how to reach each server and writing the same to .dev/testenv.json for scripts.
- * TL_TESTENV_NODE=1 starts the node too (test/env/node.ts).
+ * TL_TESTENV_NODE=1 starts the node too (test/env/node.ts); TL_TESTENV_KNATIVE=1 the node and Knative on it
+ * (test/env/knative.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,11 @@ console.log(`
   node        ${env.node.name}: pods reach the servers above at ${env.node.hostAddress} (same ports)
   registry    ${env.node.registry.address} (push; crane --insecure), pods pull ${env.node.registry.host}/...
   containerd  ctr --address ${env.node.containerdSocket} -n k8s.io ...`
+  }${
+    env.knative === undefined
+      ? ''
+      : `
+  knative     ${env.knative.ingressUrl} (Traefik) with Host: <service>.<namespace>.${env.knative.domain}`
   }
   logs        ${env.logDir}
   details     ${infoFile}

@@ -2,14 +2,16 @@
  * Starts the whole test environment in a fresh temp dir: PostgreSQL and Keycloak in parallel with the
  * Kubernetes control plane (etcd -> kube-apiserver -> kube-controller-manager), and, when asked for
  * (`node: true`, or TL_TESTENV_NODE=1), a node after the control plane (test/env/node.ts) with the servers
- * relayed to its pods. On a start failure everything that started is stopped and the error carries the
+ * relayed to its pods, and with `knative: true` (TL_TESTENV_KNATIVE=1) Knative and Traefik on that node
+ * (test/env/knative.ts). On a start failure everything that started is stopped and the error carries the
  * failing server's log tail; the work dir is kept for inspection.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { serverAndNodeBinaries, serverBinaries } from './binaries.ts';
+import { serverAndNodeBinaries, serverBinaries, serverNodeAndKnativeBinaries } from './binaries.ts';
+import { startKnative } from './knative.ts';
 import { startGrafanaContractServer } from './grafana-contract-server.ts';
 import { startControlPlane, type ControlPlane } from './kubernetes.ts';
 import { createCertificateAuthority, issueServingCertificate } from './certificates.ts';
@@ -27,12 +29,16 @@ export interface RunningTestEnv {
   readonly readyMs: number;
   /** With the node: from the start until the node was Ready, and until CoreDNS was. */
   readonly nodeReadyMs?: { readonly node: number; readonly dns: number };
+  /** With Knative: from the node's readiness until every Knative and Traefik Deployment was available. */
+  readonly knativeReadyMs?: number;
   stop(): Promise<void>;
 }
 
 export interface TestEnvOptions {
   /** Also start a node (kubelet, containerd, ...): pods run. Off unless asked for; slower to start. */
   readonly node?: boolean;
+  /** Also install Knative Serving, Eventing and Traefik on the node (implies `node`). */
+  readonly knative?: boolean;
 }
 
 /** TL_TESTENV_NODE=1 asks for the node (the node tests' vitest config sets it). */
@@ -40,15 +46,22 @@ export function nodeRequested(): boolean {
   return process.env.TL_TESTENV_NODE === '1';
 }
 
+/** TL_TESTENV_KNATIVE=1 asks for Knative on the node (the Knative tests' vitest config sets it). */
+export function knativeRequested(): boolean {
+  return process.env.TL_TESTENV_KNATIVE === '1';
+}
+
 export async function startTestEnv(options: TestEnvOptions = {}): Promise<RunningTestEnv> {
   const startedAt = Date.now();
-  const withNode = options.node ?? nodeRequested();
+  const withKnative = options.knative ?? knativeRequested();
+  const withNode = withKnative || (options.node ?? nodeRequested());
   const base = process.env.TL_TESTENV_DIR ?? tmpdir();
   await mkdir(base, { recursive: true });
   const workDir = await mkdtemp(join(base, 'tenant-lifecycle-env-'));
   const logDir = join(workDir, 'logs');
   await mkdir(logDir);
-  const nodeBinaries = withNode ? await serverAndNodeBinaries() : undefined;
+  const knativeBinaries = withKnative ? await serverNodeAndKnativeBinaries() : undefined;
+  const nodeBinaries = knativeBinaries ?? (withNode ? await serverAndNodeBinaries() : undefined);
   const binaries = nodeBinaries ?? (await serverBinaries());
   // The node's bridge exists before the apiserver advertises its address.
   const host = withNode ? await acquireHost(workDir) : undefined;
@@ -64,10 +77,24 @@ export async function startTestEnv(options: TestEnvOptions = {}): Promise<Runnin
   const [kube, pgResult, kcResult] = await Promise.allSettled([
     startControlPlane({ workDir, logDir, ...binaries, ca, oidc, node: nodeAccess }).then(
       async (controlPlane) => {
-        if (host === undefined || nodeBinaries === undefined) return { controlPlane, node: undefined };
+        if (host === undefined || nodeBinaries === undefined)
+          return { controlPlane, node: undefined, knative: undefined };
         try {
           const node = await startNode({ workDir, logDir, binaries: nodeBinaries, ca, controlPlane, host });
-          return { controlPlane, node };
+          if (knativeBinaries === undefined) return { controlPlane, node, knative: undefined };
+          try {
+            const knative = await startKnative({
+              dir: join(workDir, 'knative'),
+              kubeconfigPath: controlPlane.kubeconfigPath,
+              crane: node.info.crane,
+              registry: node.info.registry.address,
+              binaries: knativeBinaries,
+            });
+            return { controlPlane, node, knative };
+          } catch (error) {
+            await node.stop();
+            throw error;
+          }
         } catch (error) {
           for (const p of [...controlPlane.processes].reverse()) await p.stop();
           throw error;
@@ -81,6 +108,7 @@ export async function startTestEnv(options: TestEnvOptions = {}): Promise<Runnin
     }),
   ]);
   const node = kube.status === 'fulfilled' ? kube.value.node : undefined;
+  const knative = kube.status === 'fulfilled' ? kube.value.knative : undefined;
   const processes = [
     ...(kube.status === 'fulfilled' ? kube.value.controlPlane.processes : []),
     ...(pgResult.status === 'fulfilled' ? [pgResult.value.process] : []),
@@ -134,6 +162,7 @@ export async function startTestEnv(options: TestEnvOptions = {}): Promise<Runnin
     oidc: { ...oidc, realm: OIDC_REALM, caFile: ca.caFile },
     postgres: { url: p.url, host: p.host, port: p.port, user: p.user, password: p.password },
     ...(node === undefined ? {} : { node: node.info }),
+    ...(knative === undefined ? {} : { knative: knative.info }),
   };
   await writeFile(join(workDir, 'testenv.json'), JSON.stringify(env, null, 2), { mode: 0o600 });
   return {
@@ -141,6 +170,7 @@ export async function startTestEnv(options: TestEnvOptions = {}): Promise<Runnin
     processes: [...processes, ...(node?.processes ?? [])],
     readyMs: Date.now() - startedAt,
     ...(node === undefined ? {} : { nodeReadyMs: node.readyMs }),
+    ...(knative === undefined ? {} : { knativeReadyMs: knative.readyMs }),
     stop: async () => {
       await grafana.stop();
       await stopAll();
@@ -155,6 +185,9 @@ export function describeStartup(running: RunningTestEnv): string {
     running.nodeReadyMs === undefined
       ? ''
       : `; node Ready ${(running.nodeReadyMs.node / 1000).toFixed(1)} s and CoreDNS ready ` +
-        `${(running.nodeReadyMs.dns / 1000).toFixed(1)} s after the control plane`;
+        `${(running.nodeReadyMs.dns / 1000).toFixed(1)} s after the control plane` +
+        (running.knativeReadyMs === undefined
+          ? ''
+          : `; Knative and Traefik ready ${(running.knativeReadyMs / 1000).toFixed(1)} s after the node`);
   return `test environment ready in ${(running.readyMs / 1000).toFixed(1)} s (${each})${node}; logs in ${running.env.logDir}`;
 }

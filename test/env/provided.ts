@@ -1,3 +1,4 @@
+import type { KnativeInfo } from './knative.ts';
 import type { NodeInfo } from './node.ts';
 
 /**
@@ -67,6 +68,11 @@ export interface TestEnv {
    * server's own port (the apiserver also as the `kubernetes` Service).
    */
   readonly node?: NodeInfo;
+  /**
+   * Knative Serving and Eventing with Traefik as ingress, on the node, when asked for (TL_TESTENV_KNATIVE=1;
+   * test/vitest.knative.config.ts): test/env/knative.ts.
+   */
+  readonly knative?: KnativeInfo;
 }
 
 declare module 'vitest' {
