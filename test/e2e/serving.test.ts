@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../env/provided.ts';
+import { eventually as poll } from '../support/eventually.ts';
 
 const env = inject('testEnv');
 const { knative, node } = env;
@@ -46,19 +47,9 @@ function get(hostHeader: string): Promise<{ status: number; body: string }> {
   });
 }
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
+/** This file's waits: at most 180 s, polling every 1000 ms; a probe may fail while the ingress is not routing yet. */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> =>
+  poll(what, () => probe().catch(() => undefined), timeoutMs, 1000);
 
 async function servicePods(): Promise<number> {
   const pods = await core.listNamespacedPod({

@@ -14,6 +14,7 @@ import { chmod, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
+import { writeLayer } from '../../knative/image/base.ts';
 import { REGISTRY_HOST } from './node-images.ts';
 import { run } from './process.ts';
 
@@ -50,18 +51,7 @@ function cacheDir(): string {
 }
 
 async function tarLayer(root: string, out: string): Promise<void> {
-  await run('tar', [
-    '--sort=name',
-    '--mtime=@0',
-    '--owner=0',
-    '--group=0',
-    '--numeric-owner',
-    '-C',
-    root,
-    '-cf',
-    out,
-    '.',
-  ]);
+  await writeLayer(root, out);
   await run('gzip', ['-n', '-1', '-f', out]);
 }
 

@@ -12,6 +12,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeLayer } from '../../knative/image/base.ts';
 import type { NodeInfo } from './node.ts';
 import { run } from './process.ts';
 
@@ -32,18 +33,7 @@ export async function pushWebIdeStandin(node: NodeInfo): Promise<string> {
     await copyFile(WEBIDE_STANDIN_SOURCE, join(root, WEBIDE_STANDIN_PATH));
     await chmod(join(root, WEBIDE_STANDIN_PATH), 0o644);
     const layer = join(dir, 'layer.tar');
-    await run('tar', [
-      '--sort=name',
-      '--mtime=@0',
-      '--owner=0',
-      '--group=0',
-      '--numeric-owner',
-      '-C',
-      root,
-      '-cf',
-      layer,
-      '.',
-    ]);
+    await writeLayer(root, layer);
     // The base as the registry serves it on loopback (pods name it by the registry host instead).
     const baseOnLoopback = base.replace(node.registry.host, node.registry.address);
     await run(node.crane, [

@@ -23,6 +23,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../../env/provided.ts';
+import { eventually } from '../../support/eventually.ts';
 
 const env = inject('testEnv');
 const node = env.node;
@@ -45,20 +46,6 @@ const restricted: { securityContext: V1PodSecurityContext; container: V1Security
   securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
   container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
 };
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** Runs `script` in a busybox pod to completion; resolves its phase and log. */
 function runScript(

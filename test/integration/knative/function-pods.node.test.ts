@@ -30,6 +30,7 @@ import { functionNames } from '../../../knative/image/bundle.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { ensureTenantClusterRole, tenantFunctionEnv } from '../../support/tenant-functions.ts';
+import { eventually as poll } from '../../support/eventually.ts';
 
 const env = inject('testEnv');
 const node = env.node;
@@ -177,19 +178,9 @@ function podOf(fn: string, image: string): V1Pod {
   return { metadata: { name: fn, labels: { app: fn } }, spec: spec as unknown as V1Pod['spec'] };
 }
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+/** This file's waits: at most 180 s, polling every 250 ms. */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> =>
+  poll(what, probe, timeoutMs, 250);
 
 const isReady = (pod: V1Pod): boolean =>
   pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;

@@ -46,6 +46,7 @@ import {
 } from '../../support/tenant-functions.ts';
 import type { NodeInfo } from '../../env/node.ts';
 import type { TestEnv } from '../../env/provided.ts';
+import { eventually as poll } from '../../support/eventually.ts';
 
 const env = inject('testEnv');
 function nodeOf(info: TestEnv['node']): NodeInfo {
@@ -92,19 +93,9 @@ const webIp = new Map<string, string>();
 /** provision's answer for the webide tenant. */
 let ideAnswer: { namespace: string; starter_password?: string };
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+/** This file's waits: at most 90 s, polling every 500 ms. */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> =>
+  poll(what, probe, timeoutMs, 500);
 
 function isReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;

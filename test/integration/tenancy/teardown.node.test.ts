@@ -42,6 +42,7 @@ import {
   FUNCTION_TOKEN,
   startTenantFunctions,
 } from '../../support/tenant-functions.ts';
+import { eventually as poll } from '../../support/eventually.ts';
 
 const env = inject('testEnv');
 const node = env.node;
@@ -72,19 +73,9 @@ const restricted: Pick<V1PodSpec, 'securityContext'> & { container: V1Container[
   container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
 };
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 150_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+/** This file's waits: at most 150 s, polling every 500 ms. */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> =>
+  poll(what, probe, timeoutMs, 500);
 
 const notFound = (error: unknown): boolean => (error as { code?: number }).code === 404;
 /** The object, or undefined once it is gone (404). */
