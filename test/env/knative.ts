@@ -34,11 +34,10 @@ import {
   ApiextensionsV1Api,
   CoreV1Api,
   KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { boundedObjectApi, type BoundedObjectApi } from '../../shared/adapters/kubernetes/api-client.ts';
 import type { KnativeBinaries } from './binaries.ts';
 import { pushKnativeImages, type KnativeImages } from './knative-images.ts';
 import { REGISTRY_HOST } from './node-images.ts';
@@ -212,9 +211,9 @@ function isWebhookConfiguration(object: Manifest): boolean {
   return /^(Validating|Mutating)WebhookConfiguration$/.test(object.kind ?? '');
 }
 
-async function apply(client: KubernetesObjectApi, objects: readonly Manifest[]): Promise<void> {
-  for (const object of objects)
-    await client.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+/** Server-side apply of the manifests as written: client-node's own patch would drop fields it renames. */
+async function apply(client: BoundedObjectApi, objects: readonly Manifest[]): Promise<void> {
+  for (const object of objects) await client.applyJson(object, FIELD_MANAGER);
 }
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -248,7 +247,7 @@ export async function installKnative(options: {
   const timeoutMs = options.timeoutMs ?? 300_000;
   const kc = new KubeConfig();
   kc.loadFromFile(options.kubeconfigPath);
-  const client = KubernetesObjectApi.makeApiClient(kc);
+  const client = boundedObjectApi(kc, 60_000);
   const apps = kc.makeApiClient(AppsV1Api);
   const extensions = kc.makeApiClient(ApiextensionsV1Api);
   const all = [...options.manifests.serving, ...options.manifests.eventing, ...options.manifests.traefik];

@@ -92,12 +92,31 @@ export class BoundedObjectApi extends KubernetesObjectApi {
     object: KubernetesObject,
     options: { readonly dryRun?: 'All'; readonly fieldManager?: string } = {},
   ): Promise<KubernetesObject> {
-    const path = await this.specUriPath(object, 'create');
-    const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.POST);
+    return this.sendJson(object, 'create', HttpMethod.POST, 'application/json', options);
+  }
+
+  /** Server-side apply of an object given as the API's JSON, sent unchanged (see createJson), forced. */
+  async applyJson(object: KubernetesObject, fieldManager: string): Promise<KubernetesObject> {
+    return this.sendJson(object, 'patch', HttpMethod.PATCH, 'application/apply-patch+yaml', {
+      fieldManager,
+      force: true,
+    });
+  }
+
+  private async sendJson(
+    object: KubernetesObject,
+    action: 'create' | 'patch',
+    method: HttpMethod,
+    contentType: string,
+    options: { readonly dryRun?: 'All'; readonly fieldManager?: string; readonly force?: boolean },
+  ): Promise<KubernetesObject> {
+    const path = await this.specUriPath(object, action);
+    const request = this.configuration.baseServer.makeRequestContext(path, method);
     request.setHeaderParam('Accept', 'application/json');
-    request.setHeaderParam('Content-Type', 'application/json');
+    request.setHeaderParam('Content-Type', contentType);
     if (options.dryRun !== undefined) request.setQueryParam('dryRun', options.dryRun);
     if (options.fieldManager !== undefined) request.setQueryParam('fieldManager', options.fieldManager);
+    if (options.force === true) request.setQueryParam('force', 'true');
     request.setBody(JSON.stringify(object));
     return this.requestPromise(request);
   }
