@@ -26,6 +26,8 @@ export interface KnativeBinaries {
   readonly knativeServingBinDir: string;
   readonly knativeEventingBinDir: string;
   readonly traefikBinDir: string;
+  /** kubectl, which deploys the product as users do (`kubectl apply -k`). */
+  readonly kubernetesCliBinDir: string;
 }
 
 async function buildServers(args: readonly string[]): Promise<(name: string) => string> {
@@ -68,5 +70,6 @@ export async function serverNodeAndKnativeBinaries(): Promise<
     knativeServingBinDir: value('KNATIVE_SERVING_BIN_DIR'),
     knativeEventingBinDir: value('KNATIVE_EVENTING_BIN_DIR'),
     traefikBinDir: value('TRAEFIK_BIN_DIR'),
+    kubernetesCliBinDir: value('KUBERNETES_CLI_BIN_DIR'),
   };
 }

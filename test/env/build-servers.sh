@@ -11,7 +11,7 @@
 # kube-router (NetworkPolicy enforcement).
 #
 # `--knative` builds that and Knative on top: Serving's and Eventing's components (v0.50.0, the binaries their
-# own config/ manifests name as ko:// images) and Traefik, the ingress of Serving.
+# own config/ manifests name as ko:// images), Traefik, the ingress of Serving, and kubectl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -76,6 +76,8 @@ fi
 if $knative; then
   knative_ldflags="-s -w"
   serving=knative.dev/serving/cmd
+  # kubectl deploys the product as a user does (`kubectl apply -k`).
+  build_as kubernetes-cli kubernetes "$k8s_ldflags" "grpcnotrace" kubectl=k8s.io/kubernetes/cmd/kubectl
   build knative-serving "$knative_ldflags" "" \
     controller=$serving/controller webhook=$serving/webhook activator=$serving/activator \
     autoscaler=$serving/autoscaler queue=$serving/queue

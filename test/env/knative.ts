@@ -292,6 +292,13 @@ export interface KnativeInfo {
   readonly domain: string;
   /** http://<ClusterIP of Traefik's Service>: the host reaches it through kube-proxy's rules. */
   readonly ingressUrl: string;
+  /**
+   * http://<ClusterIP of Traefik's Service privtraefik>: the cluster-local ingress, where Knative Services
+   * labelled `networking.knative.dev/visibility: cluster-local` answer at <service>.<namespace>.svc.cluster.local.
+   */
+  readonly privateIngressUrl: string;
+  /** kubectl of the environment's Kubernetes release. */
+  readonly kubectl: string;
 }
 
 /** Pushes the images, installs Knative and Traefik, and answers how tests reach them. */
@@ -314,17 +321,21 @@ export async function startKnative(options: {
   await installKnative({ kubeconfigPath: options.kubeconfigPath, manifests: await knativeManifests(images) });
   const kc = new KubeConfig();
   kc.loadFromFile(options.kubeconfigPath);
-  const traefik = await kc
-    .makeApiClient(CoreV1Api)
-    .readNamespacedService({ name: 'traefik', namespace: 'traefik' });
-  const clusterIp = traefik.spec?.clusterIP;
-  if (clusterIp === undefined) throw new Error('the Service traefik/traefik has no ClusterIP');
+  const core = kc.makeApiClient(CoreV1Api);
+  const clusterIpOf = async (name: string): Promise<string> => {
+    const service = await core.readNamespacedService({ name, namespace: 'traefik' });
+    const clusterIp = service.spec?.clusterIP;
+    if (clusterIp === undefined) throw new Error(`the Service traefik/${name} has no ClusterIP`);
+    return clusterIp;
+  };
   return {
     info: {
       servingVersion: KNATIVE_VERSION,
       eventingVersion: KNATIVE_VERSION,
       domain: KNATIVE_DOMAIN,
-      ingressUrl: `http://${clusterIp}`,
+      ingressUrl: `http://${await clusterIpOf('traefik')}`,
+      privateIngressUrl: `http://${await clusterIpOf('privtraefik')}`,
+      kubectl: join(options.binaries.kubernetesCliBinDir, 'kubectl'),
     },
     readyMs: Date.now() - startedAt,
   };
