@@ -13,6 +13,7 @@ import {
   tenantFunctionEnv,
 } from '../support/tenant-functions.ts';
 import { installEverest } from '../support/everest-install.ts';
+import { PG_RECONCILE_EXAMPLE_PASSWORDS, seedPgReconcileExample } from '../support/pg-reconcile-example.ts';
 import { loadConfig as loadBootstrapConfig } from '../../functions/bootstrap/config.ts';
 import { bootstrapSetup } from '../../functions/bootstrap/index.ts';
 import { loadConfig as loadCleanupConfig } from '../../functions/cleanup/config.ts';
@@ -27,11 +28,7 @@ import { loadConfig as loadResetConfig } from '../../functions/reset/config.ts';
 import { resetSetup } from '../../functions/reset/index.ts';
 import { loadConfig as loadSyncConfig } from '../../functions/sync/config.ts';
 import { syncSetup } from '../../functions/sync/index.ts';
-import pg from 'pg';
-import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
-import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
 import type { PlatformConfig } from '../../shared/platform/config.ts';
-import { PlatformError } from '../../shared/platform/errors.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { startFunction, type FunctionSetup, type RunningFunction } from '../../shared/platform/server.ts';
 import { createTestDatabase } from './databases.ts';
@@ -65,48 +62,9 @@ async function start<C extends PlatformConfig>(
     setup: (config, log) => Promise.resolve(setup(config, log)),
   });
 }
-// pg-reconcile's demo, seed 004's example: the ConfigMap and Secrets in namespace postgres, database myapp
-// on the environment's PostgreSQL (whose superuser pg-reconcile connects as, with the password in its URL).
-// Every login there gives its password, so alice and bob log in with their Secrets' passwords only.
-await seedPgReconcileExample();
-async function seedPgReconcileExample(): Promise<void> {
-  const cluster = new KubernetesCluster(
-    loadKubeConfig({ kind: 'file', path: env.kubernetes.kubeconfigPath }),
-  );
-  const secret = (user: string, password: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: `user-${user}-secret`, namespace: 'postgres' },
-    stringData: { password },
-  });
-  for (const object of [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'postgres' } },
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'postgres-users-config', namespace: 'postgres' },
-      data: {
-        'users.yaml':
-          'users:\n  - username: alice\n    database: myapp\n    roles:\n      - read_only\n      - analyst\n' +
-          '  - username: bob\n    database: myapp\n    roles:\n      - read_write\n      - developer\n',
-      },
-    },
-    secret('alice', 'alice-dev-password'),
-    secret('bob', 'bob-dev-password'),
-  ]) {
-    await cluster.create(object).catch((error: unknown) => {
-      if (!(error instanceof PlatformError && error.reason === 'conflict')) throw error;
-    });
-  }
-  const admin = new pg.Client({ connectionString: env.postgres.url });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'myapp'");
-    if (rowCount === 0) await admin.query('CREATE DATABASE myapp');
-  } finally {
-    await admin.end();
-  }
-}
+// pg-reconcile's example: its ConfigMap and Secrets in namespace postgres, database myapp on the
+// environment's PostgreSQL (whose superuser pg-reconcile connects as, with the password in its URL).
+await seedPgReconcileExample(env);
 
 const enforceFunction = await start('enforce', loadEnforceConfig, enforceSetup);
 const more = {
@@ -191,12 +149,12 @@ pg-reconcile's passwords (PostgreSQL asks every login for its password, scram-sh
 alice logs in with her Secret's password; rotate it, reconcile, and only the new one logs in.
 
   curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{}'
-  psql '${aliceUrl('alice-dev-password')}' -c 'SELECT current_user'
+  psql '${aliceUrl(PG_RECONCILE_EXAMPLE_PASSWORDS.alice)}' -c 'SELECT current_user'
   kubectl --kubeconfig ${env.kubernetes.kubeconfigPath} -n postgres patch secret user-alice-secret \\
     -p '{"stringData":{"password":"alice-rotated-password"}}'
   curl -s ${pgReconcile.url}/reconcile -H 'Authorization: ${FUNCTION_TOKEN}' -H 'Content-Type: application/json' -d '{}'
   psql '${aliceUrl('alice-rotated-password')}' -c 'SELECT current_user'
-  psql '${aliceUrl('alice-dev-password')}' -c 'SELECT current_user'   # password authentication failed
+  psql '${aliceUrl(PG_RECONCILE_EXAMPLE_PASSWORDS.alice)}' -c 'SELECT current_user'   # password authentication failed
 
   export KUBECONFIG=${env.kubernetes.kubeconfigPath}     # cluster admin
   export DATABASE_URL=${db.url}
