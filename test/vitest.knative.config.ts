@@ -11,7 +11,7 @@ export default defineConfig({
     include: ['test/e2e/**/*.test.ts'],
     exclude: [...configDefaults.exclude],
     environment: 'node',
-    globalSetup: ['test/env/global-setup.ts'],
+    globalSetup: ['test/e2e/global-setup.ts'],
     setupFiles: ['test/env/log-tail-on-failure.ts'],
     testTimeout: 240_000,
     hookTimeout: 600_000,

@@ -5,11 +5,11 @@
  * request after that through the activator. A Host that no Service claims gets Traefik's 404 beside it.
  */
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../env/provided.ts';
 import { eventually as poll } from '../support/eventually.ts';
+import { ingressRequest } from '../support/ingress.ts';
 
 const env = inject('testEnv');
 const { knative, node } = env;
@@ -26,25 +26,10 @@ const service = 'hello';
 const host = `${service}.${namespace}.${knative.domain}`;
 const serving = { group: 'serving.knative.dev', version: 'v1', namespace };
 
-/** GET / of the ingress with a Host header (fetch may not set Host). */
-function get(hostHeader: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${knative?.ingressUrl ?? ''}/`,
-      { headers: { host: hostHeader }, timeout: 60_000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${hostHeader} within 60 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+/** GET / of the ingress with a Host header. */
+async function get(hostHeader: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await ingressRequest(knative?.ingressUrl ?? '', hostHeader);
+  return { status, body };
 }
 
 /** This file's waits: at most 180 s, polling every 1000 ms; a probe may fail while the ingress is not routing yet. */
