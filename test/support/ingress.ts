@@ -27,7 +27,14 @@ export function ingressRequest(
       `${ingressUrl}${options.path ?? '/'}`,
       {
         method: options.method ?? 'GET',
-        headers: { ...options.headers, host },
+        // Framed by Content-Length whatever the method (Node would not send one for a DELETE's body).
+        headers: {
+          ...options.headers,
+          host,
+          ...(options.body === undefined
+            ? {}
+            : { 'content-length': String(Buffer.byteLength(options.body)) }),
+        },
         timeout: timeoutMs,
       },
       (res) => {
