@@ -4,7 +4,6 @@
  * on loopback. Prints curl commands of the predecessor's examples and writes everything a script needs to
  * .dev/stack.json. Runs until Ctrl-C.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   FUNCTION_TOKEN,
@@ -34,6 +33,7 @@ import { startFunction, type FunctionSetup, type RunningFunction } from '../../s
 import { createTestDatabase } from './databases.ts';
 import { describeStartup, startTestEnv } from './environment.ts';
 import { runUntilSignal } from './foreground.ts';
+import { describeStack, writeStackFile } from './stack-file.ts';
 
 const devDir = fileURLToPath(new URL('../../.dev/', import.meta.url));
 const running = await startTestEnv();
@@ -90,24 +90,19 @@ const deadLetter = more['dead-letter'];
 const aliceUrl = (password: string) =>
   `postgresql://alice:${password}@${env.postgres.host}:${String(env.postgres.port)}/myapp`;
 
-const stack = {
-  functions: {
-    provision: functions.provision.url,
-    deprovision: functions.deprovision.url,
-    ...Object.fromEntries(Object.entries(more).map(([name, fn]) => [name, fn.url])),
-  },
-  apiToken: FUNCTION_TOKEN,
-  kubeconfig: env.kubernetes.kubeconfigPath,
-  databaseUrl: db.url,
-  keycloak: { ...env.keycloak, tenantsRealm: env.oidc.realm },
-  grafana: env.grafana,
-  oidc: env.oidc,
-  testEnv: env,
-};
-await mkdir(devDir, { recursive: true });
 const stackFile = `${devDir}stack.json`;
-await writeFile(stackFile, JSON.stringify(stack, null, 2), { mode: 0o600 });
-await writeFile(`${devDir}testenv.json`, JSON.stringify(env, null, 2), { mode: 0o600 });
+await writeStackFile(
+  stackFile,
+  describeStack(env, {
+    functions: {
+      provision: functions.provision.url,
+      deprovision: functions.deprovision.url,
+      ...Object.fromEntries(Object.entries(more).map(([name, fn]) => [name, fn.url])),
+    },
+    apiToken: FUNCTION_TOKEN,
+    databaseUrl: db.url,
+  }),
+);
 
 console.log(describeStartup(running));
 console.log(`
