@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node test-knative fuzz servers servers-node servers-knative testenv dev bench clean
+.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node test-knative fuzz servers servers-node servers-knative testenv dev cluster bench clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -64,6 +64,9 @@ testenv: install servers ## start the test environment and leave it running (Ctr
 
 dev: install servers ## the local stack: the test servers and the functions that have landed (Ctrl-C stops it)
 	node test/env/dev-stack.ts
+
+cluster: install servers servers-node servers-knative ## the product on a local Knative (kubectl apply -k), URLs in .dev/stack.json as make dev writes them (Ctrl-C stops it)
+	node test/env/cluster.ts
 
 # Each bench starts its own local stack; BENCH=bench/sync.ts runs just one.
 BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts bench/load.ts

@@ -2,7 +2,8 @@
  * The product as users deploy it (`kubectl apply -k` of knative/base, test/env/product.ts) on Knative
  * Serving: every function's Knative Service is Ready with its image by digest, as its own ServiceAccount;
  * provision and deprovision answer HTTP through the cluster-local ingress (Traefik, then the queue-proxy)
- * with their API tokens and refuse a request without one or with another function's; and a function
+ * with their API tokens and refuse a request without one or with another function's; every function
+ * answers at a loopback URL as `make cluster` serves them (test/env/function-proxies.ts); and a function
  * scaled to zero answers its first request through the activator.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { describe, expect, inject, it } from 'vitest';
 import '../env/provided.ts';
 import './provided.ts';
 import { eventually as poll } from '../support/eventually.ts';
+import { startFunctionProxies } from '../env/function-proxies.ts';
 import { ingressRequest, type IngressAnswer } from '../support/ingress.ts';
 
 const env = inject('testEnv');
@@ -180,5 +182,31 @@ describe('the product on Knative', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ dryRun: true });
     expect(await runningPods('cleanup')).toBeGreaterThanOrEqual(1);
     console.log(`cleanup's first request after scale to zero answered in ${String(coldMs)} ms`);
+  });
+
+  it("serves every function at a loopback URL through the ingress, as make cluster's stack.json names them", async () => {
+    const proxies = await startFunctionProxies(knative.privateIngressUrl, product.hosts);
+    try {
+      for (const [fn, url] of Object.entries(proxies.urls)) {
+        const ready = await fetch(`${url}/readyz`);
+        expect(ready.status, fn).toBe(200);
+        await ready.arrayBuffer();
+      }
+      const sync = proxies.urls.sync ?? '';
+      const request = (headers: Record<string, string>) =>
+        fetch(`${sync}/sync`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ dryRun: true }),
+        });
+      const anonymous = await request({});
+      expect(anonymous.status).toBe(401);
+      await anonymous.arrayBuffer();
+      const dryRun = await request({ authorization: `Bearer ${token('sync')}` });
+      expect(dryRun.status).toBe(200);
+      expect(await dryRun.json()).toMatchObject({ dryRun: true });
+    } finally {
+      await proxies.stop();
+    }
   });
 });

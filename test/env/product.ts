@@ -207,6 +207,8 @@ export async function deployProduct(
     /** PingSource name -> schedule, replacing knative/base's. */
     readonly schedules?: Readonly<Record<string, string>>;
     readonly logLevel?: string;
+    /** One API token for every function (`make cluster`, like `make dev`); by default each has its own. */
+    readonly apiToken?: string;
     readonly timeoutMs?: number;
   },
 ): Promise<ProductDeployment> {
@@ -253,7 +255,7 @@ export async function deployProduct(
   const secrets: Record<string, Record<string, string>> = {};
   for (const [secret, keys] of functionSecretKeys()) {
     const fn = secret.replace(/^tenant-lifecycle-/, '');
-    tokens[fn] = `${fn}-${randomBytes(24).toString('hex')}`;
+    tokens[fn] = options.apiToken ?? `${fn}-${randomBytes(24).toString('hex')}`;
     secrets[secret] = Object.fromEntries(
       keys.map((key) => {
         const value = key === 'API_TOKEN' ? tokens[fn] : secretValues[key];
