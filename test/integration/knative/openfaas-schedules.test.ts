@@ -60,6 +60,8 @@ const P = rolePrefix();
 const PG_USER = `${P}sched`;
 /** Tenants for reset, which runs one namespace per call here, so that its schedule needs several calls. */
 const TENANTS = ['a', 'b', 'c'].map((x) => `ofs-${suffix}-${x}`);
+/** Where schedules.yaml is dry-run as it is (NS already holds the ServiceAccounts the tests use). */
+const MANIFESTS_NS = `ofs-${suffix}-manifests`;
 
 interface CronJob {
   kind: string;
@@ -296,7 +298,7 @@ afterAll(async () => {
     await pgAdmin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(name)}`);
   }
   await pgAdmin.end();
-  for (const namespace of [NS, ...TENANTS])
+  for (const namespace of [NS, MANIFESTS_NS, ...TENANTS])
     await api.send('DELETE', `/api/v1/namespaces/${namespace}`, admin);
   await db.drop();
 });
@@ -311,6 +313,41 @@ describe('knative/openfaas schedules, the exact requests', () => {
       'sync',
     ]);
     expect(script).toContain('node:http');
+  });
+
+  it('is made of objects the apiserver accepts, strictly (server-side dry run)', async () => {
+    const collection: Record<string, string> = {
+      ConfigMap: 'api/v1/namespaces/{ns}/configmaps',
+      ServiceAccount: 'api/v1/namespaces/{ns}/serviceaccounts',
+      CronJob: 'apis/batch/v1/namespaces/{ns}/cronjobs',
+    };
+    expect(
+      await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: MANIFESTS_NS } }, admin),
+    ).toBe(201);
+    const dryRun = (object: { kind: string; metadata: { namespace?: string } }) =>
+      api.send(
+        'POST',
+        `/${collection[object.kind] ?? 'unknown'}?dryRun=All&fieldValidation=Strict`.replace(
+          '{ns}',
+          MANIFESTS_NS,
+        ),
+        admin,
+        { ...object, metadata: { ...object.metadata, namespace: MANIFESTS_NS } },
+      );
+    const objects = docs as unknown as { kind: string; metadata: { name: string; namespace?: string } }[];
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      ['ConfigMap', ...schedules.flatMap(() => ['CronJob', 'ServiceAccount'])].sort(),
+    );
+    for (const object of objects) {
+      const answer = await dryRun(object);
+      expect(answer.status, `${object.kind} ${object.metadata.name}: ${JSON.stringify(answer.json)}`).toBe(
+        201,
+      );
+    }
+    // A misspelt field of a CronJob is refused by the same request.
+    const job = objects.find((o) => o.kind === 'CronJob') as { spec: object } | undefined;
+    const misspelt = { ...job, spec: { ...job?.spec, timezone: 'Etc/UTC' } };
+    expect((await dryRun(misspelt as unknown as (typeof objects)[number])).status).toBe(400);
   });
 
   it.each(schedules.map((s) => [s.name, s] as const))(
