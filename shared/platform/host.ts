@@ -1,6 +1,7 @@
 /**
  * The function host: turns a FunctionSpec into one HTTP handler for the functions framework. Every request
- * (but GET /healthz, which the server answers before the host is loaded) goes through the same steps:
+ * (but GET /healthz and /_/health, which the server answers before the host is loaded) goes through the same
+ * steps:
  *   readiness/metrics endpoints -> authentication (auth.ts: an API token, or an allowed sender's
  *   service-account token) -> trigger decoding (JSON | CloudEvent | PingSource)
  *   -> operation lookup -> zod validation -> operation -> JSON answer, or RFC 9457 problem+json on error;

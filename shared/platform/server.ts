@@ -1,9 +1,10 @@
 /**
  * Serving a function. The handler is registered with the functions framework (so `functions-framework
  * --target=<name>` works too) and served by the framework's Express app, with three things in front of it:
- * - start-up in two steps, so that the process listens, and answers GET /healthz, before the heavy modules
- *   are loaded: first the configuration (synchronous; a bad setting stops start-up) and the logger; then,
- *   on the first request for anything but /healthz (/readyz, /metrics, an operation), the function's
+ * - start-up in two steps, so that the process listens, and answers GET /healthz and /_/health (OpenFaaS'
+ *   probe), before the heavy modules are loaded: first the configuration (synchronous; a bad setting stops
+ *   start-up) and the logger; then, on the first request for anything but those (/readyz, /metrics, an
+ *   operation), the function's
  *   `setup` (its adapters, which main.ts imports with a dynamic `import()`) and the host (host.ts: triggers,
  *   auth, metrics), both split into chunks of their own by the bundler. That request and any arriving
  *   meanwhile wait for it. startFunction() runs the second step before returning unless `lazySetup`;
@@ -131,9 +132,17 @@ export interface RunningFunction {
   stop(): Promise<void>;
 }
 
-/** GET /healthz: the process serves. Answered without setup (liveness; readiness is /readyz). */
+/**
+ * The liveness paths, answered without setup (readiness is /readyz): /healthz, and /_/health, the path
+ * OpenFaaS Community Edition probes on port 8080 for both readiness and liveness of a function container
+ * (openfaas/faas-netes 0.18.17 pkg/k8s/probes.go MakeProbes; the port is RuntimeHTTPPort, 8080 in main.go),
+ * where the of-watchdog, which this image does not use, would otherwise answer it.
+ */
+export const LIVENESS_PATHS: readonly string[] = ['/healthz', '/_/health'];
+
+/** GET on a liveness path: the process serves. */
 function isHealthz(req: { readonly method: string; readonly path: string }): boolean {
-  return req.method === 'GET' && req.path === '/healthz';
+  return req.method === 'GET' && LIVENESS_PATHS.includes(req.path);
 }
 
 /**

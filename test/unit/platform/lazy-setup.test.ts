@@ -55,7 +55,13 @@ describe('lazy setup', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
     expect(health.headers.get('x-request-id')).toBeTruthy();
+    // OpenFaaS' probe path (faas-netes 0.18.17 pkg/k8s/probes.go), answered the same way, without a token
+    // and before setup; a path beside it is not, so the answer is not a catch-all.
+    const openFaasProbe = await fetch(`${running.url}/_/health`);
+    expect(openFaasProbe.status).toBe(200);
+    expect(await openFaasProbe.json()).toEqual({ status: 'ok' });
     expect(calls).toBe(0);
+    const beside = fetch(`${running.url}/_/healthy`);
 
     const ready = fetch(`${running.url}/readyz`);
     const echo = fetch(`${running.url}/echo`, {
@@ -66,7 +72,9 @@ describe('lazy setup', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     // Setup is running and has not finished: /healthz still answers at once.
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${running.url}/_/health`)).status).toBe(200);
     release();
+    expect((await beside).status).toBe(401);
     expect((await ready).status).toBe(200);
     expect(await (await echo).json()).toEqual({ said: 'hi' });
     expect((await fetch(`${running.url}/metrics`)).status).toBe(200);
