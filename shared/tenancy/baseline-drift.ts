@@ -248,6 +248,8 @@ export function driftedFields(desired: KubernetesObject, stored: StoredObject): 
   const fields: string[] = [];
   for (const field of Object.keys(desired)) {
     if (IGNORED.has(field)) continue;
+    // Most stored objects hold exactly what was sent (key order aside): equal as they are, equal normalised.
+    if (isDeepStrictEqual(desired[field], stored[field])) continue;
     const want = normalised(desired.kind, field, desired[field]);
     const have = normalised(desired.kind, field, stored[field]);
     if (field === 'spec' && isObject(want) && isObject(have)) {
@@ -302,55 +304,99 @@ export interface DesiredBaselineSettings {
 }
 
 /**
- * The desired baseline objects of each namespace, by namespace name: what provision renders for the plan
- * its label names. A namespace whose plan is not configured (any more) keeps its quota and limits as they
- * are; its policies and bindings, which no plan changes, are still compared.
+ * The desired baseline objects of one namespace: what provision renders for the plan its label names. A
+ * namespace whose plan is not configured (any more) keeps its quota and limits as they are; its policies
+ * and bindings, which no plan changes, are still compared.
  */
-export function desiredBaselines(
-  namespaces: readonly BaselineNamespace[],
+export function desiredBaseline(
+  namespace: BaselineNamespace,
   settings: DesiredBaselineSettings,
   fallbackPlan: TenantPlan,
-): Map<string, KubernetesObject[]> {
-  const desired = new Map<string, KubernetesObject[]>();
-  for (const namespace of namespaces) {
-    const plan = settings.plans.get(namespace.labels[labels.plan] ?? '');
-    const objects = renderTenantBaseline(
-      { username: namespace.name, plan: plan ?? fallbackPlan, createdAt: new Date(0) },
-      settings.access,
-    ).filter((o) => o.kind !== 'Namespace' && (plan !== undefined || !planKinds.has(o.kind)));
-    desired.set(namespace.name, objects);
-  }
-  return desired;
+): KubernetesObject[] {
+  const plan = settings.plans.get(namespace.labels[labels.plan] ?? '');
+  return renderTenantBaseline(
+    { username: namespace.name, plan: plan ?? fallbackPlan, createdAt: new Date(0) },
+    settings.access,
+  ).filter((o) => o.kind !== 'Namespace' && (plan !== undefined || !planKinds.has(o.kind)));
 }
 
 const objectKey = (namespace: string, kind: string, name: string) => `${namespace}/${kind}/${name}`;
 
+const byTenantKindName = (a: BaselineDrift, b: BaselineDrift): number =>
+  a.tenant.localeCompare(b.tenant) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name);
+
 /**
- * The repairs of the baseline objects of `desired`'s namespaces (and of those only: a namespace the
- * product does not own is never among them), sorted by tenant, kind and name. A stored object of another
- * name, or in another namespace, is left alone.
+ * The comparison of the baseline of `namespaces` (and of those only: a namespace the product does not own
+ * is never among them) with the listed objects, fed one at a time as the list pages arrive. It keeps only
+ * the drifted objects and the names of those seen, and renders a namespace's desired objects when one of
+ * its objects arrives, so a sweep over many tenants holds neither every stored nor every desired object.
+ * Pure: no I/O, the same input gives the same repairs.
  */
-export function planBaselineRepairs(
-  desired: ReadonlyMap<string, readonly KubernetesObject[]>,
-  stored: Iterable<StoredObject>,
-): BaselineRepair[] {
-  const byKey = new Map<string, StoredObject>();
-  for (const object of stored)
-    byKey.set(objectKey(object.metadata.namespace, object.kind, object.metadata.name), object);
-  const repairs: BaselineRepair[] = [];
-  for (const [namespace, objects] of desired) {
-    for (const object of objects) {
-      const repair = baselineRepair(
-        object,
-        byKey.get(objectKey(namespace, object.kind, object.metadata.name)),
-      );
-      if (repair !== undefined) repairs.push(repair);
-    }
+export class BaselineComparison {
+  private readonly namespaces: ReadonlyMap<string, BaselineNamespace>;
+  private readonly settings: DesiredBaselineSettings;
+  private readonly fallbackPlan: TenantPlan;
+  private readonly seen = new Set<string>();
+  private readonly drifted: BaselineRepair[] = [];
+  /** The last namespace rendered: a list answers a namespace's objects one after the other. */
+  private last: { readonly name: string; readonly objects: readonly KubernetesObject[] } | undefined;
+
+  constructor(
+    namespaces: readonly BaselineNamespace[],
+    settings: DesiredBaselineSettings,
+    fallbackPlan: TenantPlan,
+  ) {
+    this.namespaces = new Map(namespaces.map((n) => [n.name, n]));
+    this.settings = settings;
+    this.fallbackPlan = fallbackPlan;
   }
-  return repairs.sort(
-    (a, b) =>
-      a.tenant.localeCompare(b.tenant) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name),
-  );
+
+  private desired(name: string): readonly KubernetesObject[] {
+    if (this.last?.name === name) return this.last.objects;
+    const namespace = this.namespaces.get(name);
+    const objects =
+      namespace === undefined ? [] : desiredBaseline(namespace, this.settings, this.fallbackPlan);
+    this.last = { name, objects };
+    return objects;
+  }
+
+  /** One listed object (API JSON); one of another name, kind or namespace is left alone. */
+  add(listed: Readonly<Record<string, unknown>>): void {
+    const stored = storedShape(listed);
+    if (stored === undefined || !this.namespaces.has(stored.metadata.namespace)) return;
+    const desired = this.desired(stored.metadata.namespace).find(
+      (o) => o.kind === stored.kind && o.metadata.name === stored.metadata.name,
+    );
+    if (desired === undefined) return;
+    this.seen.add(objectKey(stored.metadata.namespace, stored.kind, stored.metadata.name));
+    const repair = baselineRepair(desired, stored);
+    if (repair !== undefined) this.drifted.push(repair);
+  }
+
+  /** The repairs: the drifted objects and a create for each desired object not seen, by tenant, kind, name. */
+  repairs(): BaselineRepair[] {
+    const missing: BaselineRepair[] = [];
+    for (const namespace of this.namespaces.values()) {
+      for (const object of desiredBaseline(namespace, this.settings, this.fallbackPlan)) {
+        if (this.seen.has(objectKey(namespace.name, object.kind, object.metadata.name))) continue;
+        const repair = baselineRepair(object, undefined);
+        if (repair !== undefined) missing.push(repair);
+      }
+    }
+    return [...this.drifted, ...missing].sort(byTenantKindName);
+  }
+}
+
+/** The repairs of `namespaces`' baselines given every listed object at once (see BaselineComparison). */
+export function planBaselineRepairs(
+  namespaces: readonly BaselineNamespace[],
+  settings: DesiredBaselineSettings,
+  fallbackPlan: TenantPlan,
+  listed: Iterable<Readonly<Record<string, unknown>>>,
+): BaselineRepair[] {
+  const comparison = new BaselineComparison(namespaces, settings, fallbackPlan);
+  for (const object of listed) comparison.add(object);
+  return comparison.repairs();
 }
 
 /** A repair as the answer and the audit record show it (no object content). */

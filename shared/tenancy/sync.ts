@@ -26,18 +26,16 @@ import type { ReservedNames } from '../platform/reserved-names.ts';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
 import { defaultPlan as builtInDefaultPlan, type KubernetesObject, type TenantPlan } from './baseline.ts';
 import {
+  BaselineComparison,
   baselineKinds,
   baselineRepair,
   baselineSelector,
-  desiredBaselines,
   driftReport,
-  planBaselineRepairs,
   replacement,
   storedShape,
   type BaselineDrift,
   type BaselineKind,
   type BaselineRepair,
-  type StoredObject,
 } from './baseline-drift.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import { namespaceOwnership, notOwnedError, type NotOwned } from './ownership.ts';
@@ -498,8 +496,8 @@ async function repairLocked(
 
 /**
  * The baseline repairs of the owned namespaces that are not being deleted: one list per kind (in every
- * namespace for a sweep, in the tenant's for one `username`), the four kinds at once; only the objects of
- * those namespaces are kept, cut down to what the comparison needs.
+ * namespace for a sweep, in the tenant's for one `username`), the four kinds at once, each page compared as
+ * it arrives (BaselineComparison keeps only what drifted).
  */
 async function planBaseline(
   ports: SyncPorts,
@@ -509,23 +507,18 @@ async function planBaseline(
 ): Promise<BaselineRepair[]> {
   const live = owned.filter((n) => !n.terminating);
   if (live.length === 0) return [];
-  const desired = desiredBaselines(
+  const comparison = new BaselineComparison(
     live,
     settings,
     settings.plans.get(settings.defaultPlan) ?? builtInDefaultPlan,
   );
-  const stored: StoredObject[] = [];
   await Promise.all(
     baselineKinds.map(async (kind) => {
-      for await (const page of ports.cluster.objectPages(kind, baselineSelector, namespace)) {
-        for (const item of page) {
-          const object = storedShape(item);
-          if (object !== undefined && desired.has(object.metadata.namespace)) stored.push(object);
-        }
-      }
+      for await (const page of ports.cluster.objectPages(kind, baselineSelector, namespace))
+        for (const item of page) comparison.add(item);
     }),
   );
-  return planBaselineRepairs(desired, stored);
+  return comparison.repairs();
 }
 
 const isNotFound = (error: unknown): boolean =>

@@ -13,7 +13,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPlan, type KubernetesObject, type TenantPlan } from '../../../shared/tenancy/baseline.ts';
 import {
-  desiredBaselines,
+  BaselineComparison,
+  desiredBaseline,
   driftedFields,
   planBaselineRepairs,
   quantityValue,
@@ -182,18 +183,14 @@ const storedByApiserver: Record<string, unknown>[] = [
   },
 ];
 
-const stored = (objects = storedByApiserver): StoredObject[] =>
-  objects.map((o) => storedShape(o)).filter((o): o is StoredObject => o !== undefined);
 const namespace = (name: string, planName = plan.name) => ({
   name,
   labels: { [labels.managedBy]: MANAGER, [labels.tenant]: name, [labels.plan]: planName },
 });
-const desiredFor = (names: string[]) =>
-  desiredBaselines(
-    names.map((n) => namespace(n)),
-    { plans: new Map([[plan.name, plan]]), access },
-    defaultPlan,
-  );
+const settings = { plans: new Map([[plan.name, plan]]), access };
+/** The repairs of the owned namespaces `owned` given the listed objects. */
+const repairsOf = (listed: Record<string, unknown>[], owned = [namespace(TENANT)]) =>
+  planBaselineRepairs(owned, settings, defaultPlan, listed);
 const replaceSpec = (kind: string, name: string, spec: unknown) =>
   storedByApiserver.map((o) =>
     o.kind === kind && (o.metadata as { name: string }).name === name ? { ...o, spec } : o,
@@ -201,8 +198,7 @@ const replaceSpec = (kind: string, name: string, spec: unknown) =>
 
 describe('baseline drift', () => {
   it('finds no drift in the baseline as the apiserver stored it (defaults, canonical quantities)', () => {
-    const desired = desiredFor([TENANT]);
-    expect(desired.get(TENANT)?.map((o) => o.kind)).toEqual([
+    expect(desiredBaseline(namespace(TENANT), settings, defaultPlan).map((o) => o.kind)).toEqual([
       'ResourceQuota',
       'LimitRange',
       'NetworkPolicy',
@@ -210,7 +206,7 @@ describe('baseline drift', () => {
       'RoleBinding',
       'RoleBinding',
     ]);
-    expect(planBaselineRepairs(desired, stored())).toEqual([]);
+    expect(repairsOf(storedByApiserver)).toEqual([]);
   });
 
   it('takes a port without protocol as TCP and absent policyTypes as the apiserver defaults them', () => {
@@ -256,7 +252,7 @@ describe('baseline drift', () => {
         ? { ...o, spec: { limits: [{ type: 'Container', defaultRequest: { cpu: '10m', memory: '64Mi' } }] } }
         : o,
     );
-    const repairs = planBaselineRepairs(desiredFor([TENANT]), stored(broken));
+    const repairs = repairsOf(broken);
     expect(
       repairs.map(({ tenant, kind, name, action, fields }) => ({ tenant, kind, name, action, fields })),
     ).toEqual([
@@ -298,12 +294,7 @@ describe('baseline drift', () => {
       })
         .filter((o) => o.kind === 'NetworkPolicy')
         .map((o) => ({ ...o, metadata: { ...(o.metadata as object), namespace: ns } }));
-    const owned = desiredBaselines(
-      [{ name: TENANT, labels: namespace(TENANT).labels }],
-      { plans: new Map([[plan.name, plan]]), access },
-      defaultPlan,
-    );
-    const repairs = planBaselineRepairs(owned, stored([...brokenIn(TENANT), ...brokenIn('foreign')]));
+    const repairs = repairsOf([...brokenIn(TENANT), ...brokenIn('foreign')], [namespace(TENANT)]);
     expect(repairs.some((r) => r.tenant === 'foreign')).toBe(false);
     expect(repairs.filter((r) => r.action !== 'create').map((r) => `${r.tenant}/${r.name}`)).toEqual([
       `${TENANT}/tenant-isolation`,
@@ -318,7 +309,7 @@ describe('baseline drift', () => {
       metadata: { name: 'allow-all', namespace: TENANT, labels: baselineLabels },
       spec: { podSelector: {}, ingress: [{}] },
     };
-    const repairs = planBaselineRepairs(desiredFor([TENANT]), stored([...withoutQuota, extra]));
+    const repairs = repairsOf([...withoutQuota, extra]);
     expect(repairs.map((r) => [r.kind, r.name, r.action, r.fields])).toEqual([
       ['ResourceQuota', 'tenant-quota', 'create', ['*']],
     ]);
@@ -344,7 +335,7 @@ describe('baseline drift', () => {
         };
       return o;
     });
-    const repairs = planBaselineRepairs(desiredFor([TENANT]), stored(changed));
+    const repairs = repairsOf(changed);
     expect(repairs.map((r) => [r.name, r.action, r.fields])).toEqual([
       ['tenant-egress', 'update', ['metadata.labels']],
       ['tenant-quota', 'update', ['spec.hard', 'spec.scopes']],
@@ -357,14 +348,38 @@ describe('baseline drift', () => {
       podSelector: {},
       ingress: [{}],
     }).filter((o) => o.kind !== 'LimitRange');
-    const desired = desiredBaselines(
-      [namespace(TENANT, 'retired-plan')],
-      { plans: new Map([[plan.name, plan]]), access },
-      defaultPlan,
-    );
-    expect(planBaselineRepairs(desired, stored(broken)).map((r) => [r.kind, r.name, r.fields])).toEqual([
+    const repairs = repairsOf(broken, [namespace(TENANT, 'retired-plan')]);
+    expect(repairs.map((r) => [r.kind, r.name, r.fields])).toEqual([
       ['NetworkPolicy', 'tenant-isolation', ['spec.ingress']],
     ]);
+  });
+
+  it('gives the same repairs fed page by page, across namespaces and kinds in any order', () => {
+    const other = 'capture-other';
+    const inOther = storedByApiserver
+      .filter((o) => o.kind !== 'LimitRange')
+      .map((o) => ({
+        ...o,
+        metadata: {
+          ...(o.metadata as object),
+          namespace: other,
+          labels: { ...baselineLabels, [labels.tenant]: other },
+        },
+        ...(o.kind === 'RoleBinding'
+          ? {
+              subjects: JSON.parse(JSON.stringify(o.subjects).replaceAll(TENANT, other)) as unknown,
+            }
+          : {}),
+      }));
+    const listed = [...storedByApiserver, ...inOther].reverse();
+    const owned = [namespace(TENANT), namespace(other)];
+    const comparison = new BaselineComparison(owned, settings, defaultPlan);
+    for (let i = 0; i < listed.length; i += 2) for (const o of listed.slice(i, i + 2)) comparison.add(o);
+    const repairs = comparison.repairs();
+    expect(repairs.map((r) => [r.tenant, r.kind, r.name, r.action])).toEqual([
+      [other, 'LimitRange', 'tenant-defaults', 'create'],
+    ]);
+    expect(repairsOf(listed, owned)).toEqual(repairs);
   });
 
   it('compares quantities by value', () => {
