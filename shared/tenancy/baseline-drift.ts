@@ -322,7 +322,8 @@ export function desiredBaseline(
 
 const objectKey = (namespace: string, kind: string, name: string) => `${namespace}/${kind}/${name}`;
 
-const byTenantKindName = (a: BaselineDrift, b: BaselineDrift): number =>
+/** The order of repairs in answers and records: by tenant, kind, name. */
+export const byTenantKindName = (a: BaselineDrift, b: BaselineDrift): number =>
   a.tenant.localeCompare(b.tenant) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name);
 
 /**

@@ -28,6 +28,7 @@ import { defaultPlan as builtInDefaultPlan, type KubernetesObject, type TenantPl
 import {
   BaselineComparison,
   baselineKinds,
+  byTenantKindName,
   baselineRepair,
   baselineSelector,
   driftReport,
@@ -605,7 +606,11 @@ async function applyBaselineLocked(
 
 function byTenant(repairs: readonly BaselineRepair[]): Map<string, BaselineRepair[]> {
   const groups = new Map<string, BaselineRepair[]>();
-  for (const r of repairs) groups.set(r.tenant, [...(groups.get(r.tenant) ?? []), r]);
+  for (const r of repairs) {
+    const group = groups.get(r.tenant);
+    if (group === undefined) groups.set(r.tenant, [r]);
+    else group.push(r);
+  }
   return groups;
 }
 
@@ -634,7 +639,14 @@ export async function sync(
       ? { ...(await planAll(ports, settings)), adoption: undefined }
       : await planOne(request.username, request.adopt === true, ports, settings);
   const { inventory, plan } = planned;
-  const baseline = await planBaseline(ports, settings, planned.owned, request.username?.toLowerCase());
+  // An orphan namespace that prune deletes in this run needs no repair.
+  const pruning = new Set(request.prune === true ? plan.orphans.namespaces : []);
+  const baseline = await planBaseline(
+    ports,
+    settings,
+    planned.owned.filter((n) => !pruning.has(n.name)),
+    request.username?.toLowerCase(),
+  );
   const candidate = planned.adoption;
   const adoption =
     candidate !== undefined &&
@@ -776,10 +788,7 @@ export async function sync(
         : {}),
       not_owned: notOwned,
       ...adopted,
-      baseline_repaired: baselineRepaired.sort(
-        (a, b) =>
-          a.tenant.localeCompare(b.tenant) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name),
-      ),
+      baseline_repaired: baselineRepaired.sort(byTenantKindName),
     },
     counts,
   };

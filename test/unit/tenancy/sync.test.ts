@@ -508,4 +508,25 @@ describe('sync', () => {
     expect(s.stored.has('bob/LimitRange/tenant-defaults')).toBe(false);
     expect(s.stored.has('ann/LimitRange/tenant-defaults')).toBe(true);
   });
+
+  it('repairs an orphan namespace’s baseline while it stays, and not in the run that prunes it', async () => {
+    const s = systems({ tenants: ['ann'], namespaces: ['ann', 'orphan'], grafana: ['ann'] });
+    s.stored.delete('orphan/LimitRange/tenant-defaults');
+    s.stored.delete('ann/LimitRange/tenant-defaults');
+    const pruneRun = await sync({ prune: true, force: true }, settings, s.ports);
+    expect(pruneRun.results.pruned?.namespaces).toEqual(['orphan']);
+    // The control beside it: the tenant's own missing object is created in the same run.
+    expect(pruneRun.results.baseline_repaired.map((r) => `${r.tenant}/${r.name}`)).toEqual([
+      'ann/tenant-defaults',
+    ]);
+    expect(s.stored.has('orphan/LimitRange/tenant-defaults')).toBe(false);
+
+    const kept = systems({ tenants: ['ann'], namespaces: ['ann', 'orphan'], grafana: ['ann'] });
+    kept.stored.delete('orphan/LimitRange/tenant-defaults');
+    const reportRun = await sync({}, settings, kept.ports);
+    expect(reportRun.results.orphans.namespaces).toEqual(['orphan']);
+    expect(reportRun.results.baseline_repaired.map((r) => `${r.tenant}/${r.name}`)).toEqual([
+      'orphan/tenant-defaults',
+    ]);
+  });
 });
