@@ -2,7 +2,8 @@
  * sync: HTTP POST / (and the predecessor's /sync) with { username?, dryRun?, prune?, force?, adopt? }, the CloudEvent
  * dev.tenantlifecycle.tenant.sync.requested, or the hourly PingSource. Path: trigger -> host -> sync
  * (marker-group members, Grafana users and tenant namespaces listed once each, in pages) -> planSync
- * (pure) -> repairs with bounded concurrency, prune only when asked -> audit.
+ * (pure) -> repairs with bounded concurrency; the baseline objects of existing tenant namespaces (one list
+ * per kind) compared with the desired ones and drifted ones replaced -> prune only when asked -> audit.
  */
 import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
@@ -108,6 +109,7 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
                 const pruned = done.results.pruned;
                 deps.metrics?.run('sync', {
                   repaired: done.results.fixed_users.length,
+                  baseline_repaired: done.results.baseline_repaired.length,
                   failed: done.results.failed_fixes.length,
                   pruned: (pruned?.namespaces.length ?? 0) + (pruned?.grafana_users.length ?? 0),
                 });
@@ -120,6 +122,12 @@ export function syncSpec(deps: SyncDependencies): FunctionSpec {
               return done;
             },
           );
+          // Names and the drifted fields only: never an object's content.
+          for (const r of result.results.baseline_repaired)
+            ctx.log.info(
+              { tenant: r.tenant, kind: r.kind, name: r.name, action: r.action, fields: r.fields },
+              'baseline object repaired',
+            );
           ctx.log.info(
             { counts: result.counts, failed: result.results.failed_fixes.length },
             'sync finished',
@@ -151,6 +159,14 @@ export function syncSetup(config: SyncConfig, log: Logger): FunctionSetup {
           create: (object) => cluster.create(object),
           deleteNamespace: (name, uid) => cluster.deleteNamespace(name, uid),
           labelNamespace: (namespace, add) => cluster.labelNamespace(namespace, add),
+          objectPages: (kind, selector, namespace) =>
+            cluster.objectPages(kind, selector, {
+              pageSize: config.pageSize,
+              ...(namespace === undefined ? {} : { namespace }),
+            }),
+          read: (object) => cluster.read(object),
+          replace: (object) => cluster.replace(object),
+          deleteObject: (object, uid) => cluster.deleteObject(object, uid),
         },
         grafana,
         productLogins: (logins) => store.succeededOn('provision', logins),

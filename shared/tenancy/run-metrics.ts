@@ -10,7 +10,7 @@ export type RunOperation = 'reset' | 'cleanup' | 'sync';
 export class TenantRunMetrics {
   private readonly items = new Counter({
     name: 'tenant_lifecycle_items_total',
-    help: 'Items handled by the periodic tenant jobs, by operation and outcome (e.g. reset/failed, sync/repaired).',
+    help: 'Items handled by the periodic tenant jobs, by operation and outcome (e.g. reset/failed, sync/repaired, sync/baseline_repaired).',
     labelNames: ['operation', 'outcome'] as const,
     registers: [],
   });

@@ -13,11 +13,31 @@
  * created in it. `adopt` (one `username`, over HTTP only) is the operator's explicit exception: the tenant's
  * same-named namespace that no other tenant owns is labelled as the tenant's and gets its baseline; the
  * answer's `adopted` and the audit record say so.
+ *
+ * The baseline objects inside every owned tenant namespace that is not being deleted (quota, limits,
+ * network policies, role bindings; never the tenant's own objects or the starters) are compared with what
+ * provision renders for the namespace's plan (baseline-drift.ts): one list per kind across namespaces by the
+ * baseline label, in pages. A drifted object is replaced, a missing one created, one of another name left
+ * alone; the answer's `baseline_repaired` (a dry run's `would_repair_baseline`) and the audit record name
+ * each repaired object (tenant, kind, name, drifted fields).
  */
 import pLimit from 'p-limit';
 import type { ReservedNames } from '../platform/reserved-names.ts';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
-import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import { defaultPlan as builtInDefaultPlan, type KubernetesObject, type TenantPlan } from './baseline.ts';
+import {
+  BaselineComparison,
+  baselineKinds,
+  byTenantKindName,
+  baselineRepair,
+  baselineSelector,
+  driftReport,
+  replacement,
+  storedShape,
+  type BaselineDrift,
+  type BaselineKind,
+  type BaselineRepair,
+} from './baseline-drift.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import { namespaceOwnership, notOwnedError, type NotOwned } from './ownership.ts';
 import { generatePassword } from './passwords.ts';
@@ -56,6 +76,18 @@ export interface SyncPorts {
     readNamespace(name: string): Promise<TenantNamespaceState | undefined>;
     create(object: KubernetesObject): Promise<void>;
     deleteNamespace(name: string, uid?: string): Promise<'deleted' | 'absent'>;
+    /** Objects of a kind matching the label selector, in every namespace or in `namespace`, in pages (API JSON). */
+    objectPages(
+      kind: BaselineKind,
+      selector: string,
+      namespace?: string,
+    ): AsyncIterable<readonly Readonly<Record<string, unknown>>[]>;
+    /** One object (API JSON), or undefined when there is none. */
+    read(object: KubernetesObject): Promise<Readonly<Record<string, unknown>> | undefined>;
+    /** PUT; the object's metadata.uid and resourceVersion are preconditions (a change meanwhile is a 409). */
+    replace(object: KubernetesObject): Promise<void>;
+    /** Deletes the object only if it still has this uid. */
+    deleteObject(object: KubernetesObject, uid: string): Promise<'deleted' | 'absent'>;
     /** Adds labels and annotations to the namespace read (its resourceVersion makes a change meanwhile a 409). */
     labelNamespace(
       namespace: { name: string; resourceVersion: string },
@@ -133,6 +165,10 @@ export interface SyncReport {
     readonly not_owned: readonly NotOwned[];
     /** Namespaces taken over with `adopt` (or, in a dry run, that would be). */
     readonly adopted?: readonly string[];
+    /** Baseline objects of existing tenant namespaces created or replaced because they drifted. */
+    readonly baseline_repaired: readonly BaselineDrift[];
+    /** Dry run: the baseline objects a real run would create or replace. */
+    readonly would_repair_baseline?: readonly BaselineDrift[];
   };
   readonly counts: {
     readonly tenants: number;
@@ -140,6 +176,8 @@ export interface SyncReport {
     readonly grafana_users: number;
     readonly to_repair: number;
     readonly orphans: number;
+    /** Baseline objects found missing or drifted in existing tenant namespaces. */
+    readonly baseline_drift: number;
   };
 }
 
@@ -257,7 +295,7 @@ async function resolve(
       }),
     ),
   );
-  return { plan: completePlan(inventory, diff, found, product) };
+  return { plan: completePlan(inventory, diff, found, product), owned: [...diff.owned.values()] };
 }
 
 const message = (error: unknown): string => toPlatformError(error).message;
@@ -458,6 +496,125 @@ async function repairLocked(
 }
 
 /**
+ * The baseline repairs of the owned namespaces that are not being deleted: one list per kind (in every
+ * namespace for a sweep, in the tenant's for one `username`), the four kinds at once, each page compared as
+ * it arrives (BaselineComparison keeps only what drifted).
+ */
+async function planBaseline(
+  ports: SyncPorts,
+  settings: SyncSettings,
+  owned: readonly TenantNamespaceState[],
+  namespace: string | undefined,
+): Promise<BaselineRepair[]> {
+  const live = owned.filter((n) => !n.terminating);
+  if (live.length === 0) return [];
+  const comparison = new BaselineComparison(
+    live,
+    settings,
+    settings.plans.get(settings.defaultPlan) ?? builtInDefaultPlan,
+  );
+  await Promise.all(
+    baselineKinds.map(async (kind) => {
+      for await (const page of ports.cluster.objectPages(kind, baselineSelector, namespace))
+        for (const item of page) comparison.add(item);
+    }),
+  );
+  return comparison.repairs();
+}
+
+const isNotFound = (error: unknown): boolean =>
+  error instanceof PlatformError && error.reason === 'not_found';
+
+/**
+ * Applies one baseline repair: create a missing object, replace a drifted one (its uid and resourceVersion as
+ * preconditions), delete and create a RoleBinding whose roleRef changed. A create that meets an object of
+ * that name (one without the baseline label, so the list did not show it) compares it and repairs it in
+ * turn. 'gone' when the object or its namespace went meanwhile: nothing is left to repair.
+ */
+async function applyBaselineRepair(ports: SyncPorts, repair: BaselineRepair): Promise<'repaired' | 'gone'> {
+  const { cluster } = ports;
+  try {
+    if (repair.action === 'update') {
+      await cluster.replace(replacement(repair));
+      return 'repaired';
+    }
+    if (repair.action === 'recreate') {
+      await cluster.deleteObject(repair.desired, repair.stored?.metadata.uid ?? '');
+    }
+    try {
+      await cluster.create(repair.desired);
+      return 'repaired';
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      const read = await cluster.read(repair.desired);
+      const existing = read === undefined ? undefined : storedShape(read);
+      if (existing === undefined) throw error;
+      const next = baselineRepair(repair.desired, existing);
+      if (next === undefined) return 'repaired';
+      if (next.action === 'recreate') {
+        await cluster.deleteObject(next.desired, existing.metadata.uid ?? '');
+        await cluster.create(next.desired);
+      } else await cluster.replace(replacement(next));
+      return 'repaired';
+    }
+  } catch (error) {
+    if (isNotFound(error)) return 'gone';
+    throw error;
+  }
+}
+
+interface BaselineOutcome {
+  readonly repaired: BaselineDrift[];
+  readonly errors: string[];
+}
+
+/** One tenant's baseline repairs, one after the other; a failing object does not stop the others. */
+async function applyBaseline(ports: SyncPorts, repairs: readonly BaselineRepair[]): Promise<BaselineOutcome> {
+  const repaired: BaselineDrift[] = [];
+  const errors: string[] = [];
+  for (const repair of repairs) {
+    try {
+      if ((await applyBaselineRepair(ports, repair)) === 'repaired') repaired.push(driftReport(repair));
+    } catch (error) {
+      errors.push(`baseline ${repair.kind} ${repair.name}: ${message(error)}`);
+    }
+  }
+  return { repaired, errors };
+}
+
+/** A sweep repairs a tenant's baseline under its lock (see repairLocked); a held lock skips it this run. */
+async function applyBaselineLocked(
+  tenant: string,
+  ports: SyncPorts,
+  repairs: readonly BaselineRepair[],
+): Promise<BaselineOutcome> {
+  if (ports.tenantLock === undefined) return applyBaseline(ports, repairs);
+  try {
+    return await ports.tenantLock(tenant, () => applyBaseline(ports, repairs));
+  } catch (error) {
+    const problem = toPlatformError(error);
+    return {
+      repaired: [],
+      errors: [
+        problem.reason === 'conflict' && problem.retryable
+          ? 'baseline not repaired: another operation on this tenant was running; the next run repairs what is still drifted'
+          : `baseline: ${problem.message}`,
+      ],
+    };
+  }
+}
+
+function byTenant(repairs: readonly BaselineRepair[]): Map<string, BaselineRepair[]> {
+  const groups = new Map<string, BaselineRepair[]>();
+  for (const r of repairs) {
+    const group = groups.get(r.tenant);
+    if (group === undefined) groups.set(r.tenant, [r]);
+    else group.push(r);
+  }
+  return groups;
+}
+
+/**
  * `signal` stops the run at its next safe point: between tenants (one tenant's repair, its namespace with
  * its objects, its Grafana user and its membership, runs to its end once started) and between pruned
  * orphans. The answer then names what was not started (`not_started`) and the record is partial. Sync has no
@@ -482,6 +639,14 @@ export async function sync(
       ? { ...(await planAll(ports, settings)), adoption: undefined }
       : await planOne(request.username, request.adopt === true, ports, settings);
   const { inventory, plan } = planned;
+  // An orphan namespace that prune deletes in this run needs no repair.
+  const pruning = new Set(request.prune === true ? plan.orphans.namespaces : []);
+  const baseline = await planBaseline(
+    ports,
+    settings,
+    planned.owned.filter((n) => !pruning.has(n.name)),
+    request.username?.toLowerCase(),
+  );
   const candidate = planned.adoption;
   const adoption =
     candidate !== undefined &&
@@ -497,6 +662,7 @@ export async function sync(
     grafana_users: inventory.grafanaUsers.length,
     to_repair: plan.repairs.length,
     orphans: plan.orphans.namespaces.length + plan.orphans.grafanaUsers.length,
+    baseline_drift: baseline.length,
   };
   if (request.dryRun === true) {
     return {
@@ -511,6 +677,8 @@ export async function sync(
         ...(request.prune === true ? { would_prune: orphansReport(plan) } : {}),
         not_owned: notOwned,
         ...adopted,
+        baseline_repaired: [],
+        would_repair_baseline: baseline.map(driftReport),
       },
       counts,
     };
@@ -546,6 +714,24 @@ export async function sync(
         if (f.fixed_grafana || f.fixed_namespace || f.fixed_membership) fixed.push(f);
         if (outcome.errors.length > 0)
           failed.push({ username: r.username, error: outcome.errors.join('; ') });
+      }),
+    ),
+  );
+
+  const baselineRepaired: BaselineDrift[] = [];
+  await Promise.all(
+    [...byTenant(baseline)].map(([tenant, repairs]) =>
+      limit(async () => {
+        if (signal?.aborted === true) {
+          notStarted.push(`baseline ${tenant}`);
+          return;
+        }
+        const outcome =
+          request.username === undefined
+            ? await applyBaselineLocked(tenant, ports, repairs)
+            : await applyBaseline(ports, repairs);
+        baselineRepaired.push(...outcome.repaired);
+        if (outcome.errors.length > 0) failed.push({ username: tenant, error: outcome.errors.join('; ') });
       }),
     ),
   );
@@ -602,6 +788,7 @@ export async function sync(
         : {}),
       not_owned: notOwned,
       ...adopted,
+      baseline_repaired: baselineRepaired.sort(byTenantKindName),
     },
     counts,
   };

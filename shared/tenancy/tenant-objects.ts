@@ -33,6 +33,26 @@ export const tenantGroupName = (username: string): string => `tenant-${username}
 /** A unique placeholder email that says it is one; Grafana needs an email for every user. */
 export const placeholderEmail = (username: string): string => `${username}@tenants.invalid`;
 
+/** The tenant's baseline (namespace first, then the objects in it), without the plan's starters. */
+export function renderTenantBaseline(
+  input: Pick<TenantObjectsInput, 'username' | 'ownerEmail' | 'plan' | 'createdAt'>,
+  access: TenantAccessSettings,
+): KubernetesObject[] {
+  const { username } = input;
+  return renderBaseline({
+    tenant: username,
+    ...(input.ownerEmail === undefined ? {} : { ownerEmail: input.ownerEmail }),
+    createdAt: input.createdAt,
+    plan: input.plan,
+    ...(access.egress === undefined ? {} : { egress: access.egress }),
+    access: {
+      user: `${access.oidc.usernamePrefix}${username}`,
+      group: `${access.oidc.groupsPrefix}${tenantGroupName(username)}`,
+      clusterRole: access.tenantClusterRole,
+    },
+  });
+}
+
 export function renderTenantObjects(
   input: TenantObjectsInput,
   access: TenantAccessSettings,
@@ -41,18 +61,7 @@ export function renderTenantObjects(
   // One password for all starters of one rendering, so that a Secret and what reads it agree.
   const password = input.starterPassword ?? generatePassword();
   return [
-    ...renderBaseline({
-      tenant: username,
-      ...(input.ownerEmail === undefined ? {} : { ownerEmail: input.ownerEmail }),
-      createdAt: input.createdAt,
-      plan,
-      ...(access.egress === undefined ? {} : { egress: access.egress }),
-      access: {
-        user: `${access.oidc.usernamePrefix}${username}`,
-        group: `${access.oidc.groupsPrefix}${tenantGroupName(username)}`,
-        clusterRole: access.tenantClusterRole,
-      },
-    }),
+    ...renderTenantBaseline(input, access),
     ...(plan.manifests ?? []).map((template) =>
       renderStarter(template, { tenant: username, namespace: username, email: input.contactEmail, password }),
     ),

@@ -10,8 +10,10 @@
  * assigning a DOMException's read-only message throws a TypeError that would hide the timeout.
  */
 import {
+  ApiException,
   HttpMethod,
   KubernetesObjectApi,
+  type ResponseContext,
   ServerConfiguration,
   createConfiguration,
   type Configuration,
@@ -19,6 +21,16 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
+
+/** The response type that makes processResponse answer the API's JSON as parsed, without the model serializer. */
+const API_JSON = 'api-json';
+
+/** One page of a list, as the API's JSON, each item with its apiVersion and kind. */
+export interface JsonListPage {
+  readonly items: readonly Readonly<Record<string, unknown>>[];
+  /** The token of the next page; absent on the last. */
+  readonly continue?: string;
+}
 
 /** The time one apiserver call may take when the caller does not say; KUBERNETES_TIMEOUT_SECONDS' default. */
 export const DEFAULT_KUBERNETES_TIMEOUT_MS = 30_000;
@@ -95,6 +107,73 @@ export class BoundedObjectApi extends KubernetesObjectApi {
     return this.sendJson(object, 'create', HttpMethod.POST, 'application/json', options);
   }
 
+  /**
+   * Replaces an object (PUT) given as the API's JSON, sent unchanged (see createJson). Its
+   * metadata.resourceVersion and uid, when set, are preconditions: a change meanwhile is a 409.
+   */
+  async replaceJson(object: KubernetesObject, fieldManager: string): Promise<KubernetesObject> {
+    return this.sendJson(object, 'replace', HttpMethod.PUT, 'application/json', { fieldManager });
+  }
+
+  /**
+   * One page of the objects of a kind matching `labelSelector`, in one namespace or in all, as the API's JSON
+   * (KubernetesObjectApi.list answers model objects, whose field names differ from the API's, and loses the
+   * continue token).
+   */
+  async listJson(
+    apiVersion: string,
+    kind: string,
+    options: {
+      readonly namespace?: string;
+      readonly labelSelector?: string;
+      readonly limit?: number;
+      readonly continue?: string;
+    },
+  ): Promise<JsonListPage> {
+    const path = await this.specUriPath(
+      { apiVersion, kind, metadata: options.namespace === undefined ? {} : { namespace: options.namespace } },
+      'list',
+    );
+    const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    request.setHeaderParam('Accept', 'application/json');
+    if (options.labelSelector !== undefined) request.setQueryParam('labelSelector', options.labelSelector);
+    if (options.limit !== undefined) request.setQueryParam('limit', String(options.limit));
+    if (options.continue !== undefined) request.setQueryParam('continue', options.continue);
+    const list = (await this.requestPromise(request, API_JSON)) as unknown as {
+      items?: Record<string, unknown>[];
+      metadata?: { continue?: string };
+    };
+    // List items carry no apiVersion and kind of their own.
+    const items = (list.items ?? []).map((item) => ({ ...item, apiVersion, kind }));
+    const next = list.metadata?.continue;
+    return { items, ...(next === undefined || next === '' ? {} : { continue: next }) };
+  }
+
+  /** One object as the API's JSON; reads by apiVersion, kind, namespace and name. */
+  async readJson(object: KubernetesObject): Promise<Readonly<Record<string, unknown>>> {
+    const path = await this.specUriPath(object, 'read');
+    const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    request.setHeaderParam('Accept', 'application/json');
+    const read = (await this.requestPromise(request, API_JSON)) as unknown as Record<string, unknown>;
+    return { ...read, apiVersion: object.apiVersion, kind: object.kind };
+  }
+
+  /** API_JSON answers the parsed JSON as the apiserver sent it; any other type goes through the models. */
+  protected override async processResponse<T extends KubernetesObject>(
+    response: ResponseContext,
+    type?: string,
+  ): Promise<T> {
+    if (type !== API_JSON) return super.processResponse(response, type);
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299)
+      return JSON.parse(await response.body.text()) as T;
+    throw new ApiException(
+      response.httpStatusCode,
+      'Unsuccessful HTTP Request',
+      await response.getBodyAsAny(),
+      response.headers,
+    );
+  }
+
   /** Server-side apply of an object given as the API's JSON, sent unchanged (see createJson), forced. */
   async applyJson(object: KubernetesObject, fieldManager: string): Promise<KubernetesObject> {
     return this.sendJson(object, 'patch', HttpMethod.PATCH, 'application/apply-patch+yaml', {
@@ -105,7 +184,7 @@ export class BoundedObjectApi extends KubernetesObjectApi {
 
   private async sendJson(
     object: KubernetesObject,
-    action: 'create' | 'patch',
+    action: 'create' | 'patch' | 'replace',
     method: HttpMethod,
     contentType: string,
     options: { readonly dryRun?: 'All'; readonly fieldManager?: string; readonly force?: boolean },

@@ -1,6 +1,7 @@
 /**
  * The few Kubernetes operations tenant provisioning needs: create rendered objects (create, never
- * overwrite: an existing object is a 409 the caller decides about), read and delete a namespace.
+ * overwrite: an existing object is a 409 the caller decides about), read and delete a namespace; and for
+ * sync's baseline repair, list objects by label across namespaces and replace one read before.
  */
 import { CoreV1Api, PatchStrategy, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
@@ -63,6 +64,9 @@ function summary(n: V1Namespace): NamespaceSummary {
   };
 }
 
+const where = (object: KubernetesObject): string =>
+  object.metadata.namespace === undefined ? '' : ` in ${object.metadata.namespace}`;
+
 export class KubernetesCluster {
   private readonly objects: BoundedObjectApi;
   private readonly core: CoreV1Api;
@@ -75,10 +79,72 @@ export class KubernetesCluster {
   }
 
   async create(object: KubernetesObject, dryRun = false): Promise<void> {
-    const where = object.metadata.namespace === undefined ? '' : ` in ${object.metadata.namespace}`;
-    await kubernetesCall(`create ${object.kind} ${object.metadata.name}${where}`, () =>
+    await kubernetesCall(`create ${object.kind} ${object.metadata.name}${where(object)}`, () =>
       this.objects.createJson(object, { fieldManager: FIELD_MANAGER, ...(dryRun ? { dryRun: 'All' } : {}) }),
     );
+  }
+
+  /**
+   * Replaces an object (PUT) with `object`, sent as the API's JSON. Its metadata.uid and resourceVersion,
+   * when set, are preconditions: an object changed or recreated since it was read is a 409 `conflict`.
+   */
+  async replace(object: KubernetesObject): Promise<void> {
+    await kubernetesCall(`replace ${object.kind} ${object.metadata.name}${where(object)}`, () =>
+      this.objects.replaceJson(object, FIELD_MANAGER),
+    );
+  }
+
+  /** One object as the API's JSON, or undefined when there is none. */
+  async read(object: KubernetesObject): Promise<Readonly<Record<string, unknown>> | undefined> {
+    try {
+      return await kubernetesCall(`read ${object.kind} ${object.metadata.name}${where(object)}`, () =>
+        this.objects.readJson(object),
+      );
+    } catch (error) {
+      if (error instanceof PlatformError && error.reason === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
+  /** Deletes the object with this uid (one recreated meanwhile under the same name is a 409); 'absent' when gone. */
+  async deleteObject(object: KubernetesObject, uid: string): Promise<'deleted' | 'absent'> {
+    try {
+      await kubernetesCall(`delete ${object.kind} ${object.metadata.name}${where(object)}`, () =>
+        this.objects.delete(object, undefined, undefined, undefined, undefined, undefined, {
+          preconditions: { uid },
+        }),
+      );
+      return 'deleted';
+    } catch (error) {
+      if (error instanceof PlatformError && error.reason === 'not_found') return 'absent';
+      throw error;
+    }
+  }
+
+  /**
+   * The objects of a kind matching a label selector, in every namespace (or in `namespace`), as the API's
+   * JSON, in pages (limit/continue): one call per page, whatever the number of namespaces.
+   */
+  async *objectPages(
+    kind: { readonly apiVersion: string; readonly kind: string },
+    labelSelector: string,
+    options: { readonly namespace?: string; readonly pageSize?: number } = {},
+  ): AsyncGenerator<Readonly<Record<string, unknown>>[]> {
+    let token: string | undefined;
+    do {
+      const page = await kubernetesCall(
+        `list ${kind.kind} objects${options.namespace === undefined ? '' : ` in ${options.namespace}`}`,
+        () =>
+          this.objects.listJson(kind.apiVersion, kind.kind, {
+            labelSelector,
+            limit: options.pageSize ?? 500,
+            ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+            ...(token === undefined ? {} : { continue: token }),
+          }),
+      );
+      yield [...page.items];
+      token = page.continue;
+    } while (token !== undefined);
   }
 
   async namespaceExists(name: string): Promise<boolean> {

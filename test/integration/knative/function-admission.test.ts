@@ -271,6 +271,70 @@ describe('knative/base/function-admission.yaml with the functions’ RBAC', () =
       await api.send('DELETE', `/api/v1/namespaces/${name}`, admin);
   });
 
+  it('lets sync list baseline objects everywhere and replace or delete them in a tenant namespace only', async () => {
+    const policy = (ns: string) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: {
+        name: `fa-isolation-${suffix}`,
+        namespace: ns,
+        labels: { 'tenant-lifecycle.dev/baseline': 'true' },
+      },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] },
+    });
+    const binding = (ns: string) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `fa-binding-${suffix}`, namespace: ns },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'tenant-lifecycle:tenant-edit',
+      },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: `fa-user-${suffix}` }],
+    });
+    const npPath = (ns: string) =>
+      `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies/fa-isolation-${suffix}`;
+    const rbPath = (ns: string) =>
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/fa-binding-${suffix}`;
+    for (const ns of [TENANT, FOREIGN]) {
+      expect(await api.create(policy(ns), admin)).toBe(201);
+      expect(await api.create(binding(ns), admin)).toBe(201);
+    }
+    const listed = await as(
+      'sync',
+      'GET',
+      '/apis/networking.k8s.io/v1/networkpolicies?labelSelector=tenant-lifecycle.dev%2Fbaseline%3Dtrue&limit=500',
+    );
+    expect(listed.status).toBe(200);
+    const repaired = (ns: string, resourceVersion: string) => ({
+      ...policy(ns),
+      metadata: { ...policy(ns).metadata, resourceVersion },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] },
+    });
+    const versionOf = async (path: string) =>
+      ((await api.send('GET', path, admin)).json as { metadata: { resourceVersion: string } }).metadata
+        .resourceVersion;
+    expectRefusedByPolicy(
+      await as('sync', 'PUT', npPath(FOREIGN), repaired(FOREIGN, await versionOf(npPath(FOREIGN)))),
+      'sync replacing a NetworkPolicy outside a tenant namespace',
+    );
+    expectRefusedByPolicy(await as('sync', 'DELETE', rbPath(FOREIGN)), 'sync deleting a RoleBinding outside');
+    expect((await api.send('GET', npPath(FOREIGN), admin)).json).toMatchObject({ spec: { ingress: [{}] } });
+    expect((await api.send('GET', rbPath(FOREIGN), admin)).status).toBe(200);
+    // The same requests in the tenant namespace go through.
+    const replaced = await as(
+      'sync',
+      'PUT',
+      npPath(TENANT),
+      repaired(TENANT, await versionOf(npPath(TENANT))),
+    );
+    expect(replaced.status, JSON.stringify(replaced.json)).toBe(200);
+    expect((await as('sync', 'DELETE', rbPath(TENANT))).status).toBe(200);
+    for (const path of [npPath(FOREIGN), rbPath(FOREIGN), npPath(TENANT)])
+      await api.send('DELETE', path, admin);
+  });
+
   it('lets deprovision and cleanup delete a tenant namespace and no other', async () => {
     for (const fn of ['deprovision', 'cleanup']) {
       expectRefusedByPolicy(

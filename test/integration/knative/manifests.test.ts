@@ -215,6 +215,20 @@ describe('knative/base', () => {
       ['cleanup', { verb: 'create', resource: 'namespaces' }, false],
       ['sync', { verb: 'create', resource: 'namespaces' }, true],
       ['sync', { verb: 'list', resource: 'secrets', namespace: 'x' }, false],
+      // The baseline repair: lists across namespaces, replaces, and deletes a RoleBinding to recreate it.
+      ['sync', { verb: 'list', resource: 'networkpolicies', group: 'networking.k8s.io' }, true],
+      ['sync', { verb: 'update', resource: 'limitranges', namespace: 'x' }, true],
+      [
+        'sync',
+        { verb: 'delete', resource: 'rolebindings', group: 'rbac.authorization.k8s.io', namespace: 'x' },
+        true,
+      ],
+      [
+        'sync',
+        { verb: 'delete', resource: 'networkpolicies', group: 'networking.k8s.io', namespace: 'x' },
+        false,
+      ],
+      ['sync', { verb: 'update', resource: 'configmaps', namespace: 'x' }, false],
       ['reset', { verb: 'deletecollection', resource: 'deployments', group: 'apps', namespace: 'x' }, true],
       [
         'reset',

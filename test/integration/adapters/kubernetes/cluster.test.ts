@@ -2,12 +2,15 @@
  * KubernetesCluster.create on the real apiserver: what the product renders is what the apiserver stores,
  * field for field, for every object of a tenant (its baseline and the webide plan's starters). The
  * objects are plain API JSON; a field spelled differently in client-node's models (a NetworkPolicy rule's
- * `from`, a LimitRange's `default`) must arrive as well.
+ * `from`, a LimitRange's `default`) must arrive as well. objectPages, read, replace and deleteObject, which
+ * sync's baseline repair uses, answer and send the same API JSON, in pages, with their preconditions.
  */
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KubernetesCluster } from '../../../../shared/adapters/kubernetes/cluster.ts';
+import { PlatformError } from '../../../../shared/platform/errors.ts';
+import type { KubernetesObject } from '../../../../shared/tenancy/baseline.ts';
 import { webIdePlan } from '../../../../shared/tenancy/plans.ts';
 import { renderTenantObjects } from '../../../../shared/tenancy/tenant-objects.ts';
 import { apiserver, collectionPath } from '../../../support/apiserver.ts';
@@ -71,5 +74,65 @@ describe('KubernetesCluster.create', () => {
             }),
       });
     }
+  });
+});
+
+describe('KubernetesCluster objectPages, read, replace and deleteObject', () => {
+  const namespace = `${tenant}-objects`;
+  const policy = (name: string, label: string): KubernetesObject => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace, labels: { 'adapter-test': label } },
+    spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: {} }] }] },
+  });
+  const conflict = (promise: Promise<unknown>) =>
+    expect(promise).rejects.toSatisfy((e) => e instanceof PlatformError && e.reason === 'conflict');
+
+  afterAll(async () => {
+    await cluster.deleteNamespace(namespace);
+  });
+
+  it('lists by label in pages as API JSON, and replaces or deletes only the object read', async () => {
+    await cluster.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    for (const name of ['a', 'b', 'c']) await cluster.create(policy(name, tenant));
+    await cluster.create(policy('other', 'other'));
+
+    const pages: Readonly<Record<string, unknown>>[][] = [];
+    for await (const page of cluster.objectPages(
+      { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+      `adapter-test=${tenant}`,
+      { pageSize: 2 },
+    ))
+      pages.push(page);
+    // Two pages (limit 2, then the continue token), only the labelled objects, each with its kind and the
+    // rule's `from` as the API spells it.
+    expect(pages.map((p) => p.length)).toEqual([2, 1]);
+    const items = pages.flat();
+    expect(items.map((i) => (i.metadata as { name: string }).name).sort()).toEqual(['a', 'b', 'c']);
+    expect(items[0]).toMatchObject({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      spec: { ingress: [{ from: [{ podSelector: {} }] }] },
+    });
+
+    const read = (await cluster.read(policy('a', tenant))) as {
+      metadata: { uid: string; resourceVersion: string };
+    };
+    expect(await cluster.read(policy('absent', tenant))).toBeUndefined();
+    const changed = (rv: string) => ({
+      ...policy('a', tenant),
+      metadata: { ...policy('a', tenant).metadata, uid: read.metadata.uid, resourceVersion: rv },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: {} }] }] },
+    });
+    // A stale resourceVersion is refused; the one read replaces it.
+    await conflict(cluster.replace(changed(String(Number(read.metadata.resourceVersion) - 1))));
+    await cluster.replace(changed(read.metadata.resourceVersion));
+    expect(await cluster.read(policy('a', tenant))).toMatchObject({
+      spec: { ingress: [{ from: [{ namespaceSelector: {} }] }] },
+    });
+    // Another uid is refused; the object's own deletes it.
+    await conflict(cluster.deleteObject(policy('a', tenant), 'not-its-uid'));
+    expect(await cluster.deleteObject(policy('a', tenant), read.metadata.uid)).toBe('deleted');
+    expect(await cluster.read(policy('a', tenant))).toBeUndefined();
   });
 });
