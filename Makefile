@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell bash .ci/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node test-knative fuzz servers servers-node servers-knative testenv dev cluster bench clean
+.PHONY: docs openapi bundle images install check typecheck lint format test test-unit test-integration test-faults test-node test-knative fuzz servers servers-node servers-knative testenv dev cluster bench bench-knative clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -68,10 +68,17 @@ dev: install servers ## the local stack: the test servers and the functions that
 cluster: install servers servers-node servers-knative ## the product on a local Knative (kubectl apply -k), URLs in .dev/stack.json as make dev writes them (Ctrl-C stops it)
 	node test/env/cluster.ts
 
-# Each bench starts its own local stack; BENCH=bench/sync.ts runs just one.
-BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts bench/load.ts
+# Each bench starts its own local stack; BENCH=bench/sync.ts runs just one. bench/knative.ts needs Knative on
+# the test node: it joins the list when TL_TESTENV_FILE names a running environment (it must have Knative:
+# TL_TESTENV_KNATIVE=1 make testenv), so that `make bench` on a fresh machine builds no Knative.
+BENCH ?= bench/provision.ts bench/sync.ts bench/reset.ts bench/bundles.ts bench/pg-reconcile.ts bench/load.ts $(if $(TL_TESTENV_FILE),bench/knative.ts)
 bench: install servers ## the benchmarks of docs/benchmarks.md on the local real stack
 	@set -e; for b in $(BENCH); do echo "== $$b"; node $$b; done
+
+# The functions as Knative Services beside a hello world (bench/knative.ts): on the environment TL_TESTENV_FILE
+# names, or on one it starts with the node and Knative (built from source the first time: long).
+bench-knative: install servers servers-node servers-knative ## cold start from zero, warm overhead and memory of the functions on Knative
+	node bench/knative.ts
 
 docs: install openapi ## docs/configuration.md and docs/openapi/ from the functions' zod schemas
 	node docs/configuration.ts

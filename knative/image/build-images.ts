@@ -80,11 +80,13 @@ export async function buildFunctionImage(options: {
   readonly insecure: boolean;
   readonly base: { readonly layer: string; readonly packages: readonly DebianPackage[] };
   readonly outRoot?: string;
+  /** The module bundled, functions/<name>/main.ts unless given (bench/knative.ts' hello world). */
+  readonly entry?: string;
 }): Promise<BuiltImage> {
   const { name, crane } = options;
   const outRoot = options.outRoot ?? join(root, 'dist');
   const bundledAt = Date.now();
-  const built = await bundle(name, outRoot);
+  const built = await bundle(name, outRoot, options.entry);
   const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string })
     .version;
   const sbom = await functionSbom({

@@ -199,46 +199,37 @@ async function notReady(custom: CustomObjectsApi): Promise<string[]> {
   return waiting;
 }
 
-/** Builds, applies and waits until every Knative object of the product is Ready (at most `timeoutMs`). */
-export async function deployProduct(
+/** What a user puts in the ConfigMap and the functions' Secrets, here pointing at the test servers. */
+export interface ProductSettings {
+  /** The ConfigMap `tenant-lifecycle-config`: every non-secret setting. */
+  readonly config: Readonly<Record<string, string>>;
+  /** Secret name (`tenant-lifecycle-<function>`) -> its keys (knative/README.md's table) and values. */
+  readonly secrets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** function -> its API_TOKEN (random, in its Secret). */
+  readonly tokens: Readonly<Record<string, string>>;
+}
+
+/**
+ * The functions' settings on the test environment's node: the test servers at the node's host address (where
+ * pods reach them), the platform store `databaseUrl` (as the host reaches it), a Keycloak client of their
+ * own, a random API token per function; split into the ConfigMap's and each function's Secret's values as
+ * knative/README.md says. Used by deployProduct and bench/knative.ts.
+ */
+export async function productSettings(
   env: TestEnv,
   options: {
-    readonly dir: string;
-    /** PingSource name -> schedule, replacing knative/base's. */
-    readonly schedules?: Readonly<Record<string, string>>;
-    readonly logLevel?: string;
+    readonly databaseUrl: string;
+    readonly logLevel: string;
     /** One API token for every function (`make cluster`, like `make dev`); by default each has its own. */
     readonly apiToken?: string;
-    readonly timeoutMs?: number;
   },
-): Promise<ProductDeployment> {
-  const { node, knative } = env;
-  if (node === undefined || knative === undefined)
-    throw new Error('the product deploys on Knative: start the environment with TL_TESTENV_KNATIVE=1');
+): Promise<ProductSettings> {
+  const { node } = env;
+  if (node === undefined) throw new Error('the functions run on the node: the environment has none');
   const forPods = (url: string): string => url.replace('127.0.0.1', node.hostAddress);
-
-  const imagesAt = Date.now();
-  const { images: built } = await buildFunctionImages({
-    registry: node.registry.address,
-    crane: node.crane,
-    tag: 'e2e',
-    insecure: true,
-  });
-  const imagesMs = Date.now() - imagesAt;
-  const images: Record<string, { name: string; digest: string }> = {};
-  for (const image of built) {
-    const [name = '', digest = ''] = image.digest
-      .replace(node.registry.address, node.registry.host)
-      .split('@');
-    images[image.name] = { name, digest };
-  }
-
-  await installEverest(env);
-  await seedPgReconcileExample(env);
-  const db = await createTestDatabase(env.postgres.url, 'product');
-  const settings = await tenantFunctionEnv(env, db.url, { LOG_LEVEL: options.logLevel ?? 'info' });
+  const settings = await tenantFunctionEnv(env, options.databaseUrl, { LOG_LEVEL: options.logLevel });
   const secretValues: Record<string, string> = {
-    DATABASE_URL: forPods(db.url),
+    DATABASE_URL: forPods(options.databaseUrl),
     PG_URL: forPods(env.postgres.url),
     KEYCLOAK_CLIENT_SECRET: settings.KEYCLOAK_CLIENT_SECRET ?? '',
     GRAFANA_ADMIN_PASSWORD: settings.GRAFANA_ADMIN_PASSWORD ?? '',
@@ -264,6 +255,50 @@ export async function deployProduct(
       }),
     );
   }
+  return { config, secrets, tokens };
+}
+
+/** Builds, applies and waits until every Knative object of the product is Ready (at most `timeoutMs`). */
+export async function deployProduct(
+  env: TestEnv,
+  options: {
+    readonly dir: string;
+    /** PingSource name -> schedule, replacing knative/base's. */
+    readonly schedules?: Readonly<Record<string, string>>;
+    readonly logLevel?: string;
+    /** One API token for every function (`make cluster`, like `make dev`); by default each has its own. */
+    readonly apiToken?: string;
+    readonly timeoutMs?: number;
+  },
+): Promise<ProductDeployment> {
+  const { node, knative } = env;
+  if (node === undefined || knative === undefined)
+    throw new Error('the product deploys on Knative: start the environment with TL_TESTENV_KNATIVE=1');
+
+  const imagesAt = Date.now();
+  const { images: built } = await buildFunctionImages({
+    registry: node.registry.address,
+    crane: node.crane,
+    tag: 'e2e',
+    insecure: true,
+  });
+  const imagesMs = Date.now() - imagesAt;
+  const images: Record<string, { name: string; digest: string }> = {};
+  for (const image of built) {
+    const [name = '', digest = ''] = image.digest
+      .replace(node.registry.address, node.registry.host)
+      .split('@');
+    images[image.name] = { name, digest };
+  }
+
+  await installEverest(env);
+  await seedPgReconcileExample(env);
+  const db = await createTestDatabase(env.postgres.url, 'product');
+  const { config, secrets, tokens } = await productSettings(env, {
+    databaseUrl: db.url,
+    logLevel: options.logLevel ?? 'info',
+    apiToken: options.apiToken,
+  });
   const known = new Set(baseSchedules().keys());
   for (const name of Object.keys(options.schedules ?? {}))
     if (!known.has(name)) throw new Error(`knative/base has no PingSource ${name}`);
