@@ -1,6 +1,8 @@
 /**
  * A request through the Knative ingress: Traefik routes by Host, which fetch may not set, so this speaks
  * node:http. The body is read whole; a request without an answer within `timeoutMs` fails naming the Host.
+ * A body goes with its Content-Length: node:http sends a DELETE's body with neither that nor chunked
+ * encoding, so the server would not read it.
  */
 import { request } from 'node:http';
 
@@ -27,7 +29,13 @@ export function ingressRequest(
       `${ingressUrl}${options.path ?? '/'}`,
       {
         method: options.method ?? 'GET',
-        headers: { ...options.headers, host },
+        headers: {
+          ...options.headers,
+          ...(options.body === undefined
+            ? {}
+            : { 'content-length': String(Buffer.byteLength(options.body)) }),
+          host,
+        },
         timeout: timeoutMs,
       },
       (res) => {
