@@ -5,6 +5,7 @@
  * cluster and a user's:
  * - images: the node's registry, by digest;
  * - schedules: given per PingSource (the end-to-end tests run sync every minute);
+ * - settings a user may set in the ConfigMap, given as `config` (the end-to-end tests' small reset runs);
  * - the test servers' addresses and credentials: the ConfigMap `tenant-lifecycle-config` and the Secrets
  *   `tenant-lifecycle-<function>` that a user creates (knative/README.md), here by kustomize's generators;
  * - the networking layer's namespace in the functions' NetworkPolicy: Traefik's `traefik` for Kourier's
@@ -206,6 +207,8 @@ export async function deployProduct(
     readonly dir: string;
     /** PingSource name -> schedule, replacing knative/base's. */
     readonly schedules?: Readonly<Record<string, string>>;
+    /** Settings merged into the ConfigMap `tenant-lifecycle-config` over the test servers' addresses. */
+    readonly config?: Readonly<Record<string, string>>;
     readonly logLevel?: string;
     readonly timeoutMs?: number;
   },
@@ -247,6 +250,7 @@ export async function deployProduct(
       ...settings,
       KEYCLOAK_URL: forPods(env.keycloak.url),
       GRAFANA_URL: forPods(env.grafana.url),
+      ...options.config,
     }).filter(([key]) => key !== 'KUBECONFIG' && key !== 'API_TOKEN' && !(key in secretValues)),
   );
   const tokens: Record<string, string> = {};
