@@ -175,7 +175,68 @@ export function productOn(env: TestEnv, product: ProductDeployment) {
       throw new Error(`deprovision of ${email}: HTTP ${String(answer.status)} ${answer.body}`);
   };
 
+  /** The ServiceAccount and EventPolicy of allowedSender. */
+  const createSender = async (name: string, types: readonly string[]): Promise<void> => {
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+    await custom.createNamespacedCustomObject({
+      group: 'eventing.knative.dev',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'eventpolicies',
+      body: {
+        apiVersion: 'eventing.knative.dev/v1alpha1',
+        kind: 'EventPolicy',
+        metadata: { name },
+        spec: {
+          to: [{ ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: BROKER } }],
+          from: [{ sub: `system:serviceaccount:${namespace}:${name}` }],
+          filters: [{ any: types.map((type) => ({ exact: { type } })) }],
+        },
+      },
+    });
+  };
+
+  /**
+   * A platform tool allowed to post `types` to the Broker, as knative/README.md tells users to add one: a
+   * ServiceAccount in the functions' namespace and an EventPolicy naming it. Answers a source of its tokens for the
+   * Broker's audience (TokenRequest); removeSender takes it away. The Broker's ingress learns the policy a moment after
+   * it is Ready: post with eventually() until it answers 202.
+   */
+  const allowedSender = async (
+    name: string,
+    types: readonly string[],
+  ): Promise<{ subject: string; token: () => Promise<string> }> => {
+    await createSender(name, types);
+    return {
+      subject: `system:serviceaccount:${namespace}:${name}`,
+      token: async () =>
+        (
+          await core.createNamespacedServiceAccountToken({
+            name,
+            namespace,
+            body: { spec: { audiences: [BROKER_AUDIENCE], expirationSeconds: 600 } },
+          })
+        ).status?.token ?? '',
+    };
+  };
+
+  /** Removes what allowedSender made (also what it made before failing half-way). */
+  const removeSender = async (name: string): Promise<void> => {
+    await custom
+      .deleteNamespacedCustomObject({
+        group: 'eventing.knative.dev',
+        version: 'v1alpha1',
+        namespace,
+        plural: 'eventpolicies',
+        name,
+      })
+      .catch(() => undefined);
+    await core.deleteNamespacedServiceAccount({ name, namespace }).catch(() => undefined);
+  };
+
   return {
+    allowedSender,
+    removeSender,
     kc,
     core,
     custom,
