@@ -63,10 +63,15 @@ export function productOn(env: TestEnv, product: ProductDeployment) {
     });
   };
 
-  /** Posts a binary-mode CloudEvent to the Broker's ingress (its ClusterIP, which the host reaches). */
+  /**
+   * Posts a binary-mode CloudEvent to the Broker's ingress (its ClusterIP, which the host reaches). The
+   * InMemoryChannel behind the test environment's Broker answers only once the Trigger's delivery ended
+   * (retries and dead-lettering included): a slow delivery needs a longer `timeoutMs` than the 60 s default.
+   */
   const postToBroker = async (
     event: CloudEventToSend,
     bearer?: string,
+    timeoutMs?: number,
   ): Promise<IngressAnswer & { readonly id: string }> => {
     const service = await core.readNamespacedService({
       name: 'broker-ingress',
@@ -85,6 +90,7 @@ export function productOn(env: TestEnv, product: ProductDeployment) {
         ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
       },
       body: JSON.stringify(event.data),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
     });
     return { ...answer, id };
   };
