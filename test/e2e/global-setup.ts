@@ -18,6 +18,13 @@ const e2eDir = fileURLToPath(new URL('../../.dev/e2e/', import.meta.url));
 /** The overlay's schedules: sync every minute, so that a test sees a tick. */
 export const E2E_SCHEDULES = { 'sync-hourly': '* * * * *' } as const;
 
+/**
+ * The overlay's settings beyond the test servers' addresses: reset stops after two namespaces per run,
+ * so that a sweep over a handful of tenants takes several runs linked by continuation events
+ * (test/e2e/schedules.test.ts). Any user may set it; it is what a cluster with thousands of tenants needs.
+ */
+export const E2E_CONFIG = { RESET_MAX_NAMESPACES_PER_RUN: '2' } as const;
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stopEnvironment = await setupEnvironment(project);
   try {
@@ -31,6 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       product = await deployProduct(project.getProvidedContext().testEnv, {
         dir: `${e2eDir}overlay`,
         schedules: E2E_SCHEDULES,
+        config: E2E_CONFIG,
       });
       await writeFile(`${e2eDir}product.json`, JSON.stringify(product, null, 2), { mode: 0o600 });
       console.log(

@@ -5,6 +5,7 @@
  * cluster and a user's:
  * - images: the node's registry, by digest;
  * - schedules: given per PingSource (the end-to-end tests run sync every minute);
+ * - settings a user may set in the ConfigMap, given as `config` (the end-to-end tests' small reset runs);
  * - the test servers' addresses and credentials: the ConfigMap `tenant-lifecycle-config` and the Secrets
  *   `tenant-lifecycle-<function>` that a user creates (knative/README.md), here by kustomize's generators;
  * - the networking layer's namespace in the functions' NetworkPolicy: Traefik's `traefik` for Kourier's
@@ -265,6 +266,8 @@ export async function deployProduct(
     readonly dir: string;
     /** PingSource name -> schedule, replacing knative/base's. */
     readonly schedules?: Readonly<Record<string, string>>;
+    /** Settings merged into the ConfigMap `tenant-lifecycle-config` over the test servers' addresses. */
+    readonly config?: Readonly<Record<string, string>>;
     readonly logLevel?: string;
     /** One API token for every function (`make cluster`, like `make dev`); by default each has its own. */
     readonly apiToken?: string;
@@ -294,11 +297,13 @@ export async function deployProduct(
   await installEverest(env);
   await seedPgReconcileExample(env);
   const db = await createTestDatabase(env.postgres.url, 'product');
-  const { config, secrets, tokens } = await productSettings(env, {
+  const settings = await productSettings(env, {
     databaseUrl: db.url,
     logLevel: options.logLevel ?? 'info',
     apiToken: options.apiToken,
   });
+  const { secrets, tokens } = settings;
+  const config = { ...settings.config, ...options.config };
   const known = new Set(baseSchedules().keys());
   for (const name of Object.keys(options.schedules ?? {}))
     if (!known.has(name)) throw new Error(`knative/base has no PingSource ${name}`);

@@ -1,6 +1,8 @@
 /**
  * A request through the Knative ingress: Traefik routes by Host, which fetch may not set, so this speaks
  * node:http. The body is read whole; a request without an answer within `timeoutMs` fails naming the Host.
+ * A body goes with its Content-Length: node:http sends a DELETE's body with neither that nor chunked
+ * encoding, so the server would not read it.
  */
 import { request } from 'node:http';
 

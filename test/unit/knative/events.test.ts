@@ -6,13 +6,13 @@ import { specs } from '../../../docs/openapi/generate.ts';
 
 interface Trigger {
   kind: string;
+  metadata?: { annotations?: Record<string, string> };
   spec?: { broker: string; filter: { attributes: { type: string } }; subscriber: { ref: { name: string } } };
 }
-const triggers = parseAllDocuments(
+const objects = parseAllDocuments(
   readFileSync(new URL('../../../knative/base/events.yaml', import.meta.url), 'utf8'),
-)
-  .map((d) => d.toJS() as Trigger)
-  .filter((o) => o.kind === 'Trigger');
+).map((d) => d.toJS() as Trigger);
+const triggers = objects.filter((o) => o.kind === 'Trigger');
 
 describe('knative/base/events.yaml', () => {
   it('has a Trigger for every event type of every function, to that function', () => {
@@ -29,5 +29,11 @@ describe('knative/base/events.yaml', () => {
     );
     expect(routed.sort()).toEqual(accepted.sort());
     expect(new Set(triggers.map((t) => t.spec?.broker))).toEqual(new Set(['tenant-lifecycle']));
+  });
+
+  it("has the Broker's channel answer a sender at once, not after the delivery", () => {
+    const brokers = objects.filter((o) => o.kind === 'Broker');
+    expect(brokers).toHaveLength(1);
+    expect(brokers[0]?.metadata?.annotations?.['messaging.knative.dev/async-handler']).toBe('true');
   });
 });
