@@ -23,7 +23,7 @@ lint: install
 format: install
 	npx prettier --write .
 
-test: check test-unit fuzz test-node test-integration ## everything CI runs; the integration summary prints last
+test: check test-unit fuzz test-node test-knative test-integration ## everything CI runs; the integration summary prints last
 
 test-unit: install
 	npm run -s test:unit
