@@ -7,59 +7,23 @@
  * scaled to zero answers its first request through the activator.
  */
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, inject, it } from 'vitest';
 import '../env/provided.ts';
 import './provided.ts';
 import { eventually as poll } from '../support/eventually.ts';
 import { startFunctionProxies } from '../env/function-proxies.ts';
-import { ingressRequest, type IngressAnswer } from '../support/ingress.ts';
+import { productOn } from '../support/knative-product.ts';
 
 const env = inject('testEnv');
 const product = inject('product');
 const { knative } = env;
 if (knative === undefined)
   throw new Error('the end-to-end tests need Knative: test/vitest.knative.config.ts');
-const kc = new KubeConfig();
-kc.loadFromFile(env.kubernetes.kubeconfigPath);
-const core = kc.makeApiClient(CoreV1Api);
-const custom = kc.makeApiClient(CustomObjectsApi);
-const { namespace } = product;
+const { core, custom, namespace, call, token, namespaceExists } = productOn(env, product);
 
 /** This file's waits: at most 240 s, polling every second. */
 const eventually = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> =>
   poll(what, probe, timeoutMs, 1000);
-
-/** A JSON request to a function through the cluster-local ingress. */
-function call(
-  fn: string,
-  options: { method?: string; path?: string; token?: string; body?: unknown },
-): Promise<IngressAnswer> {
-  const host = product.hosts[fn];
-  if (host === undefined) throw new Error(`the deployment has no function ${fn}`);
-  return ingressRequest(knative?.privateIngressUrl ?? '', host, {
-    method: options.method ?? 'POST',
-    path: options.path ?? '/',
-    headers: {
-      'content-type': 'application/json',
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-}
-
-const token = (fn: string): string => {
-  const value = product.tokens[fn];
-  if (value === undefined) throw new Error(`the deployment has no token of ${fn}`);
-  return value;
-};
-
-async function namespaceExists(name: string): Promise<boolean> {
-  return core.readNamespace({ name }).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Pods of a function's revisions, not terminating. */
 async function runningPods(fn: string): Promise<number> {

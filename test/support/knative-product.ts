@@ -65,8 +65,7 @@ export function productOn(env: TestEnv, product: ProductDeployment) {
 
   /**
    * Posts a binary-mode CloudEvent to the Broker's ingress (its ClusterIP, which the host reaches). The
-   * InMemoryChannel behind the test environment's Broker answers only once the Trigger's delivery ended
-   * (retries and dead-lettering included): a slow delivery needs a longer `timeoutMs` than the 60 s default.
+   * Broker answers once its channel holds the event (async-handler, knative/README.md "Delivery").
    */
   const postToBroker = async (
     event: CloudEventToSend,

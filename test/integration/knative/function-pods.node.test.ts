@@ -28,6 +28,7 @@ import { parseAllDocuments } from 'yaml';
 import { buildFunctionImages } from '../../../knative/image/build-images.ts';
 import { functionNames } from '../../../knative/image/bundle.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
+import { functionSecretKeys } from '../../env/product.ts';
 import '../../env/provided.ts';
 import { ensureTenantClusterRole, tenantFunctionEnv } from '../../support/tenant-functions.ts';
 import { eventually as poll } from '../../support/eventually.ts';
@@ -84,26 +85,6 @@ const services = new Map(
     .filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1')
     .map((o) => [o.metadata?.name ?? '', o as unknown as KnativeService]),
 );
-
-/**
- * The Secret keys of each function, from knative/README.md's table ("Secrets: one per function"):
- * `tenant-lifecycle-<function>` -> its keys.
- */
-function secretKeys(): Map<string, string[]> {
-  const readme = readFileSync(new URL('../../../knative/README.md', import.meta.url), 'utf8');
-  const keys = new Map<string, string[]>();
-  for (const line of readme.split('\n')) {
-    const match = /^\|\s*`(tenant-lifecycle-[\w-]+)`\s*\|(.*)\|\s*$/.exec(line);
-    if (match === null) continue;
-    // "`PG_URL` (or `DB_PASS`)": the first is the one given.
-    const cell = (match[2] ?? '').replace(/\(or [^)]*\)/g, '');
-    keys.set(
-      match[1] ?? '',
-      [...cell.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1] ?? ''),
-    );
-  }
-  return keys;
-}
 
 /** Rewrites a loopback URL of a test server to the node's host address, where pods reach it. */
 const forPods = (url: string): string => url.replace('127.0.0.1', node.hostAddress);
@@ -227,7 +208,7 @@ beforeAll(async () => {
     GRAFANA_ADMIN_PASSWORD: settings.GRAFANA_ADMIN_PASSWORD ?? '',
     IDEMPOTENCY_KEY_SECRET: settings.IDEMPOTENCY_KEY_SECRET ?? '',
   };
-  const keys = secretKeys();
+  const keys = functionSecretKeys();
   const configMapData = Object.fromEntries(
     Object.entries({
       ...settings,
