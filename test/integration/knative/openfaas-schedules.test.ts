@@ -46,11 +46,28 @@ import { senderVerificationEnv, serviceAccounts } from '../../support/service-ac
 import {
   ensureTenantClusterRole,
   FUNCTION_TOKEN,
+  masterAdmin,
   tenantFunctionEnv,
 } from '../../support/tenant-functions.ts';
 
 const env = inject('testEnv');
 const api = apiserver(env.kubernetes);
+
+/**
+ * Keycloak's tenant marker group (KEYCLOAK_TENANT_GROUP's default), as the first provision makes it: sync
+ * refuses to run while tenant namespaces exist without it, and other files of the shared environment make
+ * tenant namespaces without provisioning through Keycloak.
+ */
+async function ensureTenantMarkerGroup(): Promise<void> {
+  const kc = await masterAdmin(env);
+  const realm = env.oidc.realm;
+  const found = await kc.groups.find({ realm, search: 'tenants', exact: true });
+  if (found.some((g) => g.name === 'tenants')) return;
+  await kc.groups.create({ realm, name: 'tenants' }).catch((error: unknown) => {
+    // Made meanwhile by a provision of another file.
+    if ((error as { response?: { status?: number } }).response?.status !== 409) throw error;
+  });
+}
 const admin = env.kubernetes.adminToken;
 const accounts = serviceAccounts(env.kubernetes);
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -201,6 +218,7 @@ beforeAll(async () => {
   await pgAdmin.connect();
   await ensureTenantClusterRole(env);
   await installEverestCrds(env);
+  await ensureTenantMarkerGroup();
   for (const s of schedules) await accounts.ensure(NS, s.account);
   // pg-reconcile's desired state: one user, whose role it creates on PostgreSQL.
   expect(
