@@ -61,8 +61,8 @@ import type { Logger } from '../../shared/platform/logger.ts';
 import { assertNotReserved } from '../../shared/platform/reserved-names.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import { PlatformStore } from '../../shared/store/store.ts';
 import type { BootstrapConfig } from './config.ts';
 
 // Everest's rules, checked at the door so that a bad request is a 400 naming the field and changes nothing.

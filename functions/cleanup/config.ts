@@ -1,7 +1,7 @@
 /** cleanup's settings: the shared tenant systems, the retention period and the safety bound. */
 import { integer, between, withDefault } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
-import { systemsSettings, systemsShape } from '../../shared/tenancy/systems-config.ts';
+import { systemsSettings, systemsShape } from '../../shared/wiring/tenant-systems-config.ts';
 
 export const loadConfig = defineConfig(
   {

@@ -7,11 +7,11 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, stopCause, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
 import { cleanup, type CleanupPorts, type CleanupSettings } from '../../shared/tenancy/cleanup.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
-import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import { connectTenantSystems } from '../../shared/wiring/tenant-systems.ts';
 import type { CleanupConfig } from './config.ts';
 
 export const CLEANUP_EVENT = 'dev.tenantlifecycle.tenant.cleanup.requested';

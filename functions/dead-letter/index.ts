@@ -18,10 +18,10 @@ import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.t
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { redactSecrets } from '../../shared/platform/store/audit.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import type { DeadLetter, DeadLetterEntry } from '../../shared/platform/store/dead-letters.ts';
-import { PlatformStore } from '../../shared/platform/store/store.ts';
+import { redactSecrets } from '../../shared/store/audit.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import type { DeadLetter, DeadLetterEntry } from '../../shared/store/dead-letters.ts';
+import { PlatformStore } from '../../shared/store/store.ts';
 import type { DeadLetterConfig } from './config.ts';
 
 /** Knative's extensions on a dead-lettered event (pkg/kncloudevents/attributes/knative_error.go). */

@@ -8,8 +8,8 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
 import {
   candidateNames,
   deprovision,
@@ -18,7 +18,7 @@ import {
   type DeprovisionResult,
 } from '../../shared/tenancy/deprovision.ts';
 import type { ReservedNames } from '../../shared/tenancy/naming.ts';
-import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import { connectTenantSystems } from '../../shared/wiring/tenant-systems.ts';
 import type { DeprovisionConfig } from './config.ts';
 
 export const DEPROVISION_EVENT = 'dev.tenantlifecycle.tenant.deprovision.requested';

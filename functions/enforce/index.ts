@@ -39,8 +39,8 @@ import {
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import { PlatformStore } from '../../shared/store/store.ts';
 import type { EnforceConfig } from './config.ts';
 
 const namespace = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'an RFC 1035 label');

@@ -14,8 +14,8 @@ import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/pos
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import { PlatformStore } from '../../shared/store/store.ts';
 import { coalescing } from '../../shared/pg-roles/coalesce.ts';
 import { ReconcileMetrics } from '../../shared/pg-roles/metrics.ts';
 import {
@@ -23,7 +23,8 @@ import {
   type ReconcileDependencies,
   type ReconcileReport,
 } from '../../shared/pg-roles/reconcile.ts';
-import { KubernetesDesiredSource } from '../../shared/pg-roles/source.ts';
+import { KubernetesConfigObjects } from '../../shared/adapters/kubernetes/config-objects.ts';
+import { ConfigMapDesiredSource } from '../../shared/pg-roles/source.ts';
 import type { PgReconcileConfig } from './config.ts';
 
 export const RECONCILE_EVENT = 'dev.tenantlifecycle.pg.reconcile.requested';
@@ -177,10 +178,12 @@ export function pgReconcileSetup(config: PgReconcileConfig, log: Logger): Functi
   });
   const store = new PlatformStore(storePool);
   const metrics = new ReconcileMetrics();
-  const source = new KubernetesDesiredSource(loadKubeConfig(config.kubeconfig), {
+  const configObjects = new KubernetesConfigObjects(loadKubeConfig(config.kubeconfig), {
+    timeoutMs: config.callTimeouts.kubernetesMs,
+  });
+  const source = new ConfigMapDesiredSource(configObjects, {
     namespace: config.namespace,
     configMap: config.configMap,
-    timeoutMs: config.callTimeouts.kubernetesMs,
   });
   return {
     spec: pgReconcileSpec({

@@ -2,7 +2,7 @@
 import { nonEmpty, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { idempotencySecretShape } from '../../shared/platform/request-hash.ts';
-import { systemsSettings, systemsShape } from '../../shared/tenancy/systems-config.ts';
+import { systemsSettings, systemsShape } from '../../shared/wiring/tenant-systems-config.ts';
 import { tenantSettings, tenantShape } from '../../shared/tenancy/tenant-config.ts';
 
 export const loadConfig = defineConfig(

@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { operation, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import type { PlatformStore } from '../../shared/platform/store/store.ts';
-import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
+import { connectTenantSystems } from '../../shared/wiring/tenant-systems.ts';
 import {
   applyProvision,
   planProvision,

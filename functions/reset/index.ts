@@ -21,11 +21,11 @@ import {
   type InvocationContext,
 } from '../../shared/platform/operation.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
-import { LOCK_BUSY_RETRY_AFTER_SECONDS } from '../../shared/platform/store/lock-lease.ts';
+import { LOCK_BUSY_RETRY_AFTER_SECONDS } from '../../shared/store/lock-lease.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import { PlatformStore } from '../../shared/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts, type SweepStop } from '../../shared/tenancy/reset-sweep.ts';
 import { terminatingTotals } from '../../shared/tenancy/reset.ts';

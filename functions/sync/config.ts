@@ -1,7 +1,7 @@
 /** sync's settings: the shared tenant systems, how recreated tenants look, page size and the prune bound. */
 import { integer, between, withDefault } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
-import { systemsSettings, systemsShape } from '../../shared/tenancy/systems-config.ts';
+import { systemsSettings, systemsShape } from '../../shared/wiring/tenant-systems-config.ts';
 import { tenantSettings, tenantShape } from '../../shared/tenancy/tenant-config.ts';
 
 export const loadConfig = defineConfig(

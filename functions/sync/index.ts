@@ -9,13 +9,13 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, stopCause, type FunctionSpec } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
-import { runAudited } from '../../shared/platform/store/audited-run.ts';
-import type { PlatformStore } from '../../shared/platform/store/store.ts';
+import { runAudited } from '../../shared/store/audited-run.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../shared/tenancy/sync.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
-import { connectTenantSystems } from '../../shared/tenancy/systems.ts';
+import { connectTenantSystems } from '../../shared/wiring/tenant-systems.ts';
 import type { SyncConfig } from './config.ts';
 
 export const SYNC_EVENT = 'dev.tenantlifecycle.tenant.sync.requested';

@@ -13,7 +13,7 @@
  * Totals across a namespace's clusters (cpu, memory) are checked by POST /enforce/cluster-create from the
  * live clusters; admission sees one object at a time.
  */
-import type { KubernetesObject } from '../tenancy/baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { DATABASE_CLUSTER_GROUP, DATABASE_CLUSTER_PLURAL } from './cluster-usage.ts';
 import { ENGINE_TYPES } from './engines.ts';
 import {

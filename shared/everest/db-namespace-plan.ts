@@ -9,7 +9,7 @@
  */
 import { PlatformError } from '../platform/errors.ts';
 import { assertNotReserved, type ReservedNames } from '../platform/reserved-names.ts';
-import type { KubernetesObject } from '../tenancy/baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_EVEREST = 'everest';

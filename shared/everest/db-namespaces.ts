@@ -6,7 +6,7 @@
  */
 import { PlatformError } from '../platform/errors.ts';
 import type { ReservedNames } from '../platform/reserved-names.ts';
-import type { KubernetesObject } from '../tenancy/baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import {
   checkRemoval,
   EVEREST_TENANT_ANNOTATION,

@@ -4,7 +4,7 @@
  * policy. Server-side apply makes each write idempotent: applying twice changes nothing.
  */
 import { PlatformError } from '../platform/errors.ts';
-import type { KubernetesObject } from '../tenancy/baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import {
   ADMISSION_POLICY_NAME,
   CLUSTER_QUOTA_NAME,

@@ -4,7 +4,7 @@
  * enforce function and the apiserver's admission policy read it. 0 means unlimited; no engines means all.
  */
 import { z } from 'zod';
-import type { KubernetesObject } from '../tenancy/baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 
 /** The CloudEvent bootstrap sends when it wrote limits; enforce applies them to the apiserver on it. */
 export const LIMITS_CHANGED_EVENT = 'dev.tenantlifecycle.everest.limits.changed';

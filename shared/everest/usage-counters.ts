@@ -11,7 +11,9 @@ import { escapeIdentifier } from 'pg';
 import { postgresError, sqlState } from '../adapters/postgres/errors.ts';
 import { withTransaction } from '../adapters/postgres/pool.ts';
 import { PlatformError } from '../platform/errors.ts';
-import type { PlatformStore } from '../platform/store/store.ts';
+import { migrate } from '../store/migrations.ts';
+import type { PlatformStore } from '../store/store.ts';
+import { everestMigrations } from './migrations.ts';
 
 export interface UsageCounters {
   readonly clusters_count: number;
@@ -39,13 +41,34 @@ const COLUMNS = 'clusters_count, cpu_used, memory_used, db_users_count';
 export class UsageCounterStore {
   private readonly pool: pg.Pool;
   private readonly table: string;
-  private readonly ensureSchema: () => Promise<void>;
+  private readonly schema: string;
+  private readonly store: Pick<PlatformStore, 'pool' | 'schema' | 'ensureSchema'>;
+  private ready: Promise<void> | undefined;
 
-  /** The counters live in the platform store's schema, migrated before the first query. */
+  /**
+   * The counters live in the platform store's schema; the store's migrations and then Everest's own
+   * (shared/everest/migrations.ts) are applied once per instance before the first query, and a failed
+   * attempt is retried by the next call.
+   */
   constructor(store: Pick<PlatformStore, 'pool' | 'schema' | 'ensureSchema'>) {
+    this.store = store;
     this.pool = store.pool;
+    this.schema = store.schema;
     this.table = `${escapeIdentifier(store.schema)}.usage_counters`;
-    this.ensureSchema = () => store.ensureSchema();
+  }
+
+  private async ensureSchema(): Promise<void> {
+    this.ready ??= this.store
+      .ensureSchema()
+      .then(() => migrate(this.pool, this.schema, everestMigrations))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.ready = undefined;
+          throw error instanceof PlatformError ? error : postgresError(error, 'migrate the usage counters');
+        },
+      );
+    return this.ready;
   }
 
   async get(namespace: string): Promise<UsageCounters> {

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { sqlState } from '../adapters/postgres/errors.ts';
-import { withRetry } from '../adapters/retry.ts';
+import { withRetry } from '../platform/retry.ts';
 import { PlatformError } from '../platform/errors.ts';
 import { reconcileTransaction, type ApplyResult, type ApplySettings } from './apply.ts';
 import { DesiredStateError, parseDesiredState, type DesiredState } from './desired.ts';

@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { Agent, request, type Dispatcher } from 'undici';
-import { unansweredCallError } from '../adapters/network-errors.ts';
-import { withRetry } from '../adapters/retry.ts';
+import { unansweredCallError } from './network-errors.ts';
+import { withRetry } from './retry.ts';
 import { PlatformError } from './errors.ts';
 
 export interface EventSinkOptions {

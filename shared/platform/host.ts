@@ -22,8 +22,8 @@ import { outcomeOf, type FunctionMetrics, type TriggerKind } from './metrics.ts'
 import { InvocationStopped, type FunctionSpec, type InvocationContext } from './operation.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { requestIdOf } from './request-id.ts';
+import type { IdempotencyStore } from './idempotency.ts';
 import { issuerKeys, type SenderTrust } from './sender-identity.ts';
-import type { PlatformStore } from './store/store.ts';
 import { allowedMethods, matchEvent, matchHttp, type Match } from './routing.ts';
 import { decodeTrigger, isCloudEventRequest, type Trigger } from './trigger.ts';
 
@@ -68,8 +68,6 @@ function senderTrust(
       }),
   };
 }
-
-export type IdempotencyStore = Pick<PlatformStore, 'runIdempotent'>;
 
 export type HttpHandler = (req: Request, res: Response) => Promise<void>;
 

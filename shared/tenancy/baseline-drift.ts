@@ -14,7 +14,8 @@
  * after a repair finds nothing to do.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import type { TenantPlan } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { labels, MANAGER } from './labels.ts';
 import { renderTenantBaseline, type TenantAccessSettings } from './tenant-objects.ts';
 

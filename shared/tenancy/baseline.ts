@@ -3,19 +3,8 @@
  * (nothing is applied here). Apply order is the array order. Rendering is pure, so dry-run shows exactly what
  * would be created and unit tests need no cluster.
  */
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { annotations, labels, MANAGER } from './labels.ts';
-
-export interface KubernetesObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-  };
-  readonly [field: string]: unknown;
-}
 
 export interface ResourcePair {
   readonly cpu: string;

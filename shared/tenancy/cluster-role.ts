@@ -15,7 +15,7 @@
  * (Pod Security Admission keeps those pods unprivileged); Services, whose externalIPs and node ports the
  * shipped ValidatingAdmissionPolicy limits (knative/base/tenant-admission.yaml).
  */
-import type { KubernetesObject } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { labels, MANAGER } from './labels.ts';
 
 export const TENANT_CLUSTER_ROLE = 'tenant-lifecycle:tenant-edit';

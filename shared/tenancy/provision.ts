@@ -10,7 +10,8 @@
  * another undo failed: a Grafana user left behind stays provably the tenant's (ownership.ts).
  */
 import { PlatformError } from '../platform/errors.ts';
-import type { KubernetesObject, TenantEgress, TenantPlan } from './baseline.ts';
+import type { TenantEgress, TenantPlan } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { renderTenantObjects, tenantGroupName } from './tenant-objects.ts';
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';

@@ -5,18 +5,8 @@
  * Deployments and every other non-core object survived its resets; and its exclusion list compared singular
  * names with plural ones, so it deleted the ResourceQuota it meant to keep.
  */
+import type { DiscoveredResource } from '../adapters/kubernetes/discovery.ts';
 import { labels } from './labels.ts';
-
-export interface DiscoveredResource {
-  /** '' for the core group. */
-  readonly group: string;
-  readonly version: string;
-  /** Plural name, e.g. deployments. */
-  readonly resource: string;
-  readonly kind: string;
-  readonly namespaced: boolean;
-  readonly verbs: readonly string[];
-}
 
 export interface ResetTarget {
   readonly group: string;

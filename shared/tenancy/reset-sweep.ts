@@ -19,7 +19,8 @@
  */
 import pLimit from 'p-limit';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
-import type { KubernetesObject, TenantPlan } from './baseline.ts';
+import type { TenantPlan } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import {
   resetNamespace,
@@ -29,7 +30,7 @@ import {
   type Terminating,
 } from './reset.ts';
 import { listOccupancy, occupiedTargets, type MetadataLister } from './reset-occupancy.ts';
-import type { DiscoveredResource } from './reset-plan.ts';
+import type { DiscoveredResource } from '../adapters/kubernetes/discovery.ts';
 import { resetTargets } from './reset-plan.ts';
 import { isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 import { namespaceOwnership, namespaceTenant, notOwnedError, type NotOwned } from './ownership.ts';

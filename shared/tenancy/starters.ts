@@ -10,7 +10,7 @@
  * the Secret in its namespace. It is never the tenant's Keycloak password: that one is stored nowhere.
  */
 import { PlatformError } from '../platform/errors.ts';
-import type { KubernetesObject } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { labels, MANAGER } from './labels.ts';
 import { generatePassword } from './passwords.ts';
 

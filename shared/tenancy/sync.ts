@@ -24,7 +24,8 @@
 import pLimit from 'p-limit';
 import type { ReservedNames } from '../platform/reserved-names.ts';
 import { PlatformError, toPlatformError } from '../platform/errors.ts';
-import { defaultPlan as builtInDefaultPlan, type KubernetesObject, type TenantPlan } from './baseline.ts';
+import { defaultPlan as builtInDefaultPlan, type TenantPlan } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import {
   BaselineComparison,
   baselineKinds,

@@ -3,7 +3,8 @@
  * plan's starter objects. Provision creates them; sync creates them again for a tenant whose namespace
  * went missing. Pure, so both show exactly the same objects in a dry run.
  */
-import { renderBaseline, type KubernetesObject, type TenantEgress, type TenantPlan } from './baseline.ts';
+import { renderBaseline, type TenantEgress, type TenantPlan } from './baseline.ts';
+import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { generatePassword } from './passwords.ts';
 import { renderStarter } from './starters.ts';
 

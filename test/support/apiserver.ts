@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import type { KubernetesObject } from '../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../shared/adapters/kubernetes/objects.ts';
 import type { TestEnv } from '../env/provided.ts';
 
 export interface ApiAnswer {

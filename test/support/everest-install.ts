@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { KubernetesObject } from '../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../shared/adapters/kubernetes/objects.ts';
 import type { TestEnv } from '../env/provided.ts';
 import { apiserver } from './apiserver.ts';
 import { installEverestCrds } from './crds.ts';

@@ -7,7 +7,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { PlatformError } from '../../platform/errors.ts';
-import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../retry.ts';
+import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../../platform/retry.ts';
 import { grafanaError, grafanaStatusError } from './errors.ts';
 
 export type OrgRole = 'Viewer' | 'Editor' | 'Admin' | 'None';

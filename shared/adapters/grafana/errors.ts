@@ -3,7 +3,7 @@
  * {"message": "..."}; its messages name users and organisations, never passwords, so they are kept.
  */
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { unansweredCallError } from '../network-errors.ts';
+import { unansweredCallError } from '../../platform/network-errors.ts';
 
 function mapping(status: number): { reason: ErrorReason; status?: number; retryable?: boolean } {
   if (status === 400 || status === 422) return { reason: 'validation' };

@@ -8,7 +8,7 @@ import KcAdminClient from '@keycloak/keycloak-admin-client';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type UserRepresentation from '@keycloak/keycloak-admin-client/lib/defs/userRepresentation.js';
 import { PlatformError } from '../../platform/errors.ts';
-import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../retry.ts';
+import { finalUnlessUnprocessed, withRetry, type RetryPolicy } from '../../platform/retry.ts';
 import { keycloakError } from './errors.ts';
 import { TokenProvider, type KeycloakCredentials } from './token-provider.ts';
 

@@ -6,7 +6,7 @@
  */
 import { NetworkError } from '@keycloak/keycloak-admin-client';
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { unansweredCallError } from '../network-errors.ts';
+import { unansweredCallError } from '../../platform/network-errors.ts';
 
 function describe(data: unknown): string | undefined {
   if (typeof data === 'string') return data.slice(0, 300) || undefined;

@@ -5,7 +5,7 @@
  */
 import { CoreV1Api, PatchStrategy, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import { PlatformError } from '../../platform/errors.ts';
-import type { KubernetesObject } from '../../tenancy/baseline.ts';
+import type { KubernetesObject } from './objects.ts';
 import {
   boundedApiClient,
   boundedObjectApi,

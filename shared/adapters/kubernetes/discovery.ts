@@ -3,8 +3,19 @@
  * resources included), read with one request for the core group, one for the group list and one per group.
  */
 import pLimit from 'p-limit';
-import type { DiscoveredResource } from '../../tenancy/reset-plan.ts';
 import type { RawKubernetes } from './raw.ts';
+
+/** A namespaced or cluster resource type as API discovery lists it. */
+export interface DiscoveredResource {
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  /** Plural name, e.g. deployments. */
+  readonly resource: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly verbs: readonly string[];
+}
 
 interface ResourceList {
   resources?: { name: string; kind: string; namespaced: boolean; verbs?: string[] }[];

@@ -6,7 +6,7 @@
  */
 import { ApiException } from '@kubernetes/client-node';
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { unansweredCallError } from '../network-errors.ts';
+import { unansweredCallError } from '../../platform/network-errors.ts';
 
 export interface KubernetesStatus {
   readonly reason?: string;

@@ -9,7 +9,7 @@
  */
 import { DatabaseError } from 'pg';
 import { PlatformError, type ErrorReason } from '../../platform/errors.ts';
-import { errorCode, networkFailure } from '../network-errors.ts';
+import { errorCode, networkFailure } from '../../platform/network-errors.ts';
 
 /**
  * A SQLSTATE: two-character class and three-character subclass. Classes start with a digit, except the

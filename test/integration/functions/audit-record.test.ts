@@ -8,7 +8,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningFunction } from '../../../shared/platform/server.ts';
-import { PlatformStore } from '../../../shared/platform/store/store.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import {

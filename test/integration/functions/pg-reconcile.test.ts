@@ -14,7 +14,7 @@ import { loadConfig } from '../../../functions/pg-reconcile/config.ts';
 import { pgReconcileSetup } from '../../../functions/pg-reconcile/index.ts';
 import { parseMarker } from '../../../shared/pg-roles/marker.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
-import { PlatformStore } from '../../../shared/platform/store/store.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';

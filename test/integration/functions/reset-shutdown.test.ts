@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RESET_EVENT } from '../../../functions/reset/index.ts';
-import { DEFAULT_SCHEMA } from '../../../shared/platform/store/store.ts';
+import { DEFAULT_SCHEMA } from '../../../shared/store/store.ts';
 import { defaultPlan, renderBaseline } from '../../../shared/tenancy/baseline.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import { freePort } from '../../env/ports.ts';

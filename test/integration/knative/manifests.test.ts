@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 import { knativeEventingCrd, knativeServingCrd } from '../../env/upstream-crds.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';

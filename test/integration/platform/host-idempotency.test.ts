@@ -8,7 +8,7 @@ import { createPool } from '../../../shared/adapters/postgres/pool.ts';
 import { defineConfig } from '../../../shared/platform/config.ts';
 import { operation } from '../../../shared/platform/operation.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
-import { PlatformStore } from '../../../shared/platform/store/store.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';
 

@@ -19,7 +19,7 @@ import { pgReconcileSetup } from '../../../functions/pg-reconcile/index.ts';
 import { loadConfig as loadProvisionConfig } from '../../../functions/provision/config.ts';
 import { provisionSetup } from '../../../functions/provision/index.ts';
 import { startFunction, type RunningFunction } from '../../../shared/platform/server.ts';
-import { PlatformStore } from '../../../shared/platform/store/store.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
 import { renderTenantClusterRole } from '../../../shared/tenancy/cluster-role.ts';
 import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
 import '../../env/provided.ts';

@@ -4,7 +4,8 @@
  * namespace, may not change what the platform set, and reaches nothing outside.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { defaultPlan, renderBaseline, type KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import { defaultPlan, renderBaseline } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 import { renderTenantClusterRole, TENANT_CLUSTER_ROLE } from '../../../shared/tenancy/cluster-role.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { defaultPlan, renderBaseline, type KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import { defaultPlan, renderBaseline } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 import '../../env/provided.ts';
 import { apiserver } from '../../support/apiserver.ts';
 

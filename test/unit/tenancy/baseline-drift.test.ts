@@ -11,7 +11,8 @@
  * LimitRange without `default` kept so (only `max` fills it).
  */
 import { describe, expect, it } from 'vitest';
-import { defaultPlan, type KubernetesObject, type TenantPlan } from '../../../shared/tenancy/baseline.ts';
+import { defaultPlan, type TenantPlan } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 import {
   BaselineComparison,
   desiredBaseline,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { collectionUrl, resetTargets, type DiscoveredResource } from '../../../shared/tenancy/reset-plan.ts';
+import type { DiscoveredResource } from '../../../shared/adapters/kubernetes/discovery.ts';
+import { collectionUrl, resetTargets } from '../../../shared/tenancy/reset-plan.ts';
 
 const all = ['get', 'list', 'create', 'delete', 'deletecollection'];
 const r = (

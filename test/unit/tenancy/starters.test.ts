@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderStarter, usesStarterPassword, webIdeManifests } from '../../../shared/tenancy/starters.ts';
-import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 
 const values = { tenant: 'john-doe', namespace: 'john-doe', email: 'john@example.org' };
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { PlatformError } from '../../../shared/platform/errors.ts';
 import { defaultPlan } from '../../../shared/tenancy/baseline.ts';
-import type { KubernetesObject } from '../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../../shared/tenancy/sync.ts';
 import { renderTenantBaseline } from '../../../shared/tenancy/tenant-objects.ts';
 import type { GrafanaAccount, TenantIdentity } from '../../../shared/tenancy/sync-plan.ts';

@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KubernetesCluster } from '../../../../shared/adapters/kubernetes/cluster.ts';
 import { PlatformError } from '../../../../shared/platform/errors.ts';
-import type { KubernetesObject } from '../../../../shared/tenancy/baseline.ts';
+import type { KubernetesObject } from '../../../../shared/adapters/kubernetes/objects.ts';
 import { webIdePlan } from '../../../../shared/tenancy/plans.ts';
 import { renderTenantObjects } from '../../../../shared/tenancy/tenant-objects.ts';
 import { apiserver, collectionPath } from '../../../support/apiserver.ts';

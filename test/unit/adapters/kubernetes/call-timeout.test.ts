@@ -8,9 +8,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesCluster } from '../../../../shared/adapters/kubernetes/cluster.ts';
+import { KubernetesConfigObjects } from '../../../../shared/adapters/kubernetes/config-objects.ts';
 import { loadKubeConfig } from '../../../../shared/adapters/kubernetes/kubeconfig.ts';
 import { RawKubernetes } from '../../../../shared/adapters/kubernetes/raw.ts';
-import { KubernetesDesiredSource } from '../../../../shared/pg-roles/source.ts';
 import { PlatformError } from '../../../../shared/platform/errors.ts';
 
 const kubeconfigFor = (server: string) =>
@@ -96,12 +96,11 @@ describe('a bounded apiserver call', () => {
     expect(await live.readNamespace('team-a')).toMatchObject({ name: 'team-a', uid: 'u1' });
   });
 
-  it('pg-reconcile’s Secret and ConfigMap reads are bounded the same way', async () => {
-    const options = { namespace: 'pg', configMap: 'users', timeoutMs: 300 };
-    const frozen = new KubernetesDesiredSource(kubeconfigFor(silentUrl), options);
-    expect(await failure(frozen.readUsersYaml())).toMatchObject(timedOut);
-    const live = new KubernetesDesiredSource(kubeconfigFor(answeringUrl), options);
-    expect(await live.readUsersYaml()).toBe('x');
+  it('ConfigMap and Secret reads (pg-reconcile’s source) are bounded the same way', async () => {
+    const frozen = new KubernetesConfigObjects(kubeconfigFor(silentUrl), { timeoutMs: 300 });
+    expect(await failure(frozen.readConfigMapData('pg', 'users'))).toMatchObject(timedOut);
+    const live = new KubernetesConfigObjects(kubeconfigFor(answeringUrl), { timeoutMs: 300 });
+    expect((await live.readConfigMapData('pg', 'users'))['users.yaml']).toBe('x');
   });
 
   it('raw requests answer 504 timeout from a silent server, the body from a live one', async () => {

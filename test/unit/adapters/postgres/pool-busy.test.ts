@@ -12,7 +12,7 @@ import { defineConfig } from '../../../../shared/platform/config.ts';
 import { PlatformError } from '../../../../shared/platform/errors.ts';
 import { operation } from '../../../../shared/platform/operation.ts';
 import { startFunction, type RunningFunction } from '../../../../shared/platform/server.ts';
-import { PlatformStore } from '../../../../shared/platform/store/store.ts';
+import { PlatformStore } from '../../../../shared/store/store.ts';
 
 const TOKEN = 'unit-test-token-0123456789';
 

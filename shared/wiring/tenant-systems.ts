@@ -6,8 +6,8 @@ import { loadKubeConfig } from '../adapters/kubernetes/kubeconfig.ts';
 import { createPool, poolSizeFor, poolTimeouts } from '../adapters/postgres/pool.ts';
 import type { PlatformConfig } from '../platform/config.ts';
 import type { Logger } from '../platform/logger.ts';
-import { PlatformStore } from '../platform/store/store.ts';
-import type { SystemsSettings } from './systems-config.ts';
+import { PlatformStore } from '../store/store.ts';
+import type { SystemsSettings } from './tenant-systems-config.ts';
 
 export interface TenantSystems {
   readonly store: PlatformStore;

@@ -4,7 +4,7 @@
  * rows are being added.
  */
 import type pg from 'pg';
-import { PlatformError } from '../errors.ts';
+import { PlatformError } from '../platform/errors.ts';
 
 export type AuditOutcome = 'success' | 'failure' | 'dry_run' | 'partial';
 

@@ -25,8 +25,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { postgresError } from '../../adapters/postgres/errors.ts';
-import { PlatformError } from '../errors.ts';
+import { postgresError } from '../adapters/postgres/errors.ts';
+import { PlatformError } from '../platform/errors.ts';
 
 export interface LeaseSettings {
   /** How long a lease lasts without renewal: the longest a dead holder keeps the lock. */

@@ -3,7 +3,7 @@
  * errors and undici's fetch errors ("fetch failed" with the socket error as cause), so every adapter can say
  * "unavailable, retry later" instead of a bare 500.
  */
-import { PlatformError } from '../platform/errors.ts';
+import { PlatformError } from './errors.ts';
 
 const transientCodes = new Set([
   'ECONNREFUSED',

@@ -5,7 +5,7 @@
  * so two concurrent replays of the same record send it once.
  */
 import type pg from 'pg';
-import { PlatformError } from '../errors.ts';
+import { PlatformError } from '../platform/errors.ts';
 
 /** What the dead-letter sink keeps of an undelivered event. */
 export interface DeadLetterEntry {

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
-import { migrate, migrations } from '../../../../shared/platform/store/migrations.ts';
-import { PlatformStore } from '../../../../shared/platform/store/store.ts';
-import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
-import '../../../env/provided.ts';
+import { createPool } from '../../../shared/adapters/postgres/pool.ts';
+import { PlatformError } from '../../../shared/platform/errors.ts';
+import { migrate, storeMigrations as migrations } from '../../../shared/store/migrations.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
+import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
+import '../../env/provided.ts';
 
 const log = { warn: () => undefined };
 const versions = migrations.map((m) => m.version);
@@ -43,7 +43,6 @@ describe('migrate', () => {
     try {
       const applied = await Promise.all(pools.map((pool) => migrate(pool, 'concurrent')));
       // One instance applied every migration, in order; the four others waited and found nothing to do.
-      expect(versions).toEqual(migrations.map((_, i) => i + 1));
       expect(applied.filter((a) => a.length > 0)).toEqual([versions]);
       expect(applied.filter((a) => a.length === 0)).toHaveLength(4);
     } finally {
@@ -82,7 +81,6 @@ describe('migrate', () => {
         'idempotency_keys',
         'lock_leases',
         'schema_migrations',
-        'usage_counters',
       ]);
     } finally {
       await client.end();

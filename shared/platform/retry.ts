@@ -4,7 +4,7 @@
  * asking again cannot change it.
  */
 import pRetry from 'p-retry';
-import { PlatformError } from '../platform/errors.ts';
+import { PlatformError } from './errors.ts';
 import { errorCode } from './network-errors.ts';
 
 export interface RetryPolicy {

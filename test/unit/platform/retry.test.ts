@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finalUnlessUnprocessed, withRetry } from '../../../shared/adapters/retry.ts';
+import { finalUnlessUnprocessed, withRetry } from '../../../shared/platform/retry.ts';
 import { PlatformError } from '../../../shared/platform/errors.ts';
 
 describe('withRetry', () => {

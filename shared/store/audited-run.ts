@@ -14,8 +14,8 @@
  * Domain code says what to record through `record`; details must carry no secret (`recordAudit` also
  * redacts secret-looking keys).
  */
-import { PlatformError, toPlatformError } from '../errors.ts';
-import type { InvocationContext } from '../operation.ts';
+import { PlatformError, toPlatformError } from '../platform/errors.ts';
+import type { InvocationContext } from '../platform/operation.ts';
 import type { AuditOutcome } from './audit.ts';
 import type { HeldLock, LockWait, PlatformStore } from './store.ts';
 

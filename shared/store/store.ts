@@ -5,17 +5,13 @@
  */
 import type pg from 'pg';
 import { escapeIdentifier } from 'pg';
-import { postgresError } from '../../adapters/postgres/errors.ts';
-import { PlatformError } from '../errors.ts';
-import { fingerprintRequest } from '../request-hash.ts';
+import { postgresError } from '../adapters/postgres/errors.ts';
+import { PlatformError } from '../platform/errors.ts';
+import { fingerprintRequest } from '../platform/request-hash.ts';
 import { withLease, type HeldLock, type LeaseSettings, type LockWait } from './lock-lease.ts';
 import { listAudit, recordAudit, type AuditEntry, type AuditPage, type AuditQuery } from './audit.ts';
-import {
-  runIdempotent,
-  type IdempotentRequest,
-  type IdempotentResult,
-  type StoredAnswer,
-} from './idempotency.ts';
+import type { IdempotencyStore, IdempotentResult, StoredAnswer } from '../platform/idempotency.ts';
+import { runIdempotent, type IdempotentRequest } from './idempotency.ts';
 import { DEFAULT_SCHEMA, migrate } from './migrations.ts';
 import {
   claimReplay,
@@ -33,7 +29,7 @@ import {
 export { DEFAULT_SCHEMA };
 export type { HeldLock, LockWait };
 
-export class PlatformStore {
+export class PlatformStore implements IdempotencyStore {
   readonly pool: pg.Pool;
   readonly schema: string;
   private readonly quoted: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSecretKey, redactedJson, redactSecrets } from '../../../../shared/platform/store/audit.ts';
+import { isSecretKey, redactedJson, redactSecrets } from '../../../shared/store/audit.ts';
 
 describe('redactSecrets', () => {
   it('redacts secret-looking keys at any depth, in arrays too, and keeps the rest', () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
-import { PlatformStore } from '../../../../shared/platform/store/store.ts';
-import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
-import '../../../env/provided.ts';
+import { createPool } from '../../../shared/adapters/postgres/pool.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
+import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
+import '../../env/provided.ts';
 
 let db: TestDatabase;
 let store: PlatformStore;

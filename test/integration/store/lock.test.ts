@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
-import { PlatformStore } from '../../../../shared/platform/store/store.ts';
-import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
-import '../../../env/provided.ts';
+import { createPool } from '../../../shared/adapters/postgres/pool.ts';
+import { PlatformError } from '../../../shared/platform/errors.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
+import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
+import '../../env/provided.ts';
 
 let db: TestDatabase;
 let store: PlatformStore;

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPool } from '../../../../shared/adapters/postgres/pool.ts';
-import { fingerprintRequest } from '../../../../shared/platform/request-hash.ts';
-import { PlatformStore } from '../../../../shared/platform/store/store.ts';
-import { createTestDatabase, type TestDatabase } from '../../../env/databases.ts';
-import '../../../env/provided.ts';
-import { platformErrorOf } from '../../../support/platform-error.ts';
+import { createPool } from '../../../shared/adapters/postgres/pool.ts';
+import { fingerprintRequest } from '../../../shared/platform/request-hash.ts';
+import { PlatformStore } from '../../../shared/store/store.ts';
+import { createTestDatabase, type TestDatabase } from '../../env/databases.ts';
+import '../../env/provided.ts';
+import { platformErrorOf } from '../../support/platform-error.ts';
 
 const SECRET = 'idempotency-test-secret-0123456789abcdef';
 let db: TestDatabase;

@@ -23,9 +23,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { PlatformError } from '../errors.ts';
-import { postgresError } from '../../adapters/postgres/errors.ts';
-import { withTransaction } from '../../adapters/postgres/pool.ts';
+import { PlatformError } from '../platform/errors.ts';
+import { postgresError } from '../adapters/postgres/errors.ts';
+import { withTransaction } from '../adapters/postgres/pool.ts';
+import type { IdempotentResult, StoredAnswer } from '../platform/idempotency.ts';
 
 export interface IdempotentRequest {
   /** The operation, e.g. "bootstrap:tenant": the same key in two operations is two keys. */
@@ -37,18 +38,6 @@ export interface IdempotentRequest {
   readonly ttlSeconds?: number;
   /** A 'running' claim older than this is considered abandoned; default 15 min. */
   readonly staleAfterSeconds?: number;
-}
-
-export interface StoredAnswer {
-  readonly status: number;
-  readonly body: unknown;
-  /** What replays get instead of `body`, when the first answer holds something never to be stored. */
-  readonly replayBody?: unknown;
-}
-
-export interface IdempotentResult extends StoredAnswer {
-  /** True when this is the stored answer of an earlier request. */
-  readonly replayed: boolean;
 }
 
 interface KeyRow {

@@ -1,11 +1,16 @@
 /**
- * Schema migrations of the platform store, applied on first use. All of it runs in one transaction under a
+ * Schema migrations of the store's schema, applied on first use. All of it runs in one transaction under a
  * transaction-scoped advisory lock, so concurrent instances starting together are safe: the first applies,
  * the others wait for the lock and then find nothing left to do.
+ *
+ * Each module owns the migrations of its tables: the store its own (`storeMigrations`), a domain module
+ * its own (Everest's usage counters: `shared/everest/migrations.ts`), each applied by the module that
+ * uses the tables. They share one `schema_migrations` table, so a version is unique across modules: a new
+ * migration takes the next number of all of them (test/unit/store/migrations.test.ts checks).
  */
 import type pg from 'pg';
 import { escapeIdentifier } from 'pg';
-import { withTransaction } from '../../adapters/postgres/pool.ts';
+import { withTransaction } from '../adapters/postgres/pool.ts';
 
 export interface Migration {
   readonly version: number;
@@ -14,7 +19,8 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const migrations: readonly Migration[] = [
+/** The store's own tables: audit log, idempotency keys, lock leases, dead letters. */
+export const storeMigrations: readonly Migration[] = [
   {
     version: 1,
     name: 'audit log and idempotency keys',
@@ -53,25 +59,6 @@ export const migrations: readonly Migration[] = [
     // Which claim owns a row: a run that outlived the stale timeout must not complete or release the
     // claim of the request that took it over.
     sql: `ALTER TABLE {schema}.idempotency_keys ADD COLUMN claim uuid;`,
-  },
-  {
-    version: 3,
-    name: 'everest usage counters',
-    // The predecessor's /usage/register-* counters, per namespace. Enforcement reads the live
-    // DatabaseClusters instead; these stay for callers that still register usage.
-    sql: `
-      CREATE TABLE {schema}.usage_counters (
-        namespace       text PRIMARY KEY,
-        clusters_count  integer NOT NULL DEFAULT 0,
-        cpu_used        double precision NOT NULL DEFAULT 0,
-        memory_used     bigint NOT NULL DEFAULT 0,
-        db_users_count  integer NOT NULL DEFAULT 0,
-        updated_at      timestamptz NOT NULL DEFAULT now(),
-        -- An update that would go below zero fails as a whole (the predecessor's "underflow").
-        CONSTRAINT usage_counters_clusters_underflow CHECK (clusters_count >= 0 AND cpu_used >= -1e-9 AND memory_used >= 0),
-        CONSTRAINT usage_counters_db_users_underflow CHECK (db_users_count >= 0)
-      );
-    `,
   },
   {
     version: 4,
@@ -138,7 +125,11 @@ export const MIGRATION_LOCK_KEY = '8070254039441670736';
  * committed before it started) and finds nothing to do. A failing migration rolls back all of it,
  * including its schema_migrations row, so the next attempt starts from the same state.
  */
-export async function migrate(pool: pg.Pool, schema: string = DEFAULT_SCHEMA): Promise<number[]> {
+export async function migrate(
+  pool: pg.Pool,
+  schema: string = DEFAULT_SCHEMA,
+  migrations: readonly Migration[] = storeMigrations,
+): Promise<number[]> {
   const quoted = escapeIdentifier(schema);
   return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);

@@ -3,10 +3,10 @@
  * audit writes can be made to fail: every outcome's record, and what the caller gets when a record is lost.
  */
 import { describe, expect, it } from 'vitest';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
-import { createLogger } from '../../../../shared/platform/logger.ts';
-import type { AuditEntry } from '../../../../shared/platform/store/audit.ts';
-import { runAudited, type AuditContext } from '../../../../shared/platform/store/audited-run.ts';
+import { PlatformError } from '../../../shared/platform/errors.ts';
+import { createLogger } from '../../../shared/platform/logger.ts';
+import type { AuditEntry } from '../../../shared/store/audit.ts';
+import { runAudited, type AuditContext } from '../../../shared/store/audited-run.ts';
 
 class MemoryStore {
   readonly records: AuditEntry[] = [];
