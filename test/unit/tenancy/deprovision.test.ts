@@ -12,7 +12,10 @@ import {
   namespaceWaitUntil,
   type DeprovisionPorts,
 } from '../../../shared/tenancy/deprovision.ts';
+import { PlatformError } from '../../../shared/platform/errors.ts';
 import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
+import { applyProvision, planProvision } from '../../../shared/tenancy/provision.ts';
+import { FakeTenantSystems, provisionSettings } from '../../support/fake-tenant-systems.ts';
 
 const reserved = { exact: [], patterns: [] };
 const settings = { reserved, markerGroup: 'tenants' };
@@ -163,5 +166,174 @@ describe('deprovision: the namespace', () => {
     expect(namespaceWaitUntil(1_000, 1_000_000)).toBe(1_000 + NAMESPACE_WAIT_MS);
     expect(namespaceWaitUntil(1_000, 20_000)).toBe(20_000 - NAMESPACE_WAIT_MARGIN_MS);
     expect(namespaceWaitUntil(1_000, 3_000)).toBeLessThan(1_000);
+  });
+});
+
+/** Systems holding the marker group and the tenants provisioned (by provision itself) from `requests`. */
+async function provisioned(...requests: { full_name?: string; email?: string }[]) {
+  const s = new FakeTenantSystems();
+  s.addGroup(provisionSettings.markerGroup);
+  const empty = s.state();
+  for (const request of requests) {
+    const plan = planProvision(request, provisionSettings, new Date('2026-11-01T00:00:00Z'), 'starter');
+    await applyProvision(plan, provisionSettings, s.ports);
+  }
+  s.calls.length = 0;
+  return { s, empty };
+}
+
+const rejection = async (work: Promise<unknown>): Promise<PlatformError> => {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof PlatformError)) throw new Error(`expected a PlatformError, got ${String(error)}`);
+  return error;
+};
+
+describe('deprovision through its ports', () => {
+  it('removes the namespace and the Grafana user first, then the Keycloak user, then the tenant group', async () => {
+    const { s, empty } = await provisioned({ full_name: 'Ann', email: 'ann@example.org' });
+    const answer = await deprovision({ email: 'ann@example.org' }, settings, s.ports);
+    expect(answer).toMatchObject({
+      message: 'User has been deleted successfully',
+      username: 'ann',
+      namespace: { status: 'deleted', finished: true },
+      systems: { kubernetes: 'deleted', keycloak: 'deleted', keycloakGroup: 'deleted', grafana: 'deleted' },
+    });
+    expect(answer).not.toHaveProperty('errors');
+    // Every part is read before any is deleted.
+    const firstWrite = s.calls.findIndex((c) => c.method.includes('delete'));
+    expect(s.calls.slice(firstWrite).some((c) => c.method === 'grafana.lookupUser')).toBe(false);
+    // Keycloak, the list of tenants, goes only after the namespace and the Grafana user.
+    const keycloak = s.indexOf('identity.deleteUser', 'ann');
+    expect(keycloak).toBeGreaterThan(s.indexOf('cluster.deleteNamespace', 'ann'));
+    expect(keycloak).toBeGreaterThan(s.indexOf('grafana.deleteUser', 'ann'));
+    expect(s.indexOf('identity.deleteGroup', 'tenant-ann')).toBeGreaterThan(keycloak);
+    expect(s.state()).toEqual(empty);
+
+    // A second deprovision finds nothing, writes nothing and says so.
+    s.calls.length = 0;
+    const again = await deprovision({ email: 'ann@example.org' }, settings, s.ports);
+    expect(again.systems).toEqual({
+      kubernetes: 'absent',
+      keycloak: 'absent',
+      keycloakGroup: 'absent',
+      grafana: 'absent',
+    });
+    expect(again.user_id).toBeNull();
+    expect(s.writes()).toEqual([]);
+  });
+
+  it('tries the name from the email first and the one from the full name when nothing of the first exists', async () => {
+    const { s } = await provisioned({ full_name: 'Ann Lee' });
+    const answer = await deprovision({ email: 'ann@example.org', full_name: 'Ann Lee' }, settings, s.ports);
+    expect(answer.username).toBe('ann-lee');
+    expect(s.indexOf('identity.findUserByUsername', 'ann')).toBeLessThan(
+      s.indexOf('identity.findUserByUsername', 'ann-lee'),
+    );
+    expect(s.holds('ann-lee')).toEqual({ keycloak: false, namespace: false, grafana: false });
+  });
+
+  const foreign: [string, (s: FakeTenantSystems) => unknown, string][] = [
+    ['a namespace someone else made', (s) => s.addNamespace('ann', {}), 'Namespace'],
+    [
+      'a Keycloak user outside the marker group',
+      (s) => s.addUser({ username: 'ann', email: 'ann@example.org' }),
+      'KeycloakUser',
+    ],
+    [
+      'a Grafana user with an email provision never gave',
+      (s) => s.addGrafanaUser({ login: 'ann', email: 'someone@example.com' }),
+      'GrafanaUser',
+    ],
+  ];
+
+  it.each(foreign)(
+    'refuses a tenant with %s with 409 not_owned and deletes nothing',
+    async (_case, arrange, kind) => {
+      // Ann's other parts are the tenant's own; one foreign part stops the whole deprovision.
+      const { s } = await provisioned({ full_name: 'Bob' });
+      arrange(s);
+      const ann = await rejection(deprovision({ full_name: 'Ann' }, settings, s.ports));
+      expect(ann).toMatchObject({ reason: 'not_owned', status: 409 });
+      expect(ann.extensions?.['notOwned']).toEqual([expect.objectContaining({ kind, name: 'ann' })]);
+      expect(s.writes()).toEqual([]);
+      const before = s.state();
+
+      // Control: the tenant beside it, all its own, is deprovisioned, and the foreign part stays.
+      const bob = await deprovision({ full_name: 'Bob' }, settings, s.ports);
+      expect(bob.systems).toEqual({
+        kubernetes: 'deleted',
+        keycloak: 'deleted',
+        keycloakGroup: 'deleted',
+        grafana: 'deleted',
+      });
+      expect(s.holds('bob')).toEqual({ keycloak: false, namespace: false, grafana: false });
+      const after = s.state();
+      expect(after.namespaces['ann']).toEqual(before.namespaces['ann']);
+      expect(after.keycloakUsers.filter((u) => u.username === 'ann')).toEqual(
+        before.keycloakUsers.filter((u) => u.username === 'ann'),
+      );
+      expect(after.grafanaUsers.filter((u) => u.login === 'ann')).toEqual(
+        before.grafanaUsers.filter((u) => u.login === 'ann'),
+      );
+    },
+  );
+
+  it('answers absent for a part some system already lost, and deleted for the others', async () => {
+    const { s, empty } = await provisioned({ full_name: 'Ann' }, { full_name: 'Bob' });
+    s.drop('grafana', 'ann');
+    s.drop('namespace', 'bob');
+    const ann = await deprovision({ full_name: 'Ann' }, settings, s.ports);
+    expect(ann.message).toBe('User has been deleted successfully');
+    expect(ann.systems).toEqual({
+      kubernetes: 'deleted',
+      keycloak: 'deleted',
+      keycloakGroup: 'deleted',
+      grafana: 'absent',
+    });
+    expect(s.indexOf('grafana.deleteUser')).toBe(-1);
+    const bob = await deprovision({ full_name: 'Bob' }, settings, s.ports);
+    expect(bob.systems).toEqual({
+      kubernetes: 'absent',
+      keycloak: 'deleted',
+      keycloakGroup: 'deleted',
+      grafana: 'deleted',
+    });
+    expect(bob.namespace).toEqual({ status: 'absent', finished: true });
+    expect(s.state()).toEqual(empty);
+  });
+
+  it('keeps the Keycloak user when a system fails, names the cause, and a retry finishes the tenant', async () => {
+    const { s, empty } = await provisioned({ full_name: 'Ann' });
+    s.fail(
+      'grafana.deleteUser',
+      new PlatformError({ reason: 'unavailable', message: 'grafana answered 503', upstream: 'grafana' }),
+      { times: 1 },
+    );
+    const error = await rejection(deprovision({ full_name: 'Ann' }, settings, s.ports));
+    expect(error).toMatchObject({ reason: 'upstream', retryable: true });
+    expect(error.message).toContain('grafana: grafana answered 503');
+    expect(error.extensions?.['systems']).toEqual({
+      kubernetes: 'deleted',
+      keycloak: 'kept',
+      keycloakGroup: 'kept',
+      grafana: 'failed',
+    });
+    // The identity stays, in the marker group: the tenant is still found, and still the tenant's.
+    expect(s.holds('ann')).toEqual({ keycloak: true, namespace: false, grafana: true });
+    expect(s.groupsOf('ann')).toEqual(['tenant-ann', 'tenants']);
+    expect(s.indexOf('identity.deleteUser')).toBe(-1);
+
+    // Control: the retry, with Grafana back, finishes what is left.
+    const retry = await deprovision({ full_name: 'Ann' }, settings, s.ports);
+    expect(retry.systems).toEqual({
+      kubernetes: 'absent',
+      keycloak: 'deleted',
+      keycloakGroup: 'deleted',
+      grafana: 'deleted',
+    });
+    expect(s.state()).toEqual(empty);
   });
 });
