@@ -7,6 +7,7 @@
  */
 import type { KubernetesObject } from '../../shared/adapters/kubernetes/objects.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
+import type { AuditEntry } from '../../shared/store/audit.ts';
 import type { CleanupPorts } from '../../shared/tenancy/cleanup.ts';
 import { plansFrom } from '../../shared/tenancy/plans.ts';
 import type { ProvisionPorts, ProvisionSettings } from '../../shared/tenancy/provision.ts';
@@ -454,7 +455,7 @@ export class FakeTenantSystems {
 export class FakeStore {
   readonly locks: string[] = [];
   readonly held = new Set<string>();
-  readonly records: { operation: string; target: string; outcome: string; details: unknown }[] = [];
+  readonly records: AuditEntry[] = [];
 
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (this.held.has(name)) throw conflict('postgres', `lock ${name} is held`);
@@ -467,12 +468,7 @@ export class FakeStore {
     }
   }
 
-  recordAudit(entry: {
-    operation: string;
-    target: string;
-    outcome: string;
-    details: unknown;
-  }): Promise<string> {
+  recordAudit(entry: AuditEntry): Promise<string> {
     this.records.push(structuredClone(entry));
     return Promise.resolve(String(this.records.length));
   }
