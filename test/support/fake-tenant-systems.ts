@@ -58,6 +58,14 @@ interface Fault {
   remaining: number;
 }
 
+interface Gate {
+  readonly method: string;
+  readonly until: (call: Call) => boolean;
+  readonly opened: Promise<void>;
+  open: () => void;
+  isOpen: boolean;
+}
+
 interface DirectoryUser {
   readonly id: string;
   readonly username: string;
@@ -100,6 +108,7 @@ export class FakeTenantSystems {
   /** Epoch ms Keycloak stamps on the users it creates. */
   now = Date.UTC(2026, 0, 1);
   private readonly faults: Fault[] = [];
+  private readonly gates: Gate[] = [];
   private sequence = 0;
   private readonly users = new Map<string, DirectoryUser>();
   private readonly groups = new Map<string, DirectoryGroup>();
@@ -144,6 +153,18 @@ export class FakeTenantSystems {
       when: options.when ?? (() => true),
       remaining: options.times ?? Number.POSITIVE_INFINITY,
     });
+  }
+
+  /**
+   * Holds the calls of `method` until a call `until` accepts has started, to set the order in which
+   * concurrent lanes get their answers (no clock involved).
+   */
+  holdUntil(method: string, until: (call: Call) => boolean) {
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    this.gates.push({ method, until, opened, open, isOpen: false });
   }
 
   /** The calls that change something, in order. */
@@ -267,7 +288,15 @@ export class FakeTenantSystems {
   }
 
   private async enter(method: string, target: string): Promise<void> {
-    this.calls.push({ method, target });
+    const call = { method, target };
+    this.calls.push(call);
+    for (const gate of this.gates)
+      if (!gate.isOpen && gate.until(call)) {
+        gate.isOpen = true;
+        gate.open();
+      }
+    const gate = this.gates.find((g) => g.method === method && !g.isOpen);
+    if (gate !== undefined) await gate.opened;
     // Every call answers asynchronously, as the real systems do, so that concurrent lanes interleave.
     await Promise.resolve();
     const fault = this.faults.find((f) => f.method === method && f.remaining > 0 && f.when(target));

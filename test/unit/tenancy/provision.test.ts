@@ -209,6 +209,31 @@ describe('provision: the saga', () => {
     expect(s.state()).toEqual(before);
   });
 
+  it('undoes the Keycloak user after everything else, even what was made before it, and keeps it when that fails', async () => {
+    // The namespace is made before the Keycloak user: newest first alone would remove the user first.
+    const s = systems();
+    const before = s.state();
+    s.holdUntil(
+      'identity.createUser',
+      (call) => call.method === 'cluster.create' && call.target !== 'Namespace/ann',
+    );
+    s.fail('grafana.setOrgRole', unavailable('grafana'), { times: 1 });
+    s.fail('cluster.deleteNamespace', unavailable('kubernetes'), { times: 1 });
+    const error = await failure(applyProvision(planFor({ full_name: 'Ann' }), settings, s.ports));
+    const steps = new Map(
+      (error.extensions?.['steps'] as { step: string; status: string }[]).map((r) => [r.step, r.status]),
+    );
+    expect(steps.get('kubernetes-namespace')).toBe('rollback_failed');
+    expect(steps.get('keycloak-user')).toBe('kept');
+    expect(s.indexOf('identity.deleteUser')).toBe(-1);
+    expect(s.holds('ann')).toEqual({ keycloak: true, namespace: true, grafana: false });
+    expect(s.groupsOf('ann')).toContain(MARKER);
+
+    // Control: deprovision removes what was left, and the systems are as before.
+    await deprovision({ full_name: 'Ann' }, settings, s.ports);
+    expect(s.state()).toEqual(before);
+  });
+
   it('answers 409 conflict to a second provision of the same tenant and changes nothing', async () => {
     const s = systems();
     const first = await applyProvision(planFor({ full_name: 'Ann' }), settings, s.ports);
