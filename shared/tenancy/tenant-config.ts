@@ -23,8 +23,12 @@ const cidrList = zMini.pipe(
   zMini.array(zMini.string().check(zMini.refine(isCidr, 'a CIDR such as 10.0.0.0/8 or fc00::/7'))),
 );
 
+/** The Grafana organisation roles a tenant's Grafana user may be given. */
+export const grafanaOrgRoles = ['Viewer', 'Editor', 'Admin', 'None'] as const;
+export type GrafanaOrgRole = (typeof grafanaOrgRoles)[number];
+
 export const tenantShape = {
-  GRAFANA_ORG_ROLE: withDefault(zMini.enum(['Viewer', 'Editor', 'Admin', 'None']), 'Viewer'),
+  GRAFANA_ORG_ROLE: withDefault(zMini.enum(grafanaOrgRoles), 'Viewer'),
   OIDC_USERNAME_PREFIX: withDefault(zMini.string(), 'oidc:'),
   OIDC_GROUPS_PREFIX: withDefault(zMini.string(), 'oidc:'),
   TENANT_CLUSTER_ROLE: withDefault(nonEmpty(), TENANT_CLUSTER_ROLE),
