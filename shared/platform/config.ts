@@ -61,7 +61,7 @@ const httpsUrl = () =>
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export const platformShape = {
-  /** Token(s) accepted on every request. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
+  /** Token(s) accepted on every request; also VERIFICATION_TOKEN, ADMIN_API_KEY (docs/compatibility.md). */
   API_TOKEN: optional(tokenList),
   VERIFICATION_TOKEN: optional(tokenList),
   ADMIN_API_KEY: optional(tokenList),

@@ -146,7 +146,10 @@ export interface OrphansReport {
   readonly grafana_users: readonly string[];
 }
 
-/** The predecessor's report (message, results.total_users/fixed_users/failed_fixes) and more. */
+/**
+ * The sync answer: `message` and `results.total_users/fixed_users/failed_fixes` as docs/compatibility.md
+ * keeps them, and more.
+ */
 export interface SyncReport {
   readonly message: string;
   readonly dryRun?: true;

@@ -8,7 +8,7 @@ import { reservedNamesFrom, reservedNamesShape } from '../platform/reserved-name
 
 export const systemsShape = {
   DATABASE_URL: nonEmpty(),
-  /** Kubernetes credentials: KUBE_CONFIG (inline, the predecessor's), KUBECONFIG (a file), else in-cluster. */
+  /** Kubernetes credentials: KUBE_CONFIG (inline YAML or JSON), KUBECONFIG (a file), else in-cluster. */
   KUBE_CONFIG: optional(zMini.string()),
   KUBECONFIG: optional(zMini.string()),
   KEYCLOAK_URL: zMini.url(),
