@@ -16,13 +16,11 @@ import {
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { ConfigError, defineConfig } from '../../shared/platform/config.ts';
 
-const postgresUrl = zMini
-  .string()
-  .check(
-    zMini.refine((v) => /^postgres(ql)?:\/\//.test(v), {
-      message: 'must be a postgres:// or postgresql:// URL',
-    }),
-  );
+const postgresUrl = zMini.string().check(
+  zMini.refine((v) => /^postgres(ql)?:\/\//.test(v), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  }),
+);
 
 export const loadConfig = defineConfig(
   {

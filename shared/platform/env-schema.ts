@@ -2,7 +2,8 @@
  * The schemas of environment variables, in zod's mini flavour: the configuration is checked before a
  * function listens, and zod/mini costs about nothing to load where classic zod costs about 20 ms of every
  * cold start (the operations' request schemas, loaded after, stay classic). English messages, as classic
- * zod gives them. A few combinators keep the config files readable.
+ * zod gives them. A few combinators keep the config files readable. The namespace is exported as `zMini`, so
+ * that a schema in this dialect is never mistaken for a request schema's classic `z`.
  */
 import * as zMini from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
