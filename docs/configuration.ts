@@ -37,8 +37,8 @@ const KEYCLOAK_CLIENT = 'service-account client with realm-management roles (cli
 export const MEANINGS: Readonly<Record<string, string>> = {
   API_TOKEN:
     'token(s) accepted on every request, comma-separated for rotation, each ≥ 16 characters; no token: start-up fails',
-  VERIFICATION_TOKEN: 'the predecessor provisioner’s name for API_TOKEN (added to it)',
-  ADMIN_API_KEY: 'the predecessor Everest proxy’s name for API_TOKEN (added to it)',
+  VERIFICATION_TOKEN: 'another name for API_TOKEN, kept for compatibility (added to it)',
+  ADMIN_API_KEY: 'another name for API_TOKEN, kept for compatibility (added to it)',
   LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',
   PORT: 'listen port (Knative sets it)',
   MAX_BODY_BYTES: 'larger request bodies get 413',
@@ -73,7 +73,7 @@ export const MEANINGS: Readonly<Record<string, string>> = {
     'PostgreSQL lock_timeout: how long a lock held by another session is waited for',
   DATABASE_URL: 'the platform store (PostgreSQL): audit log, idempotency keys, usage counters',
   KUBECONFIG: 'a kubeconfig file, used when KUBE_CONFIG is unset; neither: the in-cluster ServiceAccount',
-  KUBE_CONFIG: 'a whole kubeconfig inline (the predecessor’s variable); wins over KUBECONFIG',
+  KUBE_CONFIG: 'a whole kubeconfig inline (kept for compatibility); wins over KUBECONFIG',
   KEYCLOAK_URL: 'Keycloak base URL',
   KEYCLOAK_REALM: 'the realm tenants live in',
   KEYCLOAK_AUTH_REALM: 'the realm the function authenticates against (default: KEYCLOAK_REALM)',
@@ -124,7 +124,7 @@ export const MEANINGS: Readonly<Record<string, string>> = {
     'where the limits-changed event goes (the Broker; unset: enforce’s schedule applies new limits)',
   LIMITS_EVENT_TOKEN: 'Bearer token sent with the limits-changed event, when the sink needs one',
   PG_URL: 'the PostgreSQL server whose roles are managed (else DB_HOST and DB_PASS)',
-  DB_HOST: 'the predecessor’s way to name the server: host',
+  DB_HOST: 'the server’s host, when PG_URL is unset (kept for compatibility)',
   DB_PORT: 'its port',
   DB_NAME: 'its database',
   DB_USER: 'its user',

@@ -2,7 +2,7 @@
  * bootstrap's settings: Kubernetes credentials, the platform store (idempotency, audit, usage counters), the
  * key of the stored request fingerprints and the reserved names.
  */
-import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
+import { nonEmpty, optional, zMini } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/reserved-names.ts';
@@ -11,15 +11,15 @@ import { idempotencySecretShape } from '../../shared/platform/request-hash.ts';
 export const loadConfig = defineConfig(
   {
     DATABASE_URL: nonEmpty(),
-    KUBE_CONFIG: optional(z.string()),
-    KUBECONFIG: optional(z.string()),
+    KUBE_CONFIG: optional(zMini.string()),
+    KUBECONFIG: optional(zMini.string()),
     /**
      * Where the limits-changed CloudEvent goes after limits are written (the Broker's ingress; a Trigger
      * routes it to enforce). K_SINK (a SinkBinding's) when unset; with neither, enforce's schedule applies
      * new limits.
      */
-    LIMITS_EVENT_SINK: optional(z.url()),
-    K_SINK: optional(z.url()),
+    LIMITS_EVENT_SINK: optional(zMini.url()),
+    K_SINK: optional(zMini.url()),
     /** Sent as Bearer token with the event, when the sink needs one. */
     LIMITS_EVENT_TOKEN: optional(nonEmpty()),
     ...idempotencySecretShape,

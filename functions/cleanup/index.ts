@@ -1,5 +1,5 @@
 /**
- * cleanup: HTTP POST / (and the predecessor's /cleanup) with { dryRun?, force?, now? }, the CloudEvent
+ * cleanup: HTTP POST / (and /cleanup, docs/compatibility.md) with { dryRun?, force?, now? }, the CloudEvent
  * dev.tenantlifecycle.tenant.cleanup.requested, or the daily PingSource. Path: trigger -> host -> cleanup
  * (marker-group members, created-before, exempt namespaces, safety bound) -> removeTenant for each -> audit.
  */

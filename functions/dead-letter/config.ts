@@ -1,5 +1,5 @@
 /** dead-letter's settings: the platform store, and the Broker that replays go through. */
-import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
+import { nonEmpty, optional, zMini } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 
 export const loadConfig = defineConfig(
@@ -10,8 +10,8 @@ export const loadConfig = defineConfig(
      * to its function as it did the first time. K_SINK (a SinkBinding's) when unset; neither: replays are
      * refused (listing still works).
      */
-    REPLAY_SINK: optional(z.url()),
-    K_SINK: optional(z.url()),
+    REPLAY_SINK: optional(zMini.url()),
+    K_SINK: optional(zMini.url()),
   },
   (v) => ({ databaseUrl: v.DATABASE_URL, replaySink: v.REPLAY_SINK ?? v.K_SINK }),
 );

@@ -1,5 +1,5 @@
 /**
- * deprovision: HTTP DELETE / (and the predecessor's DELETE /provisioner) or a CloudEvent
+ * deprovision: HTTP DELETE / (and DELETE /provisioner, docs/compatibility.md) or a CloudEvent
  * dev.tenantlifecycle.tenant.deprovision.requested, with { full_name?, email?, dryRun? }.
  * Path: trigger -> host -> deprovisionOperation -> per-tenant lock -> deprovision (all systems at once,
  * each deleted / absent / failed; the namespace awaited within the deadline, else terminating) -> audit.
@@ -30,7 +30,7 @@ export const deprovisionRequest = z
     dryRun: z.boolean().default(false),
   })
   .strict()
-  // The predecessor's example: documentation, and what the fuzz run (test/fuzz) starts from.
+  // The documented example, and what the fuzz run (test/fuzz) starts from.
   .meta({ examples: [{ full_name: 'John Doe', email: 'john.doe@example.org' }] });
 
 export interface DeprovisionDependencies {

@@ -1,5 +1,5 @@
 /** enforce's settings: Kubernetes credentials, the platform store (usage counters, audit), reserved names. */
-import { nonEmpty, optional, z } from '../../shared/platform/env-schema.ts';
+import { nonEmpty, optional, zMini } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/reserved-names.ts';
@@ -7,8 +7,8 @@ import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/res
 export const loadConfig = defineConfig(
   {
     DATABASE_URL: nonEmpty(),
-    KUBE_CONFIG: optional(z.string()),
-    KUBECONFIG: optional(z.string()),
+    KUBE_CONFIG: optional(zMini.string()),
+    KUBECONFIG: optional(zMini.string()),
     ...reservedNamesShape,
   },
   (v) => ({

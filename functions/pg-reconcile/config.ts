@@ -11,16 +11,16 @@ import {
   optional,
   text,
   withDefault,
-  z,
+  zMini,
 } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { ConfigError, defineConfig } from '../../shared/platform/config.ts';
 
-const postgresUrl = z
-  .string()
-  .check(
-    z.refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'must be a postgres:// or postgresql:// URL' }),
-  );
+const postgresUrl = zMini.string().check(
+  zMini.refine((v) => /^postgres(ql)?:\/\//.test(v), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  }),
+);
 
 export const loadConfig = defineConfig(
   {
@@ -32,14 +32,14 @@ export const loadConfig = defineConfig(
     DB_PORT: withDefault(integer(1, 65535), 5432),
     DB_NAME: withDefault(nonEmpty(), 'postgres'),
     DB_USER: withDefault(nonEmpty(), 'postgres'),
-    DB_PASS: optional(z.string()),
+    DB_PASS: optional(zMini.string()),
     NAMESPACE: withDefault(
-      z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')),
+      zMini.string().check(zMini.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')),
       'postgres',
     ),
     CONFIGMAP_NAME: withDefault(nonEmpty(), 'postgres-users-config'),
-    KUBE_CONFIG: optional(z.string()),
-    KUBECONFIG: optional(z.string()),
+    KUBE_CONFIG: optional(zMini.string()),
+    KUBECONFIG: optional(zMini.string()),
     /** Marker scope: which managed roles are this reconciler's. Default: NAMESPACE/CONFIGMAP_NAME. */
     PG_RECONCILE_SCOPE: optional(text(200)),
     /** REASSIGN OWNED target of dropped users. Default: the connecting user (the predecessor's DB_USER). */

@@ -1,5 +1,5 @@
 /** provision's settings: loadConfig(env), one zod schema; a bad or missing variable stops start-up. */
-import { nonEmpty, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
+import { nonEmpty, optional, withDefault, zMini } from '../../shared/platform/env-schema.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { idempotencySecretShape } from '../../shared/platform/request-hash.ts';
 import { systemsSettings, systemsShape } from '../../shared/wiring/tenant-systems-config.ts';
@@ -8,12 +8,12 @@ import { tenantSettings, tenantShape } from '../../shared/tenancy/tenant-config.
 export const loadConfig = defineConfig(
   {
     ...systemsShape,
-    GRAFANA_PUBLIC_URL: optional(z.url()),
+    GRAFANA_PUBLIC_URL: optional(zMini.url()),
     ...tenantShape,
     CLUSTER_NAME: withDefault(nonEmpty(), 'kubernetes'),
-    CLUSTER_SERVER: z.url(),
+    CLUSTER_SERVER: zMini.url(),
     CLUSTER_CA_DATA: optional(nonEmpty()),
-    OIDC_ISSUER_URL: z.url(),
+    OIDC_ISSUER_URL: zMini.url(),
     OIDC_CLIENT_ID: withDefault(nonEmpty(), 'kubernetes'),
     ...idempotencySecretShape,
   },

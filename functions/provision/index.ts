@@ -1,5 +1,5 @@
 /**
- * provision: HTTP POST / (and the predecessor's /provisioner) or a CloudEvent
+ * provision: HTTP POST / (and /provisioner, docs/compatibility.md) or a CloudEvent
  * dev.tenantlifecycle.tenant.provision.requested with { full_name?, email?, plan?, dryRun? }.
  * Path: trigger -> host (auth, validation, Idempotency-Key) -> provisionOperation -> per-tenant lock ->
  * planProvision (pure) -> applyProvision (saga over Keycloak, Kubernetes, Grafana) -> audit.
@@ -31,7 +31,7 @@ export const provisionRequest = z
     dryRun: z.boolean().default(false),
   })
   .strict()
-  // The predecessor's example: documentation, and what the fuzz run (test/fuzz) starts from.
+  // The documented example, and what the fuzz run (test/fuzz) starts from.
   .meta({ examples: [{ full_name: 'John Doe', email: 'john.doe@example.org' }] });
 
 export interface ProvisionDependencies {

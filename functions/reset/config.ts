@@ -1,5 +1,5 @@
 /** reset's settings: Kubernetes credentials, the platform store for audit, plans for starter objects. */
-import { nonEmpty, integer, optional, withDefault, z } from '../../shared/platform/env-schema.ts';
+import { nonEmpty, integer, optional, withDefault, zMini } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { defineConfig } from '../../shared/platform/config.ts';
 import { plansFrom, plansShape } from '../../shared/tenancy/plans.ts';
@@ -8,8 +8,8 @@ import { reservedNamesFrom, reservedNamesShape } from '../../shared/platform/res
 export const loadConfig = defineConfig(
   {
     DATABASE_URL: nonEmpty(),
-    KUBE_CONFIG: optional(z.string()),
-    KUBECONFIG: optional(z.string()),
+    KUBE_CONFIG: optional(zMini.string()),
+    KUBECONFIG: optional(zMini.string()),
     ...plansShape,
     /** Namespaces reset at the same time. */
     RESET_CONCURRENCY: withDefault(integer(1, 64), 4),
@@ -19,8 +19,8 @@ export const loadConfig = defineConfig(
      * Where a scheduled or event-triggered reset that stopped early sends the event that continues it: a
      * Broker's ingress URL (a Trigger routes it back here). K_SINK (a SinkBinding's) when unset.
      */
-    CONTINUATION_SINK: optional(z.url()),
-    K_SINK: optional(z.url()),
+    CONTINUATION_SINK: optional(zMini.url()),
+    K_SINK: optional(zMini.url()),
     /** Sent as Bearer token with the continuation event, when the sink needs one. */
     CONTINUATION_TOKEN: optional(nonEmpty()),
     ...reservedNamesShape,

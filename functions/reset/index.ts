@@ -1,5 +1,5 @@
 /**
- * reset: HTTP POST / (and the predecessor's /reset) with { username?, dryRun?, after? }, the CloudEvent
+ * reset: HTTP POST / (and /reset, docs/compatibility.md) with { username?, dryRun?, after? }, the CloudEvent
  * dev.tenantlifecycle.tenant.reset.requested, or the monthly PingSource. Path: trigger -> host ->
  * resetSweep (discovery once, namespaces in pages, bounded concurrency, deadline) -> resetNamespace
  * (one DELETE of a collection per resource type) -> starters applied again -> audit; a scheduled sweep that

@@ -1,7 +1,8 @@
 /**
- * sync: HTTP POST / (and the predecessor's /sync) with { username?, dryRun?, prune?, force?, adopt? }, the CloudEvent
- * dev.tenantlifecycle.tenant.sync.requested, or the hourly PingSource. Path: trigger -> host -> sync
- * (marker-group members, Grafana users and tenant namespaces listed once each, in pages) -> planSync
+ * sync: HTTP POST / (and /sync, docs/compatibility.md) with { username?, dryRun?, prune?, force?, adopt? },
+ * the CloudEvent dev.tenantlifecycle.tenant.sync.requested, or the hourly PingSource.
+ * Path: trigger -> host -> sync (marker-group members, Grafana users and tenant namespaces listed once
+ * each, in pages) -> planSync
  * (pure) -> repairs with bounded concurrency; the baseline objects of existing tenant namespaces (one list
  * per kind) compared with the desired ones and drifted ones replaced -> prune only when asked -> audit.
  */

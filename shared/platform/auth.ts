@@ -1,8 +1,8 @@
 /**
  * Authentication of every request, HTTP or CloudEvent. A caller presents one token:
  *   Authorization: Bearer <token>   (standard; Knative's event senders use it)
- *   Authorization: <token>          (the predecessor provisioner's bare header)
- *   X-Admin-Key: <token>            (the predecessor Everest proxy's header)
+ *   Authorization: <token>          (bare; kept for compatibility, docs/compatibility.md)
+ *   X-Admin-Key: <token>            (kept for compatibility, docs/compatibility.md)
  * and is either
  *   - `token#<n>`: it holds the n-th configured API token (compared in constant time: both sides are hashed
  *     first, so neither the content nor the length of a configured token leaks through timing); or

@@ -4,7 +4,16 @@
  * A missing or bad setting throws a ConfigError that names every offending variable, and the function
  * refuses to start.
  */
-import { commaList, integer, nonEmpty, optional, text, withDefault, z, type EnvShape } from './env-schema.ts';
+import {
+  commaList,
+  integer,
+  nonEmpty,
+  optional,
+  text,
+  withDefault,
+  zMini,
+  type EnvShape,
+} from './env-schema.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -26,7 +35,7 @@ const MIN_TOKEN_LENGTH = 16;
 
 /** Comma-separated list, so that a token can be rotated by serving the old and the new one for a while. */
 const tokenList = commaList().check(
-  z.refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
+  zMini.refine((tokens) => tokens.every((t) => t.length >= MIN_TOKEN_LENGTH), {
     message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
   }),
 );
@@ -37,14 +46,14 @@ export const SERVICE_ACCOUNT_SUBJECT =
 
 /** Comma-separated `system:serviceaccount:<namespace>:<name>` identities; empty: none. */
 const senderList = commaList().check(
-  z.refine((senders) => senders.every((s) => SERVICE_ACCOUNT_SUBJECT.test(s)), {
+  zMini.refine((senders) => senders.every((s) => SERVICE_ACCOUNT_SUBJECT.test(s)), {
     message: 'every sender must read system:serviceaccount:<namespace>:<name>',
   }),
 );
 
 const httpsUrl = () =>
-  z.url().check(
-    z.refine((url) => url.startsWith('https://'), {
+  zMini.url().check(
+    zMini.refine((url) => url.startsWith('https://'), {
       message: 'must be an https:// URL',
     }),
   );
@@ -52,18 +61,18 @@ const httpsUrl = () =>
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export const platformShape = {
-  /** Token(s) accepted on every request. VERIFICATION_TOKEN and ADMIN_API_KEY are the predecessors' names. */
+  /** Token(s) accepted on every request; also VERIFICATION_TOKEN, ADMIN_API_KEY (docs/compatibility.md). */
   API_TOKEN: optional(tokenList),
   VERIFICATION_TOKEN: optional(tokenList),
   ADMIN_API_KEY: optional(tokenList),
-  LOG_LEVEL: withDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  LOG_LEVEL: withDefault(zMini.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   PORT: withDefault(integer(0, 65535), 8080),
   MAX_BODY_BYTES: withDefault(integer(1, Number.MAX_SAFE_INTEGER), 1024 * 1024),
   /** The audience a sender's service-account token must carry; `tenant-lifecycle/<function>` when unset. */
   EVENT_AUDIENCE: optional(text(256)),
   /** Service accounts whose tokens are accepted (Knative's sources and Triggers, platform tools). */
   EVENT_SENDERS: withDefault(senderList, []),
-  SERVICE_ACCOUNT_ISSUER: withDefault(z.url(), 'https://kubernetes.default.svc.cluster.local'),
+  SERVICE_ACCOUNT_ISSUER: withDefault(zMini.url(), 'https://kubernetes.default.svc.cluster.local'),
   SERVICE_ACCOUNT_JWKS_URL: withDefault(httpsUrl(), 'https://kubernetes.default.svc/openid/v1/jwks'),
   SERVICE_ACCOUNT_TOKEN_FILE: withDefault(nonEmpty(), `${SERVICE_ACCOUNT_DIR}/token`),
   SERVICE_ACCOUNT_CA_FILE: withDefault(nonEmpty(), `${SERVICE_ACCOUNT_DIR}/ca.crt`),
@@ -172,8 +181,8 @@ export function requestWorkMs(requestTimeoutMs: number): number {
   return Math.max(requestTimeoutMs * 0.9, requestTimeoutMs - 30_000);
 }
 
-function parseEnv<S extends EnvShape>(shape: S, env: Env): z.infer<z.ZodMiniObject<S>> {
-  const result = z.safeParse(z.object(shape), env);
+function parseEnv<S extends EnvShape>(shape: S, env: Env): zMini.infer<zMini.ZodMiniObject<S>> {
+  const result = zMini.safeParse(zMini.object(shape), env);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => ({
@@ -207,7 +216,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
           },
         ]),
   ];
-  let e: z.infer<z.ZodMiniObject<typeof platformShape>>;
+  let e: zMini.infer<zMini.ZodMiniObject<typeof platformShape>>;
   try {
     e = parseEnv(platformShape, env);
   } catch (error) {
@@ -272,7 +281,7 @@ export type ConfigLoader<C> = ((env: Env) => PlatformConfig & C) & { readonly va
 
 export function defineConfig<S extends EnvShape, C>(
   shape: S,
-  build: (vars: z.infer<z.ZodMiniObject<S>>) => C,
+  build: (vars: zMini.infer<zMini.ZodMiniObject<S>>) => C,
 ): ConfigLoader<C> {
   const load = (env: Env): PlatformConfig & C => {
     const problems: ConfigProblem[] = [];

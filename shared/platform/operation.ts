@@ -82,7 +82,7 @@ export interface Operation<I = unknown, O = unknown> {
   readonly idempotent?: boolean;
   /** What an idempotent operation stores for replays; defaults to the whole answer. Strip secrets here. */
   readonly storedAnswer?: (answer: O) => unknown;
-  /** `text/plain`: the answer is a string sent as text (the predecessors' raw CLI listings); else JSON. */
+  /** `text/plain`: the answer is a string sent as text (raw listings, docs/compatibility.md); else JSON. */
   readonly answerType?: 'text/plain';
   /** HTTP status of a successful answer; defaults to 200. */
   readonly successStatus?: number;

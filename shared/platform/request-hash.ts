@@ -5,7 +5,7 @@
  * Without the secret, a row tells nothing about the request it came from.
  */
 import { createHmac } from 'node:crypto';
-import { z, type EnvShape } from './env-schema.ts';
+import { zMini, type EnvShape } from './env-schema.ts';
 
 /** The shortest accepted secret: 32 characters. */
 export const FINGERPRINT_SECRET_MIN_LENGTH = 32;
@@ -20,7 +20,7 @@ export const idempotencySecretShape = {
    * characters: a stored row cannot be brute-forced back to the request (and a password in it) without it.
    * Changing it makes keys stored before answer 422 to their replays until they expire (24 h).
    */
-  IDEMPOTENCY_KEY_SECRET: z.string().check(z.minLength(FINGERPRINT_SECRET_MIN_LENGTH)),
+  IDEMPOTENCY_KEY_SECRET: zMini.string().check(zMini.minLength(FINGERPRINT_SECRET_MIN_LENGTH)),
 } satisfies EnvShape;
 
 /** HMAC-SHA256 (hex) of the request's canonical JSON (object keys sorted, so key order does not matter). */

@@ -5,7 +5,7 @@
  * from the tenancy naming rules because configuration needs it before the function listens.
  */
 import { PlatformError } from './errors.ts';
-import { commaList, optional, withDefault, nonEmpty, z, type EnvShape } from './env-schema.ts';
+import { commaList, optional, withDefault, nonEmpty, zMini, type EnvShape } from './env-schema.ts';
 
 export interface ReservedNames {
   /** Exact names (the functions' own namespace, ...). */
@@ -61,14 +61,14 @@ export const builtinReservedNames: ReservedNames = {
   ],
 };
 
-const regex = z.pipe(
-  z.string(),
-  z.transform((v, ctx) => {
+const regex = zMini.pipe(
+  zMini.string(),
+  zMini.transform((v, ctx) => {
     try {
       return new RegExp(v);
     } catch {
       ctx.issues.push({ code: 'custom', message: 'not a valid regular expression', input: v });
-      return z.NEVER;
+      return zMini.NEVER;
     }
   }),
 );
@@ -85,7 +85,9 @@ export const reservedNamesShape = {
   RESERVED_NAME_PATTERN: optional(regex),
 } satisfies EnvShape;
 
-export function reservedNamesFrom(v: z.infer<z.ZodMiniObject<typeof reservedNamesShape>>): ReservedNames {
+export function reservedNamesFrom(
+  v: zMini.infer<zMini.ZodMiniObject<typeof reservedNamesShape>>,
+): ReservedNames {
   return {
     exact: [
       ...builtinReservedNames.exact,

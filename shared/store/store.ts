@@ -1,6 +1,6 @@
 /**
  * The platform store: what needs transactions lives in one PostgreSQL database (audit log, idempotency
- * keys, usage counters, lock leases). The schema is migrated on first use, once per instance; a failed
+ * keys, lock leases, dead letters). The schema is migrated on first use, once per instance; a failed
  * migration is retried by the next call instead of being remembered.
  */
 import type pg from 'pg';

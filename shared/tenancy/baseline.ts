@@ -34,9 +34,10 @@ export interface TenantPlan {
 }
 
 /**
- * The quota every plan gets, a configured plan's own keys taking precedence: the predecessor's compute
- * quota (seed 000), no node ports or load balancers (they open the nodes or a cloud balancer to the
- * world), a few volumes and object counts that bound what a tenant can make the apiserver and etcd store.
+ * The quota every plan gets, a configured plan's own keys taking precedence: the compute quota existing
+ * tenants have (docs/compatibility.md), no node ports or load balancers (they open the nodes or a cloud
+ * balancer to the world), a few volumes and object counts that bound what a tenant can make the apiserver
+ * and etcd store.
  */
 export const defaultQuota: Readonly<Record<string, string>> = {
   pods: '20',

@@ -15,7 +15,10 @@ export const labels = {
   allowNodePorts: `${LABEL_PREFIX}/allow-node-ports`,
   /** On a tenant namespace, "true" when its plan allows LoadBalancer Services (same policy). */
   allowLoadBalancers: `${LABEL_PREFIX}/allow-load-balancers`,
-  /** The predecessor's labels, kept so its tooling and selectors still find the namespaces. */
+  /**
+   * `managed-by=k8s-provisioner` and `provisioned=true` on tenant namespaces, so that existing selectors
+   * still find them (docs/compatibility.md).
+   */
   legacyManagedBy: 'managed-by',
   legacyProvisioned: 'provisioned',
 } as const;

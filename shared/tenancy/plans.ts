@@ -6,39 +6,41 @@
  * `restricted` unless a plan says `baseline`; `privileged` stops start-up. Validated with zod so that a
  * typo stops start-up.
  */
-import { optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
+import { optional, withDefault, zMini, type EnvShape } from '../platform/env-schema.ts';
 import { defaultPlan, defaultQuota, type TenantPlan } from './baseline.ts';
 import { DEFAULT_WEBIDE_IMAGE, webIdeManifests } from './starters.ts';
 
-const quantity = z
+const quantity = zMini
   .string()
-  .check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a Kubernetes quantity such as 500m or 2Gi'));
-const pair = z.strictObject({ cpu: quantity, memory: quantity });
-const planSchema = z.strictObject({
-  quota: z.record(z.string(), quantity),
-  containerDefaults: z.strictObject({ request: pair, limit: pair }),
-  podSecurity: z.optional(
-    z.enum(['restricted', 'baseline'], {
+  .check(
+    zMini.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a Kubernetes quantity such as 500m or 2Gi'),
+  );
+const pair = zMini.strictObject({ cpu: quantity, memory: quantity });
+const planSchema = zMini.strictObject({
+  quota: zMini.record(zMini.string(), quantity),
+  containerDefaults: zMini.strictObject({ request: pair, limit: pair }),
+  podSecurity: zMini.optional(
+    zMini.enum(['restricted', 'baseline'], {
       error: 'restricted or baseline (a tenant namespace never runs privileged pods)',
     }),
   ),
-  allowNodePorts: z.optional(z.boolean()),
-  allowLoadBalancers: z.optional(z.boolean()),
+  allowNodePorts: zMini.optional(zMini.boolean()),
+  allowLoadBalancers: zMini.optional(zMini.boolean()),
 });
 
-export const plansSchema = z.pipe(
-  z.pipe(
-    z.string(),
-    z.transform((text, ctx) => {
+export const plansSchema = zMini.pipe(
+  zMini.pipe(
+    zMini.string(),
+    zMini.transform((text, ctx) => {
       try {
         return JSON.parse(text) as unknown;
       } catch {
         ctx.issues.push({ code: 'custom', message: 'not valid JSON', input: text });
-        return z.NEVER;
+        return zMini.NEVER;
       }
     }),
   ),
-  z.record(z.string().check(z.regex(/^[a-z0-9-]{1,40}$/)), planSchema),
+  zMini.record(zMini.string().check(zMini.regex(/^[a-z0-9-]{1,40}$/)), planSchema),
 );
 
 /**
@@ -63,10 +65,10 @@ export function isImageReference(text: string): boolean {
 export const plansShape = {
   PLANS: optional(plansSchema),
   WEBIDE_IMAGE: withDefault(
-    z
+    zMini
       .string()
       .check(
-        z.refine(isImageReference, 'an image reference such as registry.example.org/code-server:4.96.4'),
+        zMini.refine(isImageReference, 'an image reference such as registry.example.org/code-server:4.96.4'),
       ),
     DEFAULT_WEBIDE_IMAGE,
   ),
@@ -81,7 +83,7 @@ export function webIdePlanWith(image: string): TenantPlan {
 export const webIdePlan: TenantPlan = webIdePlanWith(DEFAULT_WEBIDE_IMAGE);
 
 export function plansFrom(
-  configured: Record<string, z.infer<typeof planSchema>> | undefined,
+  configured: Record<string, zMini.infer<typeof planSchema>> | undefined,
   webIdeImage: string = DEFAULT_WEBIDE_IMAGE,
 ): Map<string, TenantPlan> {
   const plans = new Map<string, TenantPlan>([

@@ -19,6 +19,7 @@ import { generatePassword } from './passwords.ts';
 import { notOwnedError } from './ownership.ts';
 import { runSaga, type Step, type StepReport } from './saga.ts';
 import { usesStarterPassword } from './starters.ts';
+import type { GrafanaOrgRole } from './tenant-config.ts';
 import { tenantProfile, usernameRefusal } from './tenant-profile.ts';
 import {
   hasAnyPart,
@@ -55,7 +56,7 @@ export interface ProvisionSettings {
     readonly server: string;
     readonly certificateAuthorityData?: string;
   };
-  readonly grafana: { readonly url: string; readonly role: 'Viewer' | 'Editor' | 'Admin' | 'None' };
+  readonly grafana: { readonly url: string; readonly role: GrafanaOrgRole };
 }
 
 /** What provisioning needs from each system (the adapters satisfy these). */
@@ -79,7 +80,7 @@ export interface ProvisionPorts extends TenantPartsPorts {
   };
   readonly grafana: TenantPartsPorts['grafana'] & {
     createUser(user: { login: string; email: string; name?: string; password: string }): Promise<number>;
-    setOrgRole(userId: number, login: string, role: 'Viewer' | 'Editor' | 'Admin' | 'None'): Promise<void>;
+    setOrgRole(userId: number, login: string, role: GrafanaOrgRole): Promise<void>;
     deleteUser(id: number): Promise<boolean>;
   };
 }

@@ -114,7 +114,7 @@ const WEBIDE_UID = 1000;
 export const DEFAULT_WEBIDE_IMAGE = 'codercom/code-server:4.96.4';
 
 /**
- * A browser IDE (code-server) with its storage and Service, as the WebIDE platform of seed 003 offered.
+ * A browser IDE (code-server) with its storage and Service: a tenant's WebIDE (docs/compatibility.md).
  * Password authentication on (the password in the Secret webide-auth), and a pod the Pod Security
  * Standard `restricted` admits: numeric non-root user, no privilege escalation, no capabilities, the
  * runtime's seccomp profile, no service account token.

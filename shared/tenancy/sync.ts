@@ -42,6 +42,7 @@ import {
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import { namespaceOwnership, notOwnedError, type NotOwned } from './ownership.ts';
 import { generatePassword } from './passwords.ts';
+import type { GrafanaOrgRole } from './tenant-config.ts';
 import {
   completePlan,
   diffInventory,
@@ -60,8 +61,6 @@ import {
   tenantGroupName,
   type TenantAccessSettings,
 } from './tenant-objects.ts';
-
-type OrgRole = 'Viewer' | 'Editor' | 'Admin' | 'None';
 
 export interface SyncPorts {
   readonly identity: {
@@ -99,7 +98,7 @@ export interface SyncPorts {
     searchUsers(): AsyncIterable<readonly GrafanaAccount[]>;
     lookupUser(login: string): Promise<GrafanaAccount | undefined>;
     createUser(user: { login: string; email: string; name?: string; password: string }): Promise<number>;
-    setOrgRole(userId: number, login: string, role: OrgRole): Promise<void>;
+    setOrgRole(userId: number, login: string, role: GrafanaOrgRole): Promise<void>;
     deleteUser(id: number): Promise<boolean>;
   };
   /** Which of these (lower-case) logins provision ever succeeded on: Grafana users this product made. */
@@ -119,7 +118,7 @@ export interface SyncSettings {
   /** The plan a recreated namespace gets (its old plan label went with it). */
   readonly defaultPlan: string;
   readonly access: TenantAccessSettings;
-  readonly grafanaRole: OrgRole;
+  readonly grafanaRole: GrafanaOrgRole;
   /** Prune at most this share of the tenant namespaces in one run unless forced (0..1). */
   readonly pruneMaxShare: number;
   /** Tenants repaired at the same time. */
@@ -147,7 +146,10 @@ export interface OrphansReport {
   readonly grafana_users: readonly string[];
 }
 
-/** The predecessor's report (message, results.total_users/fixed_users/failed_fixes) and more. */
+/**
+ * The sync answer: `message` and `results.total_users/fixed_users/failed_fixes` as docs/compatibility.md
+ * keeps them, and more.
+ */
 export interface SyncReport {
   readonly message: string;
   readonly dryRun?: true;

@@ -4,7 +4,7 @@
  * where tenant pods may not send traffic.
  */
 import { isIP } from 'node:net';
-import { commaList, nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
+import { commaList, nonEmpty, optional, withDefault, zMini, type EnvShape } from '../platform/env-schema.ts';
 import { ConfigError } from '../platform/config.ts';
 import { defaultDeniedCidrs, defaultDeniedNamespaces, type TenantEgress } from './baseline.ts';
 import { TENANT_CLUSTER_ROLE } from './cluster-role.ts';
@@ -18,18 +18,22 @@ function isCidr(text: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-const cidrList = z.pipe(
+const cidrList = zMini.pipe(
   commaList(),
-  z.array(z.string().check(z.refine(isCidr, 'a CIDR such as 10.0.0.0/8 or fc00::/7'))),
+  zMini.array(zMini.string().check(zMini.refine(isCidr, 'a CIDR such as 10.0.0.0/8 or fc00::/7'))),
 );
 
+/** The Grafana organisation roles a tenant's Grafana user may be given. */
+export const grafanaOrgRoles = ['Viewer', 'Editor', 'Admin', 'None'] as const;
+export type GrafanaOrgRole = (typeof grafanaOrgRoles)[number];
+
 export const tenantShape = {
-  GRAFANA_ORG_ROLE: withDefault(z.enum(['Viewer', 'Editor', 'Admin', 'None']), 'Viewer'),
-  OIDC_USERNAME_PREFIX: withDefault(z.string(), 'oidc:'),
-  OIDC_GROUPS_PREFIX: withDefault(z.string(), 'oidc:'),
+  GRAFANA_ORG_ROLE: withDefault(zMini.enum(grafanaOrgRoles), 'Viewer'),
+  OIDC_USERNAME_PREFIX: withDefault(zMini.string(), 'oidc:'),
+  OIDC_GROUPS_PREFIX: withDefault(zMini.string(), 'oidc:'),
   TENANT_CLUSTER_ROLE: withDefault(nonEmpty(), TENANT_CLUSTER_ROLE),
   ...plansShape,
-  DEFAULT_PLAN: withDefault(z.string(), 'default'),
+  DEFAULT_PLAN: withDefault(zMini.string(), 'default'),
   /** Namespaces tenant pods may not reach, replacing the built-in list (the functions' is always added). */
   TENANT_EGRESS_DENIED_NAMESPACES: optional(commaList()),
   /** Address ranges tenant pods may not reach: the pod, service and node ranges, cloud metadata. */
@@ -37,7 +41,7 @@ export const tenantShape = {
 } satisfies EnvShape;
 
 export function tenantSettings(
-  v: z.infer<z.ZodMiniObject<typeof tenantShape>> & { readonly FUNCTIONS_NAMESPACE: string },
+  v: zMini.infer<zMini.ZodMiniObject<typeof tenantShape>> & { readonly FUNCTIONS_NAMESPACE: string },
 ) {
   const plans = plansFrom(v.PLANS, v.WEBIDE_IMAGE);
   // A default plan that does not exist would fail every provision and every namespace sync recreates.

@@ -2,28 +2,28 @@
  * The settings every tenant function shares: where the platform store, Kubernetes, Keycloak and Grafana
  * are, and which names are reserved. Functions add their own variables on top (see functions/<name>/config.ts).
  */
-import { nonEmpty, optional, withDefault, z, type EnvShape } from '../platform/env-schema.ts';
+import { nonEmpty, optional, withDefault, zMini, type EnvShape } from '../platform/env-schema.ts';
 import { kubeconfigSource } from '../adapters/kubernetes/kubeconfig-source.ts';
 import { reservedNamesFrom, reservedNamesShape } from '../platform/reserved-names.ts';
 
 export const systemsShape = {
   DATABASE_URL: nonEmpty(),
-  /** Kubernetes credentials: KUBE_CONFIG (inline, the predecessor's), KUBECONFIG (a file), else in-cluster. */
-  KUBE_CONFIG: optional(z.string()),
-  KUBECONFIG: optional(z.string()),
-  KEYCLOAK_URL: z.url(),
+  /** Kubernetes credentials: KUBE_CONFIG (inline YAML or JSON), KUBECONFIG (a file), else in-cluster. */
+  KUBE_CONFIG: optional(zMini.string()),
+  KUBECONFIG: optional(zMini.string()),
+  KEYCLOAK_URL: zMini.url(),
   KEYCLOAK_REALM: nonEmpty(),
   KEYCLOAK_AUTH_REALM: optional(nonEmpty()),
   KEYCLOAK_CLIENT_ID: nonEmpty(),
   KEYCLOAK_CLIENT_SECRET: nonEmpty(),
   KEYCLOAK_TENANT_GROUP: withDefault(nonEmpty(), 'tenants'),
-  GRAFANA_URL: z.url(),
+  GRAFANA_URL: zMini.url(),
   GRAFANA_ADMIN_USER: nonEmpty(),
   GRAFANA_ADMIN_PASSWORD: nonEmpty(),
   ...reservedNamesShape,
 } satisfies EnvShape;
 
-export function systemsSettings(v: z.infer<z.ZodMiniObject<typeof systemsShape>>) {
+export function systemsSettings(v: zMini.infer<zMini.ZodMiniObject<typeof systemsShape>>) {
   return {
     databaseUrl: v.DATABASE_URL,
     kubeconfig: kubeconfigSource({ KUBE_CONFIG: v.KUBE_CONFIG, KUBECONFIG: v.KUBECONFIG }),
