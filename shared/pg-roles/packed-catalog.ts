@@ -127,7 +127,7 @@ export function membershipsByMember(
   });
 }
 
-/** The databases each role has an explicit CONNECT grant on, from database -> `grantee oid ...` (0: PUBLIC). */
+/** The databases each role has an explicit CONNECT grant on, from database -> `grantee oid ...`. */
 export function connectGrantsByGrantee(connects: Readonly<Record<string, string>> | null): NamesByOid {
   const grants = Object.entries(connects ?? {}).map(([database, list]) => ({
     database,

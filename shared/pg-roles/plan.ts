@@ -400,7 +400,7 @@ function whySkipped(
   return undefined;
 }
 
-/** The roles granted to the workable users: those of every desired user when all are workable (the usual case). */
+/** The roles granted to the workable users: those of every desired user when all are workable (usually). */
 function rolesNeeded(desired: DesiredState, workable: readonly number[]): ReadonlySet<string> {
   if (workable.length === desired.users.length) return grantedRoles(desired);
   const needed = new Set<string>();
