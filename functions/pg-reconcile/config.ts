@@ -1,7 +1,8 @@
 /**
- * pg-reconcile's settings: the managed PostgreSQL server (PG_URL, or the predecessor's DB_HOST, DB_PORT,
- * DB_NAME, DB_USER, DB_PASS), where the desired state lives (NAMESPACE, CONFIGMAP_NAME: the predecessor's
- * names and defaults), the platform store (DATABASE_URL: audit), and the safety bound.
+ * pg-reconcile's settings: the managed PostgreSQL server (PG_URL, or DB_HOST, DB_PORT, DB_NAME, DB_USER,
+ * DB_PASS), where the desired state lives (NAMESPACE, CONFIGMAP_NAME), the platform store (DATABASE_URL:
+ * audit), and the safety bound. The DB_* variables, NAMESPACE, CONFIGMAP_NAME, DRY_RUN and MAX_RETRIES keep
+ * their names and defaults for compatibility (docs/compatibility.md).
  */
 import {
   between,
@@ -26,7 +27,7 @@ export const loadConfig = defineConfig(
   {
     /** Platform store (audit log). */
     DATABASE_URL: nonEmpty(),
-    /** The PostgreSQL server whose roles are managed, as a URL; else the predecessor's DB_* variables. */
+    /** The PostgreSQL server whose roles are managed, as a URL; else the DB_* variables. */
     PG_URL: optional(postgresUrl),
     DB_HOST: optional(nonEmpty()),
     DB_PORT: withDefault(integer(1, 65535), 5432),
@@ -42,13 +43,13 @@ export const loadConfig = defineConfig(
     KUBECONFIG: optional(zMini.string()),
     /** Marker scope: which managed roles are this reconciler's. Default: NAMESPACE/CONFIGMAP_NAME. */
     PG_RECONCILE_SCOPE: optional(text(200)),
-    /** REASSIGN OWNED target of dropped users. Default: the connecting user (the predecessor's DB_USER). */
+    /** REASSIGN OWNED target of dropped users. Default: the connecting user (DB_USER, or PG_URL's user). */
     PG_FALLBACK_ROLE: optional(text(63)),
     /** Share of the managed users one run may drop unless forced (at least one). */
     PG_DROP_MAX_SHARE: withDefault(between(0, 1), 0.25),
-    /** Every run is a dry run (the predecessor's DRY_RUN). */
+    /** Every run is a dry run. */
     DRY_RUN: withDefault(envBoolean(), false),
-    /** Retries of transient failures (the predecessor's MAX_RETRIES). */
+    /** Retries of transient failures. */
     MAX_RETRIES: withDefault(integer(0, 20), 5),
     /** First backoff delay; doubles each retry, with jitter. */
     RETRY_MIN_DELAY_MS: withDefault(integer(1, 60_000), 200),

@@ -1,5 +1,5 @@
 /**
- * pg-reconcile: PostgreSQL users and roles from a ConfigMap (users.yaml) and Secrets (seed 004).
+ * pg-reconcile: PostgreSQL users and roles from a ConfigMap (users.yaml) and Secrets.
  * - HTTP POST / or /reconcile with { dryRun?, force? }, the CloudEvent dev.tenantlifecycle.pg.reconcile.requested,
  *   or the PingSource: one reconcile run.
  * - CloudEvents of a Knative ApiServerSource watching ConfigMaps and Secrets (dev.knative.apiserver.resource.*

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { postgresError, sqlState } from '../adapters/postgres/errors.ts';
 import { readActualState, type ActualState, type Queryable } from './catalog.ts';
 import type { DesiredState } from './desired.ts';
-import { checkPasswords, triagePasswords, type PasswordTriage } from './passwords.ts';
+import { checkPasswords, resolvedUsers, triagePasswords, type PasswordTriage } from './passwords.ts';
 import { planReconcile, unlistedManagedUsers, type Plan, type PlanOptions, type Step } from './plan.ts';
 import { scramVerifier } from './scram.ts';
 import type { UserSecret } from './source.ts';
@@ -150,13 +150,9 @@ export async function reconcileTransaction(
     });
     if (triage === undefined) throw new Error('the catalog was read without asking what it needs');
     action = 'check passwords';
-    const { roles, secrets, states } = await checkPasswords(triage, actual.roles);
+    const checked = await checkPasswords(triage, actual.roles);
     const plan = planReconcile(
-      {
-        desired: input.desired,
-        actual,
-        resolved: { roles, versions: secrets.map((s) => s?.version), passwords: states },
-      },
+      { desired: input.desired, actual, resolved: resolvedUsers(checked) },
       { ...settings, force: input.force },
     );
     const result = {

@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import type { DesiredUser, TablePrivilege } from './desired.ts';
 import { parseMarker, type Marker } from './marker.ts';
+import { connectGrantsByGrantee, membershipsByMember } from './packed-catalog.ts';
 
 export interface ActualRole {
   readonly name: string;
@@ -66,17 +67,15 @@ export type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /*
  * aclexplode(acl) detoasts its argument again for every row it returns, which is quadratic in the size of
- * an ACL stored out of line (a database with 10,000 CONNECT grants: 600 ms). array_cat(acl, '{}') hands it
- * an in-memory copy instead (5 ms); a NULL ACL must stay NULL (array_cat would make it a 0-D array).
+ * an ACL stored out of line (a database with 10,000 CONNECT grants); array_cat(acl, '{}') hands it an
+ * in-memory copy instead. A NULL ACL must stay NULL (array_cat would make it a 0-D array).
  *
- * At 10,000 roles what costs is the work per row on both ends, not the round trips: json_build_array per
- * row costs the server more than the rows themselves (variadic "any": 9 ms for the memberships, 16 ms for
- * the grants), grouping per member on the server costs 15 ms, and every string the pg driver makes and
- * every object built from it costs the client allocation and garbage collection. So the memberships are
- * one bytea of (member, role) oid pairs (int8send: 3 ms where text took the server 5.5 ms; read as numbers,
- * no string per oid; the granted roles are named from the roles' rows), the grants one string of grantee oids per database
- * (database names go through JSON, which escapes them), and the roles come as arrays (rowMode 'array') of
- * six fields, the flags folded into one integer.
+ * At 10,000 roles what costs is the work per row on both ends, not the round trips: a json_build_array
+ * per row costs the server more than the rows themselves, and every string the pg driver makes costs the
+ * client allocation and garbage collection. So the memberships are one bytea of (member, role) oid pairs
+ * (int8send), the CONNECT grants one string of grantee oids per database (database names go through JSON,
+ * which escapes them), both unpacked by packed-catalog.ts, and the roles come as arrays (rowMode 'array')
+ * of six fields, the flags folded into one integer.
  */
 const HEAD_SQL = `
 SELECT current_user::text AS me, current_database()::text AS db,
@@ -152,96 +151,6 @@ interface HeadRow {
   connects: Record<string, string> | null;
 }
 
-/** The big-endian uint32s of a bytea (oids). */
-function uint32s(bytes: Buffer | null): Float64Array {
-  const out = new Float64Array(bytes === null ? 0 : bytes.length >> 2);
-  for (let i = 0; i < out.length; i++) out[i] = bytes?.readUInt32BE(i * 4) ?? 0;
-  return out;
-}
-
-/** The numbers in a string of digits and single spaces (oids): no string and no array growth per oid. */
-export function oidList(text: string | null): Float64Array {
-  if (text === null || text.length === 0) return new Float64Array(0);
-  let count = 1;
-  for (let i = text.indexOf(' '); i >= 0; i = text.indexOf(' ', i + 1)) count++;
-  const out = new Float64Array(count);
-  let k = 0;
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 32) {
-      out[k++] = n;
-      n = 0;
-    } else n = n * 10 + (c - 48);
-  }
-  out[k] = n;
-  return out;
-}
-
-/**
- * Pairs (oid, name) kept as sorted numbers `oid * 2^21 + index`, where index numbers the few distinct names
- * in name order: the names of one oid are found by a binary search and come out sorted, without a map, an
- * array or a string per pair (10,000 roles: 20,000 memberships and 10,000 CONNECT grants per run).
- */
-class OidNames {
-  private static readonly SHIFT = 2 ** 21;
-  private readonly keys: Float64Array;
-  private readonly names: readonly string[];
-
-  /** `names` sorted, fewer than 2^21 (oids are below 2^32: the keys stay exact doubles). */
-  private constructor(count: number, names: readonly string[]) {
-    if (names.length >= OidNames.SHIFT) throw new Error(`too many distinct names (${names.length})`);
-    this.keys = new Float64Array(count);
-    this.names = names;
-  }
-
-  /** `fill(add)` calls `add(oid, index of its name)` `count` times. */
-  static of(
-    count: number,
-    names: readonly string[],
-    fill: (add: (oid: number, index: number) => void) => void,
-  ): OidNames {
-    const table = new OidNames(count, names);
-    let k = 0;
-    fill((oid, index) => {
-      table.keys[k++] = oid * OidNames.SHIFT + index;
-    });
-    table.keys.sort();
-    return table;
-  }
-
-  /** The names of `oid`, sorted, once each (a pair read twice: two grantors); `none` when it has none. */
-  namesOf(oid: number, none: readonly string[]): readonly string[] {
-    const { keys, names } = this;
-    const first = oid * OidNames.SHIFT;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((keys[mid] ?? 0) < first) lo = mid + 1;
-      else hi = mid;
-    }
-    const end = first + OidNames.SHIFT;
-    hi = lo;
-    while (hi < keys.length && (keys[hi] ?? end) < end) hi++;
-    // Mostly one or two names: arrays of their exact size (push would reserve room for 17).
-    if (hi === lo) return none;
-    const a = names[(keys[lo] ?? 0) - first] ?? '';
-    if (hi === lo + 1) return [a];
-    if (hi === lo + 2 && keys[lo] !== keys[lo + 1]) return [a, names[(keys[lo + 1] ?? 0) - first] ?? ''];
-    const out = [a];
-    for (let i = lo + 1; i < hi; i++)
-      if (keys[i] !== keys[i - 1]) out.push(names[(keys[i] ?? 0) - first] ?? '');
-    return out;
-  }
-}
-
-/** Numbers the distinct values in name order: the sorted names and each value's index among them. */
-function numbered(values: readonly string[]): { names: string[]; index: Map<string, number> } {
-  const names = [...new Set(values)].sort();
-  return { names, index: new Map(names.map((n, i) => [n, i])) };
-}
-
 /**
  * Reads the actual state. `needs` decides, from the roles read, what the third query reads besides the
  * declared table privileges: the users that may be dropped and the users whose verifier must be checked.
@@ -249,10 +158,7 @@ function numbered(values: readonly string[]): { names: string[]; index: Map<stri
 export async function readActualState(
   db: Queryable,
   desired: readonly DesiredUser[],
-  needs: (roles: ReadonlyMap<string, ActualRole>, passwordsReadable: boolean) => CatalogNeeds = () => ({
-    drop: [],
-    verify: [],
-  }),
+  needs: (roles: ReadonlyMap<string, ActualRole>, passwordsReadable: boolean) => CatalogNeeds,
 ): Promise<ActualState> {
   const info = (await db.query<HeadRow>(HEAD_SQL)).rows[0];
   if (info === undefined) throw new Error('catalog query returned no row');
@@ -261,38 +167,13 @@ export async function readActualState(
     rowMode: 'array',
   });
   const oids = rows.map((row) => Number(row[0]));
-  const none: readonly string[] = [];
-  // Memberships: the granted roles (a few) are named from the roles' rows.
-  const pairs = uint32s(info.members);
-  const grantedOids = new Map<number, string>();
-  for (let i = 1; i < pairs.length; i += 2) grantedOids.set(pairs[i] ?? 0, '');
-  for (let i = 0; i < rows.length; i++) {
-    const oid = oids[i] ?? 0;
-    if (grantedOids.has(oid)) grantedOids.set(oid, rows[i]?.[1] ?? '');
-  }
-  // A membership of a role the roles' rows do not name (made in between) is named by its oid.
-  for (const [oid, name] of grantedOids) if (name === '') grantedOids.set(oid, String(oid));
-  const granted = numbered([...grantedOids.values()]);
-  const members = OidNames.of(pairs.length >> 1, granted.names, (add) => {
-    for (let i = 0; i + 1 < pairs.length; i += 2)
-      add(pairs[i] ?? 0, granted.index.get(grantedOids.get(pairs[i + 1] ?? 0) ?? '') ?? 0);
-  });
-  // CONNECT grants: grantee oids per database.
-  const grants = Object.entries(info.connects ?? {}).map(([database, list]) => ({
-    database,
-    grantees: oidList(list),
-  }));
-  const databases = numbered(grants.map((g) => g.database));
-  const connects = OidNames.of(
-    grants.reduce((n, g) => n + g.grantees.length, 0),
-    databases.names,
-    (add) => {
-      for (const { database, grantees } of grants) {
-        const index = databases.index.get(database) ?? 0;
-        for (const grantee of grantees) add(grantee, index);
-      }
-    },
+  const memberships = membershipsByMember(
+    info.members,
+    oids,
+    rows.map((row) => row[1]),
   );
+  const connectGrants = connectGrantsByGrantee(info.connects);
+  const none: readonly string[] = [];
   const roles = new Map<string, ActualRole>();
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as RoleRow;
@@ -308,8 +189,8 @@ export async function readActualState(
       inherit: (flags & INHERIT) !== 0,
       connectionLimit: row[3],
       marker: parseMarker(row[5]),
-      memberOf: members.namesOf(oid, none),
-      connect: connects.namesOf(oid, none),
+      memberOf: memberships.namesOf(oid),
+      connect: connectGrants.namesOf(oid),
       ownsIn: none,
       salt: info.authid ? row[4] : undefined,
     });

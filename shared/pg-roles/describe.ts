@@ -1,7 +1,8 @@
 /**
- * The plan as readable lines in the predecessor's dry-run style (`[DRY-RUN] Would create role: x`, Python
- * list and set notation for roles), plus lines for what it never did (rotations, CONNECT, privileges).
- * Applied runs use the same words without the prefix ("Created user: ...").
+ * The plan as readable lines in the dry-run style kept for compatibility (docs/compatibility.md):
+ * `[DRY-RUN] Would create role: x`, Python list and set notation for roles; rotations, CONNECT and table
+ * privileges get lines in the same style. Applied runs use the same words without the prefix ("Created
+ * user: ...").
  */
 import type { Plan, Step } from './plan.ts';
 
@@ -64,7 +65,7 @@ const applied: [RegExp, string][] = [
   [/^Would drop /, 'Dropped '],
 ];
 
-/** One line per change; dry-run lines carry the predecessor's `[DRY-RUN] ` prefix. */
+/** One line per change; dry-run lines carry the `[DRY-RUN] ` prefix. */
 export function describePlan(plan: Plan, dryRun: boolean): string[] {
   const lines: string[] = [];
   const index: Index = {

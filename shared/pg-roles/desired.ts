@@ -1,19 +1,20 @@
 /**
- * The desired state: the predecessor's ConfigMap key `users.yaml`,
+ * The desired state: the ConfigMap key `users.yaml` (its format is kept for compatibility,
+ * docs/compatibility.md),
  *
  *   users:
  *     - username: alice
- *       database: myapp          # default: the configured database (the predecessor's DB_NAME)
+ *       database: myapp          # default: the configured database (DB_NAME, or PG_URL's database)
  *       roles: [read_only, analyst]
  *
- * with the natural extensions: `attributes` (createdb, inherit, connectionLimit), `privileges` (table ->
- * [SELECT, ...], in the connected database; when present, the user's table privileges follow it exactly),
- * and `secretName` (the predecessor derived `user-<name with _ as ->-secret`, which cannot exist for names
- * that are not DNS names). Extra top-level keys (e.g. `timestamp`) are ignored, as before.
+ * and optionally `attributes` (createdb, inherit, connectionLimit), `privileges` (table -> [SELECT, ...],
+ * in the connected database; when present, the user's table privileges follow it exactly) and
+ * `secretName` (default `user-<name with _ as ->-secret`, which cannot exist for names that are not DNS
+ * names). Extra top-level keys (e.g. `timestamp`) are ignored.
  *
- * Unlike the predecessor, an unreadable document never means "nobody": empty content, invalid YAML, a
- * missing `users` list or an empty one throw DesiredStateError and the run is skipped (nothing dropped);
- * so does a grant of a FORBIDDEN_GRANTS role (names.ts), anywhere in the list.
+ * An unreadable document never means "nobody": empty content, invalid YAML, a missing `users` list or an
+ * empty one throw DesiredStateError and the run is skipped (nothing dropped); so does a grant of a
+ * FORBIDDEN_GRANTS role (names.ts), anywhere in the list.
  * A single bad entry is rejected with a message, and its name is protected from being dropped.
  */
 import { parse } from 'yaml';
@@ -78,7 +79,10 @@ export class DesiredStateError extends Error {
   override readonly name = 'DesiredStateError';
 }
 
-/** `user-<username with "_" as "-">-secret`, the predecessor's Secret name. */
+/**
+ * `user-<username with "_" as "-">-secret`: the default Secret name, kept for compatibility
+ * (docs/compatibility.md).
+ */
 export function defaultSecretName(username: string): string {
   return `user-${username.replaceAll('_', '-')}-secret`;
 }

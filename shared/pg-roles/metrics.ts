@@ -1,5 +1,6 @@
 /**
- * The predecessor's metrics (postgres_controller_*), same names and meaning, now served at /metrics:
+ * The postgres_controller_* metrics at /metrics, names and meaning kept for compatibility
+ * (docs/compatibility.md):
  * reconciliations, drift, users and roles managed, errors, and the time of the last run and last error.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';

@@ -9,7 +9,7 @@ import { escapeIdentifier } from 'pg';
 /** PostgreSQL's NAMEDATALEN - 1: a longer name would be truncated silently by the server. */
 export const MAX_NAME_BYTES = 63;
 
-/** The predecessor's list of roles it never managed, plus what PostgreSQL reserves. */
+/** Roles never managed: a list kept for compatibility (docs/compatibility.md) and PostgreSQL's own. */
 export const SYSTEM_ROLES: ReadonlySet<string> = new Set([
   'postgres',
   'pg_monitor',

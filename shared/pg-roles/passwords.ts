@@ -11,7 +11,7 @@
  */
 import type { ActualRole, ActualState } from './catalog.ts';
 import type { DesiredUser } from './desired.ts';
-import { isManaged, type PasswordState } from './plan.ts';
+import { isManaged, type PasswordState, type ResolvedUsers } from './plan.ts';
 import { verifierMatches } from './scram.ts';
 import type { UserSecret } from './source.ts';
 
@@ -85,6 +85,15 @@ export async function checkPasswords(
     }),
   );
   return triage;
+}
+
+/** The completed triage as the plan takes it: each user's role, Secret version and password state. */
+export function resolvedUsers(triage: PasswordTriage): ResolvedUsers {
+  return {
+    roles: triage.roles,
+    versions: triage.secrets.map((s) => s?.version),
+    passwords: triage.states,
+  };
 }
 
 /** The users whose stored verifier must be read and checked (the catalog's third query reads them). */

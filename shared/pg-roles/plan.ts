@@ -98,9 +98,9 @@ export interface PlanOptions {
 }
 
 /**
- * The lookups the plan needs per desired user, aligned with `desired.users`: the user's role (as read by
- * the roles query), its Secret's version and the password state. At 10,000 users the lookups are most of
- * a no-op run's planning; the reconcile makes them once (passwords.ts, triagePasswords) and hands them in.
+ * What the plan needs per desired user, aligned with `desired.users`: the user's role (as the roles query
+ * read it), its Secret's version and its password state. The reconcile looks each user up once, for the
+ * password triage (passwords.ts), and hands the same lookups to the drop count and the plan.
  */
 export interface ResolvedUsers {
   readonly roles: readonly (ActualRole | undefined)[];
@@ -108,28 +108,10 @@ export interface ResolvedUsers {
   readonly passwords: readonly (PasswordState | undefined)[];
 }
 
-export type PlanInput = {
+export interface PlanInput {
   readonly desired: DesiredState;
   readonly actual: ActualState;
-} & (
-  | {
-      /** secretName -> version (uid/resourceVersion) of the Secrets that hold a password. */
-      readonly secrets: ReadonlyMap<string, string>;
-      /** For existing managed login users: is the stored password the Secret's? */
-      readonly passwords: ReadonlyMap<string, PasswordState>;
-      readonly resolved?: undefined;
-    }
-  | { readonly resolved: ResolvedUsers; readonly secrets?: undefined; readonly passwords?: undefined }
-);
-
-function resolve(input: PlanInput): ResolvedUsers {
-  if (input.resolved !== undefined) return input.resolved;
-  const { desired, actual, secrets, passwords } = input;
-  return {
-    roles: desired.users.map((u) => actual.roles.get(u.username)),
-    versions: desired.users.map((u) => secrets.get(u.secretName)),
-    passwords: desired.users.map((u) => passwords.get(u.username)),
-  };
+  readonly resolved: ResolvedUsers;
 }
 
 /** Whether the role is a user this reconciler's scope manages. */
@@ -137,7 +119,7 @@ function isManagedUser(role: ActualRole | undefined, scope: string): role is Act
   return role?.marker !== undefined && role.marker.scope === scope && role.marker.kind === 'user';
 }
 
-/** How many managed users and group roles of this scope there are (forEach: no iterator result per role). */
+/** How many managed users and group roles of this scope there are (forEach: no iterator per call). */
 function countManaged(
   roles: ReadonlyMap<string, ActualRole>,
   scope: string,
@@ -176,19 +158,17 @@ const listedNames = (desired: DesiredState) => () =>
   new Set([...desired.users.map((u) => u.username), ...desired.protectedNames]);
 
 /**
- * Managed users of this scope that the ConfigMap no longer names: the possible drops. `userRoles`, when
- * given, is each desired user's role already looked up (aligned with desired.users).
+ * Managed users of this scope that the ConfigMap no longer names: the possible drops. `userRoles` is each
+ * desired user's role, aligned with desired.users (ResolvedUsers.roles).
  */
 export function unlistedManagedUsers(
   desired: DesiredState,
   roles: ReadonlyMap<string, ActualRole>,
   scope: string,
-  userRoles?: readonly (ActualRole | undefined)[],
+  userRoles: readonly (ActualRole | undefined)[],
 ): string[] {
   let listedManaged = 0;
-  if (userRoles === undefined) {
-    for (const user of desired.users) if (isManagedUser(roles.get(user.username), scope)) listedManaged++;
-  } else for (let i = 0; i < userRoles.length; i++) if (isManagedUser(userRoles[i], scope)) listedManaged++;
+  for (let i = 0; i < userRoles.length; i++) if (isManagedUser(userRoles[i], scope)) listedManaged++;
   for (const name of desired.protectedNames) if (isManagedUser(roles.get(name), scope)) listedManaged++;
   return unlisted(roles, scope, countManaged(roles, scope).users, listedManaged, listedNames(desired));
 }
@@ -327,162 +307,223 @@ export function escalationOf(name: string, roles: ReadonlyMap<string, ActualRole
   return undefined;
 }
 
-export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
-  const { desired, actual } = input;
-  const { scope } = options;
-  const lookedUp = resolve(input);
-  const skipped: Skipped[] = [];
-  const problems: { username: string; message: string }[] = [];
-  const roleSteps: Step[] = [];
-  const userSteps: Step[] = [];
-  const fallback = options.fallbackRole ?? actual.currentUser;
-  let created = 0;
-  let updated = 0;
-  let rotated = 0;
-
-  for (const p of desired.problems) {
-    if (p.username !== undefined)
-      skipped.push({ username: p.username, reason: 'invalid_entry', message: p.message });
-  }
-
-  // Which users can be worked on at all (indexes into desired.users).
-  const workable: number[] = [];
-  /** Per granted role: 2 a built-in (pg_) role that does not exist, 0 fine. */
-  const verdicts = new Map<string, 0 | 2>();
-  const allGranted = grantedRoles(desired);
-  // One walk up the memberships per distinct granted role, not per user.
-  for (const name of allGranted) {
-    const g = actual.roles.get(name);
-    const escalation = escalationOf(name, actual.roles);
-    // Whoever edits the ConfigMap must not get superuser through it: the whole run is refused.
+/**
+ * Refuses the whole run when a granted role would hand out superuser or similar rights, directly or through
+ * its memberships: whoever edits the ConfigMap must not get them through it. One walk up the memberships
+ * per distinct granted role, not per user.
+ */
+function refuseEscalatingGrants(granted: ReadonlySet<string>, roles: ReadonlyMap<string, ActualRole>): void {
+  for (const name of granted) {
+    const escalation = escalationOf(name, roles);
     if (escalation !== undefined)
       throw new PlatformError({
         reason: 'bad_request',
         message: `ConfigMap grants ${name}, which would hand out superuser or similar rights (${escalation}); the run was refused and nothing was changed`,
         retryable: false,
       });
-    verdicts.set(name, g === undefined && name.startsWith('pg_') ? 2 : 0);
   }
-  // Mostly every granted role is fine: then no user's roles need looking at.
-  const anyRefused = [...verdicts.values()].some((v) => v !== 0);
-  let listedManaged = 0;
-  for (let i = 0; i < desired.users.length; i++) {
-    const user = desired.users[i] as DesiredUser;
-    const role = lookedUp.roles[i];
-    if (isManagedUser(role, scope)) listedManaged++;
-    const secretVersion = lookedUp.versions[i];
-    let reason: Skipped['reason'] | undefined;
-    let message = '';
-    if (user.username === actual.currentUser || user.username === fallback) {
-      reason = 'unmanaged';
-      message = `${user.username} is the reconciler's own or fallback role and is never managed`;
-    } else if (role !== undefined && !isManaged(role, scope)) {
-      reason = 'unmanaged';
-      message =
+}
+
+/** The granted built-in (pg_) roles this server does not have: the users granted one are skipped. */
+function missingBuiltinRoles(
+  granted: ReadonlySet<string>,
+  roles: ReadonlyMap<string, ActualRole>,
+): ReadonlySet<string> {
+  const missing = new Set<string>();
+  for (const name of granted) if (!roles.has(name) && name.startsWith('pg_')) missing.add(name);
+  return missing;
+}
+
+/** What decides whether a desired user can be worked on at all. */
+interface SkipRules {
+  readonly scope: string;
+  readonly currentUser: string;
+  readonly fallback: string;
+  readonly databases: ReadonlySet<string>;
+  readonly missingBuiltins: ReadonlySet<string>;
+}
+
+/** The first of the user's roles that is a missing built-in (an indexed loop: no iterator per user). */
+function firstMissingBuiltin(user: DesiredUser, missingBuiltins: ReadonlySet<string>): string | undefined {
+  if (missingBuiltins.size === 0) return undefined;
+  for (let k = 0; k < user.roles.length; k++) {
+    const name = user.roles[k] as string;
+    if (missingBuiltins.has(name)) return name;
+  }
+  return undefined;
+}
+
+/**
+ * Why a desired user is left alone, or undefined when it can be worked on: the reconciler's own and the
+ * fallback role are never managed, nor a role made by hand or by another reconciler, nor a managed role
+ * given superuser or similar rights by hand; a user whose database, Secret or built-in role is missing waits.
+ */
+function whySkipped(
+  user: DesiredUser,
+  role: ActualRole | undefined,
+  secretVersion: string | undefined,
+  rules: SkipRules,
+): Skipped | undefined {
+  const { username } = user;
+  if (username === rules.currentUser || username === rules.fallback)
+    return {
+      username,
+      reason: 'unmanaged',
+      message: `${username} is the reconciler's own or fallback role and is never managed`,
+    };
+  if (role !== undefined && !isManaged(role, rules.scope))
+    return {
+      username,
+      reason: 'unmanaged',
+      message:
         role.marker === undefined
-          ? `role ${user.username} exists and is not managed by pg-reconcile; it is left unchanged`
-          : `role ${user.username} is managed by another reconciler (${role.marker.scope}); it is left unchanged`;
-    } else if (role !== undefined && (role.superuser || role.elevated)) {
-      reason = 'unsafe_role';
-      message = `role ${user.username} was given superuser or similar rights by hand; it is left unchanged`;
-    } else if (!actual.databases.has(user.database)) {
-      reason = 'missing_database';
-      message = `database ${user.database} does not exist`;
-    } else if (secretVersion === undefined) {
-      reason = 'missing_secret';
-      message = `Secret ${user.secretName} (key password) not found`;
-    } else {
-      let missing: string | undefined;
-      // Indexed loops in the per-user paths: for-of allocated an iterator (and results) per user.
-      for (let k = 0; anyRefused && k < user.roles.length; k++) {
-        const r = user.roles[k] as string;
-        if (verdicts.get(r) === 2) missing ??= r;
-      }
-      if (missing !== undefined) {
-        reason = 'missing_role';
-        message = `built-in role ${missing} does not exist`;
-      } else workable.push(i);
-    }
-    if (reason !== undefined) skipped.push({ username: user.username, reason, message });
-  }
-  for (const name of desired.protectedNames)
-    if (isManagedUser(actual.roles.get(name), scope)) listedManaged++;
+          ? `role ${username} exists and is not managed by pg-reconcile; it is left unchanged`
+          : `role ${username} is managed by another reconciler (${role.marker.scope}); it is left unchanged`,
+    };
+  if (role !== undefined && (role.superuser || role.elevated))
+    return {
+      username,
+      reason: 'unsafe_role',
+      message: `role ${username} was given superuser or similar rights by hand; it is left unchanged`,
+    };
+  if (!rules.databases.has(user.database))
+    return { username, reason: 'missing_database', message: `database ${user.database} does not exist` };
+  if (secretVersion === undefined)
+    return {
+      username,
+      reason: 'missing_secret',
+      message: `Secret ${user.secretName} (key password) not found`,
+    };
+  const missing = firstMissingBuiltin(user, rules.missingBuiltins);
+  if (missing !== undefined)
+    return { username, reason: 'missing_role', message: `built-in role ${missing} does not exist` };
+  return undefined;
+}
 
-  // Group roles first: everything granted must exist.
+/** The roles granted to the workable users: those of every desired user when all are workable (usually). */
+function rolesNeeded(desired: DesiredState, workable: readonly number[]): ReadonlySet<string> {
+  if (workable.length === desired.users.length) return grantedRoles(desired);
+  const needed = new Set<string>();
+  for (let w = 0; w < workable.length; w++) {
+    const user = desired.users[workable[w] as number] as DesiredUser;
+    for (let k = 0; k < user.roles.length; k++) needed.add(user.roles[k] as string);
+  }
+  return needed;
+}
+
+/**
+ * The group roles to create, sorted: every needed role that does not exist, is not a system role and is not
+ * created in this run as a user.
+ */
+function roleCreations(needed: ReadonlySet<string>, input: PlanInput, workable: readonly number[]): Step[] {
   const creatingUsers = new Set<string>();
-  // The roles granted to workable users: those of every user when all are workable (the usual case).
-  const everyone = workable.length === desired.users.length;
-  const needed: ReadonlySet<string> = everyone ? allGranted : new Set<string>();
   for (let w = 0; w < workable.length; w++) {
     const i = workable[w] as number;
-    const user = desired.users[i] as DesiredUser;
-    if (lookedUp.roles[i] === undefined) creatingUsers.add(user.username);
-    if (!everyone)
-      for (let k = 0; k < user.roles.length; k++) (needed as Set<string>).add(user.roles[k] as string);
+    if (input.resolved.roles[i] === undefined)
+      creatingUsers.add((input.desired.users[i] as DesiredUser).username);
   }
-  const neededRoles = [...needed].sort();
-  for (const role of neededRoles) {
-    if (actual.roles.has(role) || creatingUsers.has(role) || SYSTEM_ROLES.has(role)) continue;
-    roleSteps.push({ op: 'create-role', role });
+  const steps: Step[] = [];
+  for (const role of [...needed].sort()) {
+    if (input.actual.roles.has(role) || creatingUsers.has(role) || SYSTEM_ROLES.has(role)) continue;
+    steps.push({ op: 'create-role', role });
   }
+  return steps;
+}
 
-  for (let w = 0; w < workable.length; w++) {
-    const i = workable[w] as number;
-    const user = desired.users[i] as DesiredUser;
-    const role = lookedUp.roles[i];
-    const secretVersion = lookedUp.versions[i] ?? '';
-    if (role === undefined) {
-      userSteps.push({
-        op: 'create-user',
-        user: user.username,
-        attributes: user.attributes,
-        secret: user.secretName,
-        secretVersion,
-      });
-      if (user.roles.length > 0)
-        userSteps.push({ op: 'grant-roles', user: user.username, roles: user.roles });
-      userSteps.push({ op: 'grant-connect', user: user.username, database: user.database });
-      if (user.privileges !== undefined) userSteps.push(...privilegeSteps(user, input, problems));
-      created++;
-      continue;
-    }
-    const before = userSteps.length;
-    let refreshed = false;
-    const changes = attributeChanges(role, user.attributes);
-    if (changes !== undefined) userSteps.push({ op: 'alter-user', user: user.username, changes });
-    const password = role.marker?.kind === 'role' ? 'changed' : (lookedUp.passwords[i] ?? 'changed');
-    if (password === 'changed') {
-      userSteps.push({ op: 'set-password', user: user.username, secret: user.secretName, secretVersion });
-      rotated++;
-    } else if (password === 'refresh-marker') {
-      userSteps.push({
-        op: 'refresh-marker',
-        user: user.username,
-        secretVersion,
-        ...(role.salt == null || !actual.passwordsReadable ? {} : { salt: role.salt }),
-      });
-      refreshed = true;
-    }
-    if (!sameList(role.memberOf, user.roles)) {
-      const revoke = role.memberOf.filter((r) => !user.roles.includes(r));
-      const grant = user.roles.filter((r) => !role.memberOf.includes(r));
-      if (revoke.length > 0) userSteps.push({ op: 'revoke-roles', user: user.username, roles: revoke });
-      if (grant.length > 0) userSteps.push({ op: 'grant-roles', user: user.username, roles: grant });
-    }
-    if (!role.connect.includes(user.database))
-      userSteps.push({ op: 'grant-connect', user: user.username, database: user.database });
-    for (let k = 0; k < role.connect.length; k++) {
-      const db = role.connect[k] as string;
-      if (db !== user.database) userSteps.push({ op: 'revoke-connect', user: user.username, database: db });
-    }
-    if (user.privileges !== undefined) userSteps.push(...privilegeSteps(user, input, problems));
-    // A marker refresh alone is bookkeeping after a Secret update, not drift.
-    if (userSteps.length - before > (refreshed ? 1 : 0)) updated++;
-  }
+/** A new user: created with its attributes and password, then its roles, CONNECT and table privileges. */
+function newUserSteps(
+  user: DesiredUser,
+  secretVersion: string,
+  input: PlanInput,
+  steps: Step[],
+  problems: Plan['problems'][number][],
+): void {
+  steps.push({
+    op: 'create-user',
+    user: user.username,
+    attributes: user.attributes,
+    secret: user.secretName,
+    secretVersion,
+  });
+  if (user.roles.length > 0) steps.push({ op: 'grant-roles', user: user.username, roles: user.roles });
+  steps.push({ op: 'grant-connect', user: user.username, database: user.database });
+  if (user.privileges !== undefined) steps.push(...privilegeSteps(user, input, problems));
+}
 
-  // Drops: managed users of this scope that are no longer wanted, within the safety bound.
-  const { users: managedUsers, roles: managedRoles } = countManaged(actual.roles, scope);
-  const candidates = unlisted(actual.roles, scope, managedUsers, listedManaged, listedNames(desired))
+/** What bringing an existing user in line did: nothing, a change, or a change that set a new password. */
+type UserOutcome = 'unchanged' | 'updated' | 'rotated';
+
+/**
+ * An existing managed user brought in line with its entry: attributes, password (set when it changed, or
+ * only the marker refreshed when the Secret changed but the password did not), roles, CONNECT on its one
+ * database and table privileges. A managed group role listed as a user gets a password.
+ */
+function existingUserSteps(
+  user: DesiredUser,
+  role: ActualRole,
+  passwordState: PasswordState | undefined,
+  secretVersion: string,
+  input: PlanInput,
+  steps: Step[],
+  problems: Plan['problems'][number][],
+): UserOutcome {
+  const { username } = user;
+  const before = steps.length;
+  const changes = attributeChanges(role, user.attributes);
+  if (changes !== undefined) steps.push({ op: 'alter-user', user: username, changes });
+  const password = role.marker?.kind === 'role' ? 'changed' : (passwordState ?? 'changed');
+  if (password === 'changed')
+    steps.push({ op: 'set-password', user: username, secret: user.secretName, secretVersion });
+  else if (password === 'refresh-marker')
+    steps.push({
+      op: 'refresh-marker',
+      user: username,
+      secretVersion,
+      ...(role.salt == null || !input.actual.passwordsReadable ? {} : { salt: role.salt }),
+    });
+  if (!sameList(role.memberOf, user.roles)) {
+    const revoke = role.memberOf.filter((r) => !user.roles.includes(r));
+    const grant = user.roles.filter((r) => !role.memberOf.includes(r));
+    if (revoke.length > 0) steps.push({ op: 'revoke-roles', user: username, roles: revoke });
+    if (grant.length > 0) steps.push({ op: 'grant-roles', user: username, roles: grant });
+  }
+  if (!role.connect.includes(user.database))
+    steps.push({ op: 'grant-connect', user: username, database: user.database });
+  for (let k = 0; k < role.connect.length; k++) {
+    const database = role.connect[k] as string;
+    if (database !== user.database) steps.push({ op: 'revoke-connect', user: username, database });
+  }
+  if (user.privileges !== undefined) steps.push(...privilegeSteps(user, input, problems));
+  if (password === 'changed') return 'rotated';
+  // A marker refresh alone is bookkeeping after a Secret update, not drift.
+  return steps.length - before > (password === 'refresh-marker' ? 1 : 0) ? 'updated' : 'unchanged';
+}
+
+/**
+ * The drops: managed users of this scope no longer listed, except a user still granted as a role, the
+ * reconciler's own and the fallback role, and a user given superuser or similar rights by hand. More than
+ * the allowed share of the managed users is held back unless forced. Each drop hands the user's objects to
+ * the fallback role in every database where it owns some, and in the connected one.
+ */
+function plannedDrops(
+  input: PlanInput,
+  options: PlanOptions,
+  context: {
+    readonly fallback: string;
+    readonly needed: ReadonlySet<string>;
+    readonly managedUsers: number;
+    readonly listedManaged: number;
+  },
+): { readonly steps: Step[]; readonly refused: Plan['refusedDrops'] } {
+  const { actual, desired } = input;
+  const { fallback, needed, managedUsers } = context;
+  const candidates = unlisted(
+    actual.roles,
+    options.scope,
+    managedUsers,
+    context.listedManaged,
+    listedNames(desired),
+  )
     .filter((name) => {
       const r = actual.roles.get(name);
       return (
@@ -496,29 +537,99 @@ export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
     })
     .sort();
   const allowance = dropAllowance(managedUsers, options.maxDropShare);
-  const dropSteps: Step[] = [];
-  let refusedDrops: Plan['refusedDrops'];
-  if (candidates.length > allowance && !options.force) {
-    refusedDrops = {
-      users: candidates,
-      message: `refusing to drop ${candidates.length} of ${managedUsers} managed users in one run (more than ${Math.round(options.maxDropShare * 100)}%, at most ${allowance}); check the ConfigMap or send force: true`,
+  if (candidates.length > allowance && !options.force)
+    return {
+      steps: [],
+      refused: {
+        users: candidates,
+        message: `refusing to drop ${candidates.length} of ${managedUsers} managed users in one run (more than ${Math.round(options.maxDropShare * 100)}%, at most ${allowance}); check the ConfigMap or send force: true`,
+      },
     };
-  } else {
-    for (const name of candidates) {
-      const role = actual.roles.get(name);
-      const databases = [...new Set([...(role?.ownsIn ?? []), actual.currentDatabase])].sort();
-      dropSteps.push({ op: 'drop-user', user: name, databases, fallback });
-    }
+  const steps: Step[] = candidates.map((name) => {
+    const role = actual.roles.get(name);
+    const databases = [...new Set([...(role?.ownsIn ?? []), actual.currentDatabase])].sort();
+    return { op: 'drop-user', user: name, databases, fallback };
+  });
+  return { steps, refused: undefined };
+}
+
+export function planReconcile(input: PlanInput, options: PlanOptions): Plan {
+  const { desired, actual, resolved } = input;
+  const { scope } = options;
+  const fallback = options.fallbackRole ?? actual.currentUser;
+  const skipped: Skipped[] = [];
+  const problems: Plan['problems'][number][] = [];
+
+  for (const p of desired.problems) {
+    if (p.username !== undefined)
+      skipped.push({ username: p.username, reason: 'invalid_entry', message: p.message });
   }
 
+  const granted = grantedRoles(desired);
+  refuseEscalatingGrants(granted, actual.roles);
+  const rules: SkipRules = {
+    scope,
+    currentUser: actual.currentUser,
+    fallback,
+    databases: actual.databases,
+    missingBuiltins: missingBuiltinRoles(granted, actual.roles),
+  };
+  // Which users can be worked on (indexes into desired.users), and how many listed names are managed
+  // users of this scope (when that is all of them, nobody is to be dropped).
+  const workable: number[] = [];
+  let listedManaged = 0;
+  for (let i = 0; i < desired.users.length; i++) {
+    const role = resolved.roles[i];
+    if (isManagedUser(role, scope)) listedManaged++;
+    const skip = whySkipped(desired.users[i] as DesiredUser, role, resolved.versions[i], rules);
+    if (skip === undefined) workable.push(i);
+    else skipped.push(skip);
+  }
+  for (const name of desired.protectedNames)
+    if (isManagedUser(actual.roles.get(name), scope)) listedManaged++;
+
+  // Group roles first: everything granted must exist.
+  const needed = rolesNeeded(desired, workable);
+  const roleSteps = roleCreations(needed, input, workable);
+
+  const userSteps: Step[] = [];
+  let created = 0;
+  let updated = 0;
+  let rotated = 0;
+  for (let w = 0; w < workable.length; w++) {
+    const i = workable[w] as number;
+    const user = desired.users[i] as DesiredUser;
+    const role = resolved.roles[i];
+    const secretVersion = resolved.versions[i] ?? '';
+    if (role === undefined) {
+      newUserSteps(user, secretVersion, input, userSteps, problems);
+      created++;
+      continue;
+    }
+    const outcome = existingUserSteps(
+      user,
+      role,
+      resolved.passwords[i],
+      secretVersion,
+      input,
+      userSteps,
+      problems,
+    );
+    if (outcome !== 'unchanged') updated++;
+    if (outcome === 'rotated') rotated++;
+  }
+
+  const { users: managedUsers, roles: managedRoles } = countManaged(actual.roles, scope);
+  const drops = plannedDrops(input, options, { fallback, needed, managedUsers, listedManaged });
+
   const rolesCreated = roleSteps.length;
-  const deleted = dropSteps.length;
-  const errors = skipped.length + problems.length + (refusedDrops === undefined ? 0 : 1);
+  const deleted = drops.steps.length;
+  const errors = skipped.length + problems.length + (drops.refused === undefined ? 0 : 1);
   return {
-    steps: [...roleSteps, ...inPhases(userSteps), ...dropSteps],
+    steps: [...roleSteps, ...inPhases(userSteps), ...drops.steps],
     skipped,
     problems,
-    ...(refusedDrops === undefined ? {} : { refusedDrops }),
+    ...(drops.refused === undefined ? {} : { refusedDrops: drops.refused }),
     summary: {
       users_created: created,
       users_updated: updated,

@@ -16,7 +16,7 @@ import type { Plan } from './plan.ts';
 import type { DesiredSource } from './source.ts';
 
 export interface ReconcileSettings extends ApplySettings {
-  /** Where users without `database` get CONNECT (the predecessor's DB_NAME). */
+  /** Where users without `database` get CONNECT (DB_NAME, or PG_URL's database). */
   readonly defaultDatabase: string;
   /** Retries after the first attempt, for transient failures. */
   readonly retries: number;
@@ -35,7 +35,7 @@ export interface ReconcileReport {
   readonly dryRun: boolean;
   readonly scope: string;
   readonly summary: Plan['summary'] & { readonly duration: string; readonly duration_ms: number };
-  /** The plan in the predecessor's words. */
+  /** The plan as readable lines (describe.ts). */
   readonly lines: readonly string[];
   readonly plan: {
     readonly steps: Plan['steps'];

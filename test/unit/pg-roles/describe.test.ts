@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { describePlan, pyRepr } from '../../../shared/pg-roles/describe.ts';
 import { planReconcile } from '../../../shared/pg-roles/plan.ts';
-import { actual, desired, managedUser, role, SCOPE, secrets } from './fixtures.ts';
+import { actual, desired, managedUser, planInput, role, SCOPE, secrets } from './fixtures.ts';
 
 describe('describePlan', () => {
   it("speaks the predecessor's dry-run lines for the seed example", () => {
-    const plan = planReconcile(
-      { desired: desired(), secrets: secrets('alice', 'bob'), passwords: new Map(), actual: actual([]) },
-      { scope: SCOPE, maxDropShare: 0.25, force: false },
-    );
+    const plan = planReconcile(planInput(desired(), actual([]), secrets('alice', 'bob')), {
+      scope: SCOPE,
+      maxDropShare: 0.25,
+      force: false,
+    });
     expect(describePlan(plan, true)).toEqual([
       '[DRY-RUN] Would create role: analyst',
       '[DRY-RUN] Would create role: developer',
@@ -24,17 +25,17 @@ describe('describePlan', () => {
 
   it('uses set notation for grants and revokes, and says what was applied without the prefix', () => {
     const plan = planReconcile(
-      {
-        desired: desired('users:\n  - username: bob\n    database: myapp\n    roles: [developer]\n'),
-        secrets: secrets('bob'),
-        passwords: new Map([['bob', 'current']]),
-        actual: actual([
+      planInput(
+        desired('users:\n  - username: bob\n    database: myapp\n    roles: [developer]\n'),
+        actual([
           role('developer'),
           role('read_write'),
           managedUser('bob', { memberOf: ['read_write'] }),
           managedUser('carol'),
         ]),
-      },
+        secrets('bob'),
+        new Map([['bob', 'current']]),
+      ),
       { scope: SCOPE, maxDropShare: 0.25, force: false },
     );
     expect(describePlan(plan, true)).toEqual([
@@ -52,10 +53,11 @@ describe('describePlan', () => {
   });
 
   it('reports no drift, skipped users and refused drops', () => {
-    const plan = planReconcile(
-      { desired: desired(), secrets: secrets(), passwords: new Map(), actual: actual([]) },
-      { scope: SCOPE, maxDropShare: 0.25, force: false },
-    );
+    const plan = planReconcile(planInput(desired(), actual([]), secrets()), {
+      scope: SCOPE,
+      maxDropShare: 0.25,
+      force: false,
+    });
     expect(describePlan(plan, true)).toEqual([
       'Skipped user alice: Secret user-alice-secret (key password) not found',
       'Skipped user bob: Secret user-bob-secret (key password) not found',

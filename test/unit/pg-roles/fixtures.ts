@@ -3,6 +3,9 @@ import type { ActualRole, ActualState } from '../../../shared/pg-roles/catalog.t
 import { parseDesiredState, type DesiredState } from '../../../shared/pg-roles/desired.ts';
 import { renderMarker, type Marker } from '../../../shared/pg-roles/marker.ts';
 import { parseMarker } from '../../../shared/pg-roles/marker.ts';
+import { resolvedUsers, triagePasswords } from '../../../shared/pg-roles/passwords.ts';
+import type { PasswordState, PlanInput } from '../../../shared/pg-roles/plan.ts';
+import type { UserSecret } from '../../../shared/pg-roles/source.ts';
 
 export const SCOPE = 'postgres/postgres-users-config';
 
@@ -69,7 +72,23 @@ export function desired(yaml: string = SEED_YAML): DesiredState {
   return parseDesiredState(yaml, 'postgres');
 }
 
-/** Secret versions for the seed's users (or the given ones). */
-export function secrets(...users: string[]): Map<string, string> {
-  return new Map(users.map((u) => [`user-${u}-secret`, `uid-${u}/1`]));
+/** The Secrets of the given users, at version `uid-<user>/1` (the version managedUser's marker names). */
+export function secrets(...users: string[]): Map<string, UserSecret> {
+  return new Map(users.map((u) => [`user-${u}-secret`, { version: `uid-${u}/1`, password: `pw-${u}` }]));
+}
+
+/**
+ * The plan's input as the reconcile builds it: each desired user's role and Secret looked up by the password
+ * triage, with `passwords` (by user; a user not named has no state) standing for what the check of the
+ * stored verifiers found.
+ */
+export function planInput(
+  want: DesiredState,
+  state: ActualState,
+  userSecrets: ReadonlyMap<string, UserSecret>,
+  passwords: ReadonlyMap<string, PasswordState> = new Map(),
+): PlanInput {
+  const triage = triagePasswords(want.users, userSecrets, state.roles, state.passwordsReadable, SCOPE);
+  const checked = { ...triage, states: want.users.map((u) => passwords.get(u.username)) };
+  return { desired: want, actual: state, resolved: resolvedUsers(checked) };
 }

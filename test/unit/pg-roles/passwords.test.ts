@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   checkPasswords,
   passwordStates,
+  resolvedUsers,
   triagePasswords,
   verifiersToCheck,
 } from '../../../shared/pg-roles/passwords.ts';
 import { planReconcile, unlistedManagedUsers } from '../../../shared/pg-roles/plan.ts';
 import { scramVerifier, verifierSalt } from '../../../shared/pg-roles/scram.ts';
-import { actual, desired, managedRole, managedUser, role, SCOPE } from './fixtures.ts';
+import { actual, desired, managedRole, managedUser, planInput, role, SCOPE } from './fixtures.ts';
 
 const yaml = 'users:\n  - username: alice\n';
 const secret = (password: string, version = 'uid-alice/1') =>
@@ -191,24 +192,15 @@ describe('passwordStates', () => {
     );
     const options = { scope: SCOPE, maxDropShare: 1, force: false };
     const byMaps = planReconcile(
-      {
-        desired: want,
-        actual: state,
-        secrets: new Map([...secrets].map(([name, s]) => [name, s.version])),
-        passwords: await passwordStates(want.users, secrets, state, SCOPE),
-      },
+      planInput(want, state, secrets, await passwordStates(want.users, secrets, state, SCOPE)),
       options,
     );
     const triage = triagePasswords(want.users, secrets, state.roles, true, SCOPE);
     expect(triage.verify.map((i) => want.users[i]?.username)).toEqual(['bob', 'carol']);
     expect(unlistedManagedUsers(want, state.roles, SCOPE, triage.roles)).toEqual(['gone']);
-    const { roles, secrets: found, states } = await checkPasswords(triage, state.roles);
+    const checked = await checkPasswords(triage, state.roles);
     const byTriage = planReconcile(
-      {
-        desired: want,
-        actual: state,
-        resolved: { roles, versions: found.map((s) => s?.version), passwords: states },
-      },
+      { desired: want, actual: state, resolved: resolvedUsers(checked) },
       options,
     );
     expect(byTriage).toEqual(byMaps);

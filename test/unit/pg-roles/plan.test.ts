@@ -10,26 +10,27 @@ import {
 } from '../../../shared/pg-roles/plan.ts';
 import { verifierSalt } from '../../../shared/pg-roles/scram.ts';
 import { refusal } from '../../support/platform-error.ts';
-import { actual, desired, managedRole, managedUser, role, SCOPE, secrets } from './fixtures.ts';
+import type { UserSecret } from '../../../shared/pg-roles/source.ts';
+import { actual, desired, managedRole, managedUser, planInput, role, SCOPE, secrets } from './fixtures.ts';
 
 const options: PlanOptions = { scope: SCOPE, maxDropShare: 0.25, force: false };
 const plan = (
   input: {
     yaml?: string;
     roles?: Parameters<typeof actual>[0];
-    secrets?: Map<string, string>;
-    passwords?: Map<string, PasswordState>;
+    secrets?: ReadonlyMap<string, UserSecret>;
+    passwords?: ReadonlyMap<string, PasswordState>;
     state?: Partial<ReturnType<typeof actual>>;
   },
   extra: Partial<PlanOptions> = {},
 ) =>
   planReconcile(
-    {
-      desired: desired(input.yaml),
-      secrets: input.secrets ?? secrets('alice', 'bob'),
-      passwords: input.passwords ?? new Map(),
-      actual: actual(input.roles ?? [], input.state),
-    },
+    planInput(
+      desired(input.yaml),
+      actual(input.roles ?? [], input.state),
+      input.secrets ?? secrets('alice', 'bob'),
+      input.passwords,
+    ),
     { ...options, ...extra },
   );
 
@@ -519,6 +520,7 @@ describe('planReconcile', () => {
       managedUser('rejected'),
     ]);
     const want = desired('users:\n  - username: alice\n  - username: pg_rejected\n');
-    expect(unlistedManagedUsers(want, state.roles, SCOPE)).toEqual(['bob', 'rejected']);
+    const userRoles = want.users.map((u) => state.roles.get(u.username));
+    expect(unlistedManagedUsers(want, state.roles, SCOPE, userRoles)).toEqual(['bob', 'rejected']);
   });
 });
