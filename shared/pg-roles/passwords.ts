@@ -9,7 +9,7 @@
  * 3. otherwise (pg_authid not readable: the reconciler is not a superuser) a new Secret version rotates the
  *    password; a password changed by hand in the database cannot be seen and stays until the Secret changes.
  */
-import type { ActualRole, ActualState } from './catalog.ts';
+import type { ActualRole } from './catalog.ts';
 import type { DesiredUser } from './desired.ts';
 import { isManaged, type PasswordState, type ResolvedUsers } from './plan.ts';
 import { verifierMatches } from './scram.ts';
@@ -94,35 +94,4 @@ export function resolvedUsers(triage: PasswordTriage): ResolvedUsers {
     versions: triage.secrets.map((s) => s?.version),
     passwords: triage.states,
   };
-}
-
-/** The users whose stored verifier must be read and checked (the catalog's third query reads them). */
-export function verifiersToCheck(
-  users: readonly DesiredUser[],
-  secrets: ReadonlyMap<string, UserSecret>,
-  roles: ReadonlyMap<string, ActualRole>,
-  passwordsReadable: boolean,
-  scope: string,
-): string[] {
-  if (!passwordsReadable) return [];
-  return triagePasswords(users, secrets, roles, true, scope).verify.map((i) => users[i]?.username ?? '');
-}
-
-/** Whether each existing managed user's stored password is its Secret's (triage, then check), by user. */
-export async function passwordStates(
-  users: readonly DesiredUser[],
-  secrets: ReadonlyMap<string, UserSecret>,
-  actual: ActualState,
-  scope: string,
-): Promise<Map<string, PasswordState>> {
-  const triage = await checkPasswords(
-    triagePasswords(users, secrets, actual.roles, actual.passwordsReadable, scope),
-    actual.roles,
-  );
-  const states = new Map<string, PasswordState>();
-  triage.states.forEach((state, i) => {
-    const user = users[i];
-    if (state !== undefined && user !== undefined) states.set(user.username, state);
-  });
-  return states;
 }

@@ -3,9 +3,10 @@ import type { ActualRole, ActualState } from '../../../shared/pg-roles/catalog.t
 import { parseDesiredState, type DesiredState } from '../../../shared/pg-roles/desired.ts';
 import { renderMarker, type Marker } from '../../../shared/pg-roles/marker.ts';
 import { parseMarker } from '../../../shared/pg-roles/marker.ts';
-import { resolvedUsers, triagePasswords } from '../../../shared/pg-roles/passwords.ts';
+import { checkPasswords, resolvedUsers, triagePasswords } from '../../../shared/pg-roles/passwords.ts';
 import type { PasswordState, PlanInput } from '../../../shared/pg-roles/plan.ts';
 import type { UserSecret } from '../../../shared/pg-roles/source.ts';
+import type { DesiredUser } from '../../../shared/pg-roles/desired.ts';
 
 export const SCOPE = 'postgres/postgres-users-config';
 
@@ -91,4 +92,35 @@ export function planInput(
   const triage = triagePasswords(want.users, userSecrets, state.roles, state.passwordsReadable, SCOPE);
   const checked = { ...triage, states: want.users.map((u) => passwords.get(u.username)) };
   return { desired: want, actual: state, resolved: resolvedUsers(checked) };
+}
+
+/** The users whose stored verifier reconcile reads and checks: the triage's `verify` list, by name. */
+export function verifiersToCheck(
+  users: readonly DesiredUser[],
+  secrets: ReadonlyMap<string, UserSecret>,
+  roles: ReadonlyMap<string, ActualRole>,
+  passwordsReadable: boolean,
+  scope: string,
+): string[] {
+  if (!passwordsReadable) return [];
+  return triagePasswords(users, secrets, roles, true, scope).verify.map((i) => users[i]?.username ?? '');
+}
+
+/** Each existing managed user's password state by name: the triage and check reconcile runs. */
+export async function passwordStates(
+  users: readonly DesiredUser[],
+  secrets: ReadonlyMap<string, UserSecret>,
+  actual: ActualState,
+  scope: string,
+): Promise<Map<string, PasswordState>> {
+  const triage = await checkPasswords(
+    triagePasswords(users, secrets, actual.roles, actual.passwordsReadable, scope),
+    actual.roles,
+  );
+  const states = new Map<string, PasswordState>();
+  triage.states.forEach((state, i) => {
+    const user = users[i];
+    if (state !== undefined && user !== undefined) states.set(user.username, state);
+  });
+  return states;
 }

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkPasswords,
-  passwordStates,
-  resolvedUsers,
-  triagePasswords,
-  verifiersToCheck,
-} from '../../../shared/pg-roles/passwords.ts';
+import { checkPasswords, resolvedUsers, triagePasswords } from '../../../shared/pg-roles/passwords.ts';
 import { planReconcile, unlistedManagedUsers } from '../../../shared/pg-roles/plan.ts';
 import { scramVerifier, verifierSalt } from '../../../shared/pg-roles/scram.ts';
-import { actual, desired, managedRole, managedUser, planInput, role, SCOPE } from './fixtures.ts';
+import {
+  actual,
+  desired,
+  managedRole,
+  managedUser,
+  passwordStates,
+  planInput,
+  role,
+  SCOPE,
+  verifiersToCheck,
+} from './fixtures.ts';
 
 const yaml = 'users:\n  - username: alice\n';
 const secret = (password: string, version = 'uid-alice/1') =>
