@@ -15,6 +15,7 @@ import {
 } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { ConfigError, defineConfig } from '../../shared/platform/config.ts';
+import { DNS_LABEL } from '../../shared/platform/kubernetes-names.ts';
 
 const postgresUrl = z
   .string()
@@ -33,10 +34,7 @@ export const loadConfig = defineConfig(
     DB_NAME: withDefault(nonEmpty(), 'postgres'),
     DB_USER: withDefault(nonEmpty(), 'postgres'),
     DB_PASS: optional(z.string()),
-    NAMESPACE: withDefault(
-      z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')),
-      'postgres',
-    ),
+    NAMESPACE: withDefault(z.string().check(z.regex(DNS_LABEL, 'a namespace name')), 'postgres'),
     CONFIGMAP_NAME: withDefault(nonEmpty(), 'postgres-users-config'),
     KUBE_CONFIG: optional(z.string()),
     KUBECONFIG: optional(z.string()),

@@ -23,6 +23,7 @@ import {
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { LOCK_BUSY_RETRY_AFTER_SECONDS } from '../../shared/store/lock-lease.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { DNS_LABEL } from '../../shared/platform/kubernetes-names.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { runAudited } from '../../shared/store/audited-run.ts';
 import { PlatformStore } from '../../shared/store/store.ts';
@@ -38,7 +39,7 @@ export const resetRequest = z
   .object({
     username: z
       .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
+      .regex(DNS_LABEL)
       .optional(),
     dryRun: z.boolean().default(false),
     after: z.string().max(63).optional(),

@@ -5,6 +5,7 @@
  * refuses to start.
  */
 import { commaList, integer, nonEmpty, optional, text, withDefault, z, type EnvShape } from './env-schema.ts';
+import { SERVICE_ACCOUNT_SUBJECT } from './kubernetes-names.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -30,10 +31,6 @@ const tokenList = commaList().check(
     message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
   }),
 );
-
-/** `system:serviceaccount:<namespace>:<name>`: a namespace is a DNS label, a name a DNS subdomain. */
-export const SERVICE_ACCOUNT_SUBJECT =
-  /^system:serviceaccount:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
 
 /** Comma-separated `system:serviceaccount:<namespace>:<name>` identities; empty: none. */
 const senderList = commaList().check(
