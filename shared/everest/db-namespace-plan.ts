@@ -29,7 +29,7 @@ export const RESERVED_NAMESPACES: ReadonlySet<string> = new Set([
   'everest-olm',
 ]);
 
-/** The operators of seed 001's API and their OLM packages (chart everest-db-namespace). */
+/** The operators the API offers and their OLM packages (chart everest-db-namespace). */
 export const OPERATORS = {
   postgresql: { package: 'percona-postgresql-operator', channel: 'stable-v2' },
   mongodb: { package: 'percona-server-mongodb-operator', channel: 'stable-v1' },
