@@ -12,7 +12,6 @@
 import { CloudEvent } from 'cloudevents';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
@@ -21,7 +20,8 @@ import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { redactSecrets } from '../../shared/store/audit.ts';
 import { runAudited } from '../../shared/store/audited-run.ts';
 import type { DeadLetter, DeadLetterEntry } from '../../shared/store/dead-letters.ts';
-import { PlatformStore } from '../../shared/store/store.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
+import { connectPlatformStore } from '../../shared/wiring/platform-store.ts';
 import type { DeadLetterConfig } from './config.ts';
 
 /** Knative's extensions on a dead-lettered event (pkg/kncloudevents/attributes/knative_error.go). */
@@ -347,14 +347,8 @@ export function deadLetterSpec(deps: DeadLetterDependencies): FunctionSpec {
 }
 
 export function deadLetterSetup(config: DeadLetterConfig, log: Logger): FunctionSetup {
-  const pool = createPool({
-    connectionString: config.databaseUrl,
-    max: poolSizeFor(config.maxConcurrentOperations),
-    log,
-    applicationName: 'dead-letter',
-    ...poolTimeouts(config.callTimeouts),
-  });
-  const store = new PlatformStore(pool);
+  const connection = connectPlatformStore(config, log, 'dead-letter');
+  const { store } = connection;
   const metrics = new DeadLetterMetrics();
   const sink = eventSinkFor(
     { sink: config.replaySink, tokenFile: config.eventSinkTokenFile },
@@ -369,7 +363,7 @@ export function deadLetterSetup(config: DeadLetterConfig, log: Logger): Function
     ready: () => store.ensureSchema(),
     close: async () => {
       await sink?.close();
-      await pool.end();
+      await connection.close();
     },
   };
 }

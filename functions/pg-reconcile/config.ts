@@ -16,6 +16,7 @@ import {
 } from '../../shared/platform/env-schema.ts';
 import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';
 import { ConfigError, defineConfig } from '../../shared/platform/config.ts';
+import { DNS_LABEL } from '../../shared/platform/kubernetes-names.ts';
 
 const postgresUrl = zMini.string().check(
   zMini.refine((v) => /^postgres(ql)?:\/\//.test(v), {
@@ -34,10 +35,7 @@ export const loadConfig = defineConfig(
     DB_NAME: withDefault(nonEmpty(), 'postgres'),
     DB_USER: withDefault(nonEmpty(), 'postgres'),
     DB_PASS: optional(zMini.string()),
-    NAMESPACE: withDefault(
-      zMini.string().check(zMini.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')),
-      'postgres',
-    ),
+    NAMESPACE: withDefault(zMini.string().check(zMini.regex(DNS_LABEL, 'a namespace name')), 'postgres'),
     CONFIGMAP_NAME: withDefault(nonEmpty(), 'postgres-users-config'),
     KUBE_CONFIG: optional(zMini.string()),
     KUBECONFIG: optional(zMini.string()),

@@ -9,13 +9,11 @@
  * transaction under an advisory lock: catalog, plan, apply) -> metrics -> audit.
  */
 import { z } from 'zod';
-import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
-import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { operation, type FunctionSpec, type InvocationContext } from '../../shared/platform/operation.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { runAudited } from '../../shared/store/audited-run.ts';
-import { PlatformStore } from '../../shared/store/store.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
 import { coalescing } from '../../shared/pg-roles/coalesce.ts';
 import { ReconcileMetrics } from '../../shared/pg-roles/metrics.ts';
 import {
@@ -23,8 +21,7 @@ import {
   type ReconcileDependencies,
   type ReconcileReport,
 } from '../../shared/pg-roles/reconcile.ts';
-import { KubernetesConfigObjects } from '../../shared/adapters/kubernetes/config-objects.ts';
-import { ConfigMapDesiredSource } from '../../shared/pg-roles/source.ts';
+import { connectPgReconcileSystems } from '../../shared/wiring/pg-reconcile-systems.ts';
 import type { PgReconcileConfig } from './config.ts';
 
 export const RECONCILE_EVENT = 'dev.tenantlifecycle.pg.reconcile.requested';
@@ -162,29 +159,9 @@ export function pgReconcileSpec(deps: PgReconcileDependencies): FunctionSpec {
 }
 
 export function pgReconcileSetup(config: PgReconcileConfig, log: Logger): FunctionSetup {
-  const storePool = createPool({
-    connectionString: config.databaseUrl,
-    max: poolSizeFor(config.maxConcurrentOperations),
-    log,
-    applicationName: 'pg-reconcile',
-    ...poolTimeouts(config.callTimeouts),
-  });
-  const target = createPool({
-    connectionString: config.targetUrl,
-    log,
-    applicationName: 'pg-reconcile',
-    max: config.poolMax,
-    ...poolTimeouts(config.callTimeouts),
-  });
-  const store = new PlatformStore(storePool);
+  const systems = connectPgReconcileSystems(config, log);
+  const { store, target, source } = systems;
   const metrics = new ReconcileMetrics();
-  const configObjects = new KubernetesConfigObjects(loadKubeConfig(config.kubeconfig), {
-    timeoutMs: config.callTimeouts.kubernetesMs,
-  });
-  const source = new ConfigMapDesiredSource(configObjects, {
-    namespace: config.namespace,
-    configMap: config.configMap,
-  });
   return {
     spec: pgReconcileSpec({
       reconcile: {
@@ -211,10 +188,7 @@ export function pgReconcileSetup(config: PgReconcileConfig, log: Logger): Functi
       await store.ensureSchema();
       await target.query('SELECT 1');
     },
-    close: async () => {
-      await target.end();
-      await storePool.end();
-    },
+    close: () => systems.close(),
     registerMetrics: (registry) => {
       metrics.register(registry);
     },

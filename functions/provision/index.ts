@@ -18,7 +18,7 @@ import {
   type ProvisionResult,
   type ProvisionSettings,
 } from '../../shared/tenancy/provision.ts';
-import { generatePassword } from '../../shared/tenancy/passwords.ts';
+import { generatePassword } from '../../shared/platform/passwords.ts';
 import type { ProvisionConfig } from './config.ts';
 
 export const PROVISION_EVENT = 'dev.tenantlifecycle.tenant.provision.requested';

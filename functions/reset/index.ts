@@ -6,11 +6,6 @@
  * stopped early sends itself the continuation event through the sink (CONTINUATION_SINK, a Broker).
  */
 import { z } from 'zod';
-import { KubernetesCluster } from '../../shared/adapters/kubernetes/cluster.ts';
-import { discoverResources } from '../../shared/adapters/kubernetes/discovery.ts';
-import { loadKubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';
-import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';
-import { createPool, poolSizeFor, poolTimeouts } from '../../shared/adapters/postgres/pool.ts';
 import type { Logger } from '../../shared/platform/logger.ts';
 import { eventSinkFor, type EventSink } from '../../shared/platform/event-sink.ts';
 import {
@@ -23,23 +18,22 @@ import {
 import { PlatformError } from '../../shared/platform/errors.ts';
 import { LOCK_BUSY_RETRY_AFTER_SECONDS } from '../../shared/store/lock-lease.ts';
 import type { FunctionSetup } from '../../shared/platform/server.ts';
+import { DNS_LABEL } from '../../shared/platform/kubernetes-names.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { runAudited } from '../../shared/store/audited-run.ts';
-import { PlatformStore } from '../../shared/store/store.ts';
+import type { PlatformStore } from '../../shared/store/store.ts';
 import type { TenantPlan } from '../../shared/tenancy/baseline.ts';
 import { resetSweep, type ResetSweepPorts, type SweepStop } from '../../shared/tenancy/reset-sweep.ts';
 import { terminatingTotals } from '../../shared/tenancy/reset.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
+import { connectResetSystems } from '../../shared/wiring/reset-systems.ts';
 import type { ResetConfig } from './config.ts';
 
 export const RESET_EVENT = 'dev.tenantlifecycle.tenant.reset.requested';
 
 export const resetRequest = z
   .object({
-    username: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
-      .optional(),
+    username: z.string().regex(DNS_LABEL).optional(),
     dryRun: z.boolean().default(false),
     after: z.string().max(63).optional(),
   })
@@ -199,20 +193,8 @@ export function resetSpec(deps: ResetDependencies): FunctionSpec {
 }
 
 export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
-  const pool = createPool({
-    connectionString: config.databaseUrl,
-    max: poolSizeFor(config.maxConcurrentOperations),
-    log,
-    applicationName: 'reset',
-    ...poolTimeouts(config.callTimeouts),
-  });
-  const store = new PlatformStore(pool, undefined, {
-    lockWaitMs: config.requestTimeoutMs / 2,
-    lockLeaseMs: config.lockLeaseMs,
-  });
-  const kc = loadKubeConfig(config.kubeconfig);
-  const raw = new RawKubernetes(kc, { timeoutMs: config.callTimeouts.kubernetesMs });
-  const cluster = new KubernetesCluster(kc, { timeoutMs: config.callTimeouts.kubernetesMs });
+  const systems = connectResetSystems(config, log);
+  const { store } = systems;
   const metrics = new TenantRunMetrics();
   const sink = eventSinkFor(
     { ...config.continuation, tokenFile: config.eventSinkTokenFile },
@@ -221,14 +203,7 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
   );
   return {
     spec: resetSpec({
-      ports: {
-        raw,
-        lister: raw,
-        discover: () => discoverResources(raw),
-        namespacePages: (selector) => cluster.namespacePages(selector),
-        readNamespace: (name) => cluster.readNamespace(name),
-        create: (object) => cluster.create(object),
-      },
+      ports: systems.ports,
       plans: config.plans,
       reserved: config.reserved,
       concurrency: config.concurrency,
@@ -243,7 +218,7 @@ export function resetSetup(config: ResetConfig, log: Logger): FunctionSetup {
     ready: () => store.ensureSchema(),
     close: async () => {
       await sink?.close();
-      await pool.end();
+      await systems.close();
     },
   };
 }

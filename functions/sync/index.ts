@@ -13,6 +13,7 @@ import type { FunctionSetup } from '../../shared/platform/server.ts';
 import { runAudited } from '../../shared/store/audited-run.ts';
 import type { PlatformStore } from '../../shared/store/store.ts';
 import { PlatformError } from '../../shared/platform/errors.ts';
+import { DNS_LABEL } from '../../shared/platform/kubernetes-names.ts';
 import { assertNotReserved, type ReservedNames } from '../../shared/platform/reserved-names.ts';
 import { sync, type SyncPorts, type SyncSettings } from '../../shared/tenancy/sync.ts';
 import { TenantRunMetrics } from '../../shared/tenancy/run-metrics.ts';
@@ -23,10 +24,7 @@ export const SYNC_EVENT = 'dev.tenantlifecycle.tenant.sync.requested';
 
 export const syncRequest = z
   .object({
-    username: z
-      .string()
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
-      .optional(),
+    username: z.string().regex(DNS_LABEL).optional(),
     dryRun: z.boolean().default(false),
     /** Delete orphans (namespaces and product-made Grafana users without a tenant). */
     prune: z.boolean().default(false),

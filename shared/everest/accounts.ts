@@ -35,6 +35,11 @@ export const USERNAME_RULE = /^[a-zA-Z0-9_]{3,}$/;
 export const PASSWORD_RULE = /^[a-zA-Z0-9@*#$%^&+=!_-]{6,}$/;
 export const USERNAME_MESSAGE =
   'username may contain only letters, numbers, underscores, and must be at least 3 characters long';
+/**
+ * The alphabet of passwords generated for Everest accounts: Everest's allowed set (PASSWORD_RULE) without
+ * look-alike characters (I, O, l, 0, 1); 64 symbols, about 144 bits for 24 characters.
+ */
+export const GENERATED_PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789@#%+=_-';
 export const PASSWORD_MESSAGE =
   'password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), and must be at least 6 characters long';
 

@@ -8,6 +8,7 @@
  * which belong to Everest's own installation.
  */
 import { PlatformError } from '../platform/errors.ts';
+import { RFC1035_LABEL } from '../platform/kubernetes-names.ts';
 import { assertNotReserved, type ReservedNames } from '../platform/reserved-names.ts';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 
@@ -28,7 +29,7 @@ export const RESERVED_NAMESPACES: ReadonlySet<string> = new Set([
   'everest-olm',
 ]);
 
-/** The operators of seed 001's API and their OLM packages (chart everest-db-namespace). */
+/** The operators the API offers and their OLM packages (chart everest-db-namespace). */
 export const OPERATORS = {
   postgresql: { package: 'percona-postgresql-operator', channel: 'stable-v2' },
   mongodb: { package: 'percona-server-mongodb-operator', channel: 'stable-v1' },
@@ -42,14 +43,12 @@ export function operatorOfPackage(name: string): OperatorKey | undefined {
   return OPERATOR_KEYS.find((k) => OPERATORS[k].package === name);
 }
 
-const RFC1035 = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /**
  * Everest's name rules, then the product's reserved names (shared/platform/reserved-names.ts, from the
  * configuration): a 400 naming the field either way.
  */
 export function checkNamespaceName(namespace: string, reserved?: ReservedNames): void {
-  if (!RFC1035.test(namespace))
+  if (!RFC1035_LABEL.test(namespace))
     throw new PlatformError({
       reason: 'validation',
       message: `'${namespace}' is not a valid namespace name (RFC 1035 label: lower-case letters, digits and '-', starting with a letter, at most 63)`,

@@ -1,19 +1,19 @@
 /**
- * POST /bootstrap/tenant: an Everest tenant in one repeatable step, as seed 001's sequence (namespace,
- * account, password, RBAC lines, limits) but against Everest's own data and safe to run again:
+ * POST /bootstrap/tenant: an Everest tenant (namespace, account, password, RBAC lines, limits) in one
+ * step against Everest's own data, safe to run again:
  * 1. the tenant's policy lines are appended unless already present;
  * 2. the database namespace is added, or, when Everest already manages it, given the operators it lacks;
  * 3. the account is created, or its password set when it exists;
  * 4. the TenantResourcePolicy is written with the given limits, or with the defaults only when the
- *    namespace has none (the predecessor overwrote a tenant's limits with the defaults on every run).
+ *    namespace has none, so that running it again never resets a tenant's limits.
  * Everything is validated before the first write (Everest's name and password rules, the reserved names,
  * the operators, the policy lines), so bad input changes nothing. Only what this product made for this
  * tenant is changed: Everest's `admin` never, an existing account only when the accounts Secret's owner
  * record names this tenant, an existing namespace only when it carries this product's tenant annotation;
  * anything else is 409 not_owned and nothing is written. A dry run reads and plans, and writes nothing.
  */
-import type { ReservedNames } from '../platform/reserved-names.ts';
 import { assertNotReserved } from '../platform/reserved-names.ts';
+import type { AuditContext } from '../store/audited-run.ts';
 import {
   checkAccountOwnership,
   checkPassword,
@@ -24,20 +24,12 @@ import {
   setAccountPassword,
   withAccountOwner,
 } from './accounts.ts';
-import type { EverestAccounts } from './accounts-secret.ts';
+import { auditedChange, namespaceTarget } from './audited-change.ts';
 import { planNamespace, type OperatorChoice, type OperatorKey } from './db-namespace-plan.ts';
-import type { EverestNamespaces } from './db-namespaces.ts';
-import { readLimits, type EverestApi } from './enforcement.ts';
-import type { EverestRbac } from './rbac-configmap.ts';
+import { requestEnforcement } from './limits-operations.ts';
+import type { BootstrapPorts } from './ports.ts';
 import { tenantPolicyLines } from './rbac-policy.ts';
-import {
-  DEFAULT_LIMITS,
-  renderTenantResourcePolicy,
-  seedLimitsFromSpec,
-  specFromSeedLimits,
-  tenantResourcePolicyPath,
-  type SeedLimits,
-} from './tenant-resource-policy.ts';
+import { DEFAULT_LIMITS, seedLimitsFromSpec, type SeedLimits } from './tenant-resource-policy.ts';
 
 export interface BootstrapRequest {
   readonly username: string;
@@ -49,15 +41,11 @@ export interface BootstrapRequest {
   readonly dryRun: boolean;
 }
 
-export interface EverestTenantSystems {
-  /** Names never used for a namespace or an account (the configuration's, shared/platform/reserved-names.ts). */
-  readonly reserved: ReservedNames;
-  readonly api: EverestApi;
-  readonly accounts: EverestAccounts;
-  readonly rbac: EverestRbac;
-  readonly namespaces: EverestNamespaces;
-  readonly now: () => Date;
-}
+/** What the bootstrap itself reads and writes. */
+export type EverestTenantSystems = Pick<
+  BootstrapPorts,
+  'reserved' | 'accounts' | 'rbac' | 'namespaces' | 'limits' | 'now'
+>;
 
 export interface BootstrapResult {
   readonly status: 'ok';
@@ -71,15 +59,6 @@ export interface BootstrapResult {
   readonly rbac: { readonly added: number; readonly already_present: number; readonly enforced: boolean };
   readonly limits: SeedLimits & { readonly source: 'given' | 'default' | 'existing' };
   readonly warnings: readonly string[];
-}
-
-/** Writes a namespace's TenantResourcePolicy (server-side apply: the same limits twice change nothing). */
-export async function writeLimits(api: EverestApi, limits: SeedLimits): Promise<void> {
-  await api.apply(
-    tenantResourcePolicyPath(limits.namespace),
-    renderTenantResourcePolicy(limits.namespace, specFromSeedLimits(limits)),
-    `write limits of ${limits.namespace}`,
-  );
 }
 
 export async function bootstrapTenant(
@@ -106,7 +85,7 @@ export async function bootstrapTenant(
   // write itself, against a concurrent change).
   const accountsRead = await systems.accounts.read();
   checkAccountOwnership(accountsRead, username, namespace);
-  const existingSpec = state.exists ? await readLimits(systems.api, namespace) : undefined;
+  const existingSpec = state.exists ? await systems.limits.read(namespace) : undefined;
   const limits =
     request.limits !== undefined
       ? { namespace, ...request.limits, source: 'given' as const }
@@ -148,7 +127,7 @@ export async function bootstrapTenant(
           result: 'created' as const,
         };
   });
-  if (limits.source !== 'existing') await writeLimits(systems.api, limits);
+  if (limits.source !== 'existing') await systems.limits.write(limits);
   return {
     status: 'ok',
     dryRun: false,
@@ -162,4 +141,38 @@ export async function bootstrapTenant(
     limits,
     warnings: plan.warnings,
   };
+}
+
+/**
+ * POST /bootstrap/tenant: the bootstrap under the namespace's lock with its audit record (a dry run: neither),
+ * then, when limits were written, enforce asked to apply them at once (`enforcement`).
+ */
+export async function runTenantBootstrap(
+  ports: EverestTenantSystems & Pick<BootstrapPorts, 'store' | 'limitsEvents'>,
+  request: BootstrapRequest,
+  ctx: AuditContext,
+): Promise<BootstrapResult | (BootstrapResult & { enforcement: 'unchanged' | 'requested' | 'scheduled' })> {
+  if (request.dryRun) return bootstrapTenant(ports, request);
+  const result = await auditedChange(
+    ports.store,
+    ctx,
+    {
+      operation: 'bootstrap-tenant',
+      target: namespaceTarget(request.namespace),
+      details: (r: BootstrapResult) => ({
+        username: r.username,
+        namespace_created: r.namespace_created,
+        operators_installed: r.operators_installed,
+        account: r.account,
+        rbac_added: r.rbac.added,
+        limits_source: r.limits.source,
+      }),
+    },
+    () => bootstrapTenant(ports, request),
+  );
+  const enforcement =
+    result.limits.source === 'existing'
+      ? 'unchanged'
+      : await requestEnforcement(ports, request.namespace, ctx);
+  return { ...result, enforcement };
 }

@@ -19,6 +19,7 @@
  */
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { DNS_SUBDOMAIN } from '../platform/kubernetes-names.ts';
 import { FORBIDDEN_GRANTS, grantableRoleProblem, identifierProblem, roleNameProblem } from './names.ts';
 
 export const TABLE_PRIVILEGES = [
@@ -86,8 +87,6 @@ export class DesiredStateError extends Error {
 export function defaultSecretName(username: string): string {
   return `user-${username.replaceAll('_', '-')}-secret`;
 }
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 const FORBIDDEN_ATTRIBUTES = ['superuser', 'replication', 'bypassrls', 'createrole', 'login'];
 
@@ -179,7 +178,7 @@ function parseEntry(
   const parsedAttrs = attributesSchema.safeParse(attrs);
   if (!parsedAttrs.success) return `attributes: ${issueText(parsedAttrs.error)}`;
   const secretName = e.secretName ?? defaultSecretName(e.username);
-  if (secretName.length > 253 || !DNS_SUBDOMAIN.test(secretName))
+  if (!DNS_SUBDOMAIN.test(secretName))
     return e.secretName === undefined
       ? `no valid Secret name follows from this username ("${secretName}"): set secretName`
       : `secretName "${secretName}" is not a valid Kubernetes name`;

@@ -14,6 +14,7 @@ import {
   zMini,
   type EnvShape,
 } from './env-schema.ts';
+import { SERVICE_ACCOUNT_SUBJECT } from './kubernetes-names.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,10 +40,6 @@ const tokenList = commaList().check(
     message: `every token must be at least ${MIN_TOKEN_LENGTH} characters`,
   }),
 );
-
-/** `system:serviceaccount:<namespace>:<name>`: a namespace is a DNS label, a name a DNS subdomain. */
-export const SERVICE_ACCOUNT_SUBJECT =
-  /^system:serviceaccount:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?:[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
 
 /** Comma-separated `system:serviceaccount:<namespace>:<name>` identities; empty: none. */
 const senderList = commaList().check(

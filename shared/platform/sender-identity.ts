@@ -22,7 +22,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { Agent, request } from 'undici';
-import { SERVICE_ACCOUNT_SUBJECT } from './config.ts';
+import { SERVICE_ACCOUNT_SUBJECT } from './kubernetes-names.ts';
 import { PlatformError } from './errors.ts';
 
 /** The signature algorithms Kubernetes signs service-account tokens with (RSA or P-256 keys). */

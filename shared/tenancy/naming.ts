@@ -11,9 +11,10 @@
 import { createHash } from 'node:crypto';
 import anyAscii from 'any-ascii';
 import { PlatformError } from '../platform/errors.ts';
+import { DNS_LABEL_MAX_LENGTH } from '../platform/kubernetes-names.ts';
 import { isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 
-export const MAX_NAME_LENGTH = 63;
+export const MAX_NAME_LENGTH = DNS_LABEL_MAX_LENGTH;
 const HASH_LENGTH = 8;
 
 /** Scripts that unidecode writes syllable by syllable ("李小龙" -> "Li Xiao Long"). */

@@ -15,7 +15,7 @@ import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { renderTenantObjects, tenantGroupName } from './tenant-objects.ts';
 import { renderTenantKubeconfig } from './kubeconfig.ts';
 import { tenantName, type ReservedNames } from './naming.ts';
-import { generatePassword } from './passwords.ts';
+import { generatePassword } from '../platform/passwords.ts';
 import { notOwnedError } from './ownership.ts';
 import { runSaga, type Step, type StepReport } from './saga.ts';
 import { usesStarterPassword } from './starters.ts';

@@ -12,7 +12,7 @@
 import { PlatformError } from '../platform/errors.ts';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import { labels, MANAGER } from './labels.ts';
-import { generatePassword } from './passwords.ts';
+import { generatePassword } from '../platform/passwords.ts';
 
 export interface StarterValues {
   readonly tenant: string;

@@ -41,7 +41,7 @@ import {
 } from './baseline-drift.ts';
 import { annotations, labels, tenantNamespaceSelector } from './labels.ts';
 import { namespaceOwnership, notOwnedError, type NotOwned } from './ownership.ts';
-import { generatePassword } from './passwords.ts';
+import { generatePassword } from '../platform/passwords.ts';
 import type { GrafanaOrgRole } from './tenant-config.ts';
 import {
   completePlan,

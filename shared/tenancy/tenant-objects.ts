@@ -5,7 +5,7 @@
  */
 import { renderBaseline, type TenantEgress, type TenantPlan } from './baseline.ts';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
-import { generatePassword } from './passwords.ts';
+import { generatePassword } from '../platform/passwords.ts';
 import { renderStarter } from './starters.ts';
 
 /** How the apiserver names a tenant's OIDC identities, and the ClusterRole tenants are bound to. */

@@ -19,6 +19,9 @@ export type Layer =
 
 export const DOMAINS: readonly string[] = ['tenancy', 'everest', 'pg-roles'];
 
+/** What a function's config.ts may import of an adapter: which credentials to use (no client library). */
+const CONFIG_READABLE_ADAPTER = 'shared/adapters/kubernetes/kubeconfig-source.ts';
+
 /** The layer of a path relative to the repository root. */
 export function layerOf(path: string): Layer {
   const parts = normalize(path).split('/');
@@ -94,7 +97,8 @@ export function importsOf(path: string, source: string): ImportEdge[] {
  *   object types, for the ports the domain defines), except the PostgreSQL adapter, whose transactions and
  *   error translation the SQL a domain writes runs through;
  * - wiring builds adapters and hands them to domain modules: anything in shared/;
- * - a function imports shared/ and its own files, never another function's;
+ * - a function imports shared/ and its own files, never another function's; adapters only as types (its
+ *   setup builds them through shared/wiring), except the light kubeconfig-source.ts its config reads;
  * - nothing in shared/ or functions/ imports tests, benchmarks or manifests.
  */
 export function violation(from: Layer, to: Layer, edge: ImportEdge): string | undefined {
@@ -127,7 +131,9 @@ export function violation(from: Layer, to: Layer, edge: ImportEdge): string | un
     case 'wiring':
       return undefined;
     case 'function':
-      return undefined;
+      return to.kind === 'adapter' && !edge.typeOnly && edge.target !== CONFIG_READABLE_ADAPTER
+        ? `function ${from.name} imports adapter ${to.name} at run time (build it in shared/wiring)`
+        : undefined;
   }
 }
 

@@ -84,6 +84,22 @@ describe('the layer check', () => {
     ]);
   });
 
+  it('refuses a function that builds an adapter itself, and lets its wiring, types and config source through', () => {
+    expect(
+      reasonsFor({
+        'functions/enforce/index.ts': [
+          "import { RawKubernetes } from '../../shared/adapters/kubernetes/raw.ts';",
+          "import type { KubeConfig } from '../../shared/adapters/kubernetes/kubeconfig.ts';",
+          "import { connectEnforceSystems } from '../../shared/wiring/everest-systems.ts';",
+        ].join('\n'),
+        'functions/enforce/config.ts':
+          "import { kubeconfigSource } from '../../shared/adapters/kubernetes/kubeconfig-source.ts';",
+      }),
+    ).toEqual([
+      'functions/enforce/index.ts -> shared/adapters/kubernetes/raw.ts: function enforce imports adapter kubernetes at run time (build it in shared/wiring)',
+    ]);
+  });
+
   it('finds no wrong-way import in shared/ and functions/', async () => {
     const sources = await treeSources();
     // The tree is really read: every layer has files, and imports between them are seen.

@@ -11,8 +11,8 @@ import {
   bootstrapRequest,
   limitsPutRequest,
   rbacCanRequest,
-} from '../../../functions/bootstrap/index.ts';
-import { clusterCreateRequest, registerClusterRequest } from '../../../functions/enforce/index.ts';
+} from '../../../functions/bootstrap/requests.ts';
+import { clusterCreateRequest, registerClusterRequest } from '../../../functions/enforce/requests.ts';
 import { MAX_COUNT, MAX_CPU_CORES, MAX_MEMORY_BYTES } from '../../../shared/everest/input-bounds.ts';
 
 /** What a JSON body holding `text` decodes to: `1e400` becomes Infinity. */

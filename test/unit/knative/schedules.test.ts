@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { cleanupRequest } from '../../../functions/cleanup/index.ts';
-import { applyRequest } from '../../../functions/enforce/index.ts';
+import { applyRequest } from '../../../functions/enforce/requests.ts';
 import { resetRequest } from '../../../functions/reset/index.ts';
 import { syncRequest } from '../../../functions/sync/index.ts';
 import { pingTarget } from '../../support/knative-routes.ts';
