@@ -74,8 +74,9 @@ export interface EnforceDependencies {
 
 const forbidden = (reason: string) => new PlatformError({ reason: 'forbidden', message: reason });
 
-async function list<T>(api: EverestApi, path: string, action: string): Promise<T[]> {
-  return ((await api.send('GET', path, action)) as { items?: T[] }).items ?? [];
+/** The objects of a core resource type in `namespace`. */
+async function list<T>(api: EverestApi, namespace: string, resource: string, action: string): Promise<T[]> {
+  return (await api.list<T>({ group: '', version: 'v1', resource, namespace }, action)).items;
 }
 
 export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
@@ -180,20 +181,12 @@ export function enforceSpec(deps: EnforceDependencies): FunctionSpec {
         http: [{ method: 'GET', path: '/usage/:namespace' }],
         run: async (input) => {
           target(input.namespace);
-          const ns = encodeURIComponent(input.namespace);
+          const ns = input.namespace;
           const [pods, databaseClusters, pvcs, quotas] = await Promise.all([
-            list<PodLike>(api, `/api/v1/namespaces/${ns}/pods`, `list pods in ${input.namespace}`),
-            liveClusters(api, input.namespace),
-            list<PvcLike>(
-              api,
-              `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
-              `list PVCs in ${input.namespace}`,
-            ),
-            list<QuotaLike>(
-              api,
-              `/api/v1/namespaces/${ns}/resourcequotas`,
-              `list quotas in ${input.namespace}`,
-            ),
+            list<PodLike>(api, ns, 'pods', `list pods in ${ns}`),
+            liveClusters(api, ns),
+            list<PvcLike>(api, ns, 'persistentvolumeclaims', `list PVCs in ${ns}`),
+            list<QuotaLike>(api, ns, 'resourcequotas', `list quotas in ${ns}`),
           ]);
           return usageReport(input.namespace, { pods, databaseClusters, pvcs, quotas });
         },

@@ -1,11 +1,11 @@
 /**
- * POST /bootstrap/tenant: an Everest tenant in one repeatable step, as seed 001's sequence (namespace,
- * account, password, RBAC lines, limits) but against Everest's own data and safe to run again:
+ * POST /bootstrap/tenant: an Everest tenant in one repeatable step (namespace, account, password, RBAC lines,
+ * limits), against Everest's own data and safe to run again:
  * 1. the tenant's policy lines are appended unless already present;
  * 2. the database namespace is added, or, when Everest already manages it, given the operators it lacks;
  * 3. the account is created, or its password set when it exists;
  * 4. the TenantResourcePolicy is written with the given limits, or with the defaults only when the
- *    namespace has none (the predecessor overwrote a tenant's limits with the defaults on every run).
+ *    namespace has none, so that a tenant's limits are never reset to the defaults by a second run.
  * Everything is validated before the first write (Everest's name and password rules, the reserved names,
  * the operators, the policy lines), so bad input changes nothing. Only what this product made for this
  * tenant is changed: Everest's `admin` never, an existing account only when the accounts Secret's owner
@@ -35,7 +35,7 @@ import {
   renderTenantResourcePolicy,
   seedLimitsFromSpec,
   specFromSeedLimits,
-  tenantResourcePolicyPath,
+  tenantResourcePolicyRef,
   type SeedLimits,
 } from './tenant-resource-policy.ts';
 
@@ -76,7 +76,7 @@ export interface BootstrapResult {
 /** Writes a namespace's TenantResourcePolicy (server-side apply: the same limits twice change nothing). */
 export async function writeLimits(api: EverestApi, limits: SeedLimits): Promise<void> {
   await api.apply(
-    tenantResourcePolicyPath(limits.namespace),
+    tenantResourcePolicyRef(limits.namespace),
     renderTenantResourcePolicy(limits.namespace, specFromSeedLimits(limits)),
     `write limits of ${limits.namespace}`,
   );
