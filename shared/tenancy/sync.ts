@@ -147,7 +147,10 @@ export interface OrphansReport {
   readonly grafana_users: readonly string[];
 }
 
-/** The predecessor's report (message, results.total_users/fixed_users/failed_fixes) and more. */
+/**
+ * The sync report: message and results.total_users/fixed_users/failed_fixes kept for compatibility
+ * (docs/compatibility.md), and more.
+ */
 export interface SyncReport {
   readonly message: string;
   readonly dryRun?: true;
