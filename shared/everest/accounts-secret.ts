@@ -11,6 +11,7 @@ import {
   ACCOUNTS_KEY,
   ACCOUNTS_SECRET,
   EVEREST_NAMESPACE,
+  everestSystemObject,
   parseAccounts,
   serializeAccounts,
   type AccountsDocument,
@@ -19,13 +20,7 @@ import {
 /** What the accounts need of the apiserver: one object read, and read-modify-write. */
 export type AccountsSecretApi = Pick<RawKubernetes, 'get' | 'readModifyWrite'>;
 
-const ACCOUNTS_SECRET_REF: ObjectRef = {
-  group: '',
-  version: 'v1',
-  resource: 'secrets',
-  namespace: EVEREST_NAMESPACE,
-  name: ACCOUNTS_SECRET,
-};
+const ACCOUNTS_SECRET_REF = everestSystemObject('secrets', ACCOUNTS_SECRET);
 const EVEREST_NAMESPACE_REF: ObjectRef = {
   group: '',
   version: 'v1',

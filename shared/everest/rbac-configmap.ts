@@ -6,8 +6,7 @@
  */
 import type { RawKubernetes } from '../adapters/kubernetes/raw.ts';
 import type { StoredObject } from '../adapters/kubernetes/read-modify-write.ts';
-import type { ObjectRef } from '../adapters/kubernetes/resource-path.ts';
-import { EVEREST_NAMESPACE } from './accounts.ts';
+import { EVEREST_NAMESPACE, everestSystemObject } from './accounts.ts';
 import {
   appendToPolicy,
   POLICY_KEY,
@@ -19,13 +18,7 @@ import {
 /** What the RBAC policy needs of the apiserver: one object read, and read-modify-write. */
 export type RbacConfigMapApi = Pick<RawKubernetes, 'get' | 'readModifyWrite'>;
 
-const RBAC_CONFIGMAP_REF: ObjectRef = {
-  group: '',
-  version: 'v1',
-  resource: 'configmaps',
-  namespace: EVEREST_NAMESPACE,
-  name: RBAC_CONFIGMAP,
-};
+const RBAC_CONFIGMAP_REF = everestSystemObject('configmaps', RBAC_CONFIGMAP);
 const CHART_DEFAULT_POLICY = 'g, admin, role:admin\n';
 
 export const RBAC_LOCATION = `configmap ${EVEREST_NAMESPACE}/${RBAC_CONFIGMAP} key ${POLICY_KEY}`;
