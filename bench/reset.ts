@@ -15,7 +15,7 @@ import { RawKubernetes } from '../shared/adapters/kubernetes/raw.ts';
 import { startFunction } from '../shared/platform/server.ts';
 import { defaultPlan, renderBaseline } from '../shared/tenancy/baseline.ts';
 import type { KubernetesObject } from '../shared/adapters/kubernetes/objects.ts';
-import { collectionUrl, resetTargets } from '../shared/tenancy/reset-plan.ts';
+import { resetTargets, targetCollection, targetSelectors } from '../shared/tenancy/reset-plan.ts';
 import { createTestDatabase } from '../test/env/databases.ts';
 import { startTestEnv } from '../test/env/environment.ts';
 import { FUNCTION_TOKEN } from '../test/support/tenant-functions.ts';
@@ -96,8 +96,8 @@ try {
     let left = 0;
     for (const ns of sample)
       for (const t of targets) {
-        const answer = (await raw.send('GET', collectionUrl(t, ns), 'count')) as { items?: unknown[] };
-        left += answer.items?.length ?? 0;
+        const answer = await raw.list(targetCollection(t, ns), 'count', targetSelectors(t));
+        left += answer.items.length;
       }
     return left;
   };
@@ -144,12 +144,10 @@ try {
     names.map((ns) =>
       naive(async () => {
         for (const t of types) {
-          const url = collectionUrl(t, ns);
-          const list = (await raw.send('GET', url, 'list')) as { items?: { metadata: { name: string } }[] };
-          for (const item of list.items ?? []) {
-            const path = url.replace(/\?.*$/, `/${item.metadata.name}`);
-            await raw.send('DELETE', path, 'delete');
-          }
+          const collection = targetCollection(t, ns);
+          const list = await raw.list<{ metadata: { name: string } }>(collection, 'list', targetSelectors(t));
+          for (const item of list.items)
+            await raw.delete({ ...collection, name: item.metadata.name }, 'delete');
         }
       }),
     ),

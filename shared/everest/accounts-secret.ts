@@ -1,21 +1,32 @@
 /**
  * The accounts Secret (everest-system/everest-accounts) read and changed as Everest's CLI does, but safely
- * against concurrent writers (read-modify-write.ts): each change is computed by accounts.ts from the
- * Secret as read. The salt of every hash is the everest-system Namespace's UID, read once per instance.
+ * against concurrent writers (the adapter's read-modify-write): each change is computed by accounts.ts from
+ * the Secret as read. The salt of every hash is the everest-system Namespace's UID, read once per instance.
  */
+import type { RawKubernetes } from '../adapters/kubernetes/raw.ts';
+import type { StoredObject } from '../adapters/kubernetes/read-modify-write.ts';
+import type { ObjectRef } from '../adapters/kubernetes/resource-path.ts';
 import { PlatformError } from '../platform/errors.ts';
 import {
   ACCOUNTS_KEY,
   ACCOUNTS_SECRET,
   EVEREST_NAMESPACE,
+  everestSystemObject,
   parseAccounts,
   serializeAccounts,
   type AccountsDocument,
 } from './accounts.ts';
-import { readModifyWrite, readObject, type KubernetesApi, type StoredObject } from './read-modify-write.ts';
 
-const SECRET_PATH = `/api/v1/namespaces/${EVEREST_NAMESPACE}/secrets/${ACCOUNTS_SECRET}`;
-const SECRETS_PATH = `/api/v1/namespaces/${EVEREST_NAMESPACE}/secrets`;
+/** What the accounts need of the apiserver: one object read, and read-modify-write. */
+export type AccountsSecretApi = Pick<RawKubernetes, 'get' | 'readModifyWrite'>;
+
+const ACCOUNTS_SECRET_REF = everestSystemObject('secrets', ACCOUNTS_SECRET);
+const EVEREST_NAMESPACE_REF: ObjectRef = {
+  group: '',
+  version: 'v1',
+  resource: 'namespaces',
+  name: EVEREST_NAMESPACE,
+};
 
 interface SecretObject extends StoredObject {
   readonly data?: Readonly<Record<string, string>>;
@@ -49,21 +60,17 @@ function secretOf(current: SecretObject | undefined, doc: AccountsDocument): Sec
 }
 
 export class EverestAccounts {
-  private readonly api: KubernetesApi;
+  private readonly api: AccountsSecretApi;
   private salt: string | undefined;
 
-  constructor(api: KubernetesApi) {
+  constructor(api: AccountsSecretApi) {
     this.api = api;
   }
 
   /** The everest-system Namespace UID, the salt of every password hash; 409 when Everest is not installed. */
   async passwordSalt(): Promise<string> {
     if (this.salt !== undefined) return this.salt;
-    const ns = await readObject(
-      this.api,
-      `/api/v1/namespaces/${EVEREST_NAMESPACE}`,
-      `read ${EVEREST_NAMESPACE}`,
-    );
+    const ns = await this.api.get(EVEREST_NAMESPACE_REF, `read ${EVEREST_NAMESPACE}`);
     const uid = ns?.metadata.uid;
     if (uid === undefined)
       throw new PlatformError({
@@ -75,7 +82,7 @@ export class EverestAccounts {
   }
 
   async read(): Promise<AccountsDocument> {
-    return documentOf(await readObject<SecretObject>(this.api, SECRET_PATH, 'read Everest accounts'));
+    return documentOf(await this.api.get<SecretObject>(ACCOUNTS_SECRET_REF, 'read Everest accounts'));
   }
 
   /**
@@ -86,9 +93,8 @@ export class EverestAccounts {
     action: string,
     change: (doc: AccountsDocument) => { doc?: AccountsDocument; result: R },
   ): Promise<R> {
-    return readModifyWrite(this.api, {
-      path: SECRET_PATH,
-      collectionPath: SECRETS_PATH,
+    return this.api.readModifyWrite({
+      object: ACCOUNTS_SECRET_REF,
       action,
       change: (current) => {
         const secret: SecretObject | undefined = current;

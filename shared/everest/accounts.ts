@@ -12,9 +12,19 @@
 import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { parseDocument, stringify } from 'yaml';
+import type { ObjectRef } from '../adapters/kubernetes/resource-path.ts';
 import { PlatformError } from '../platform/errors.ts';
 
 export const EVEREST_NAMESPACE = 'everest-system';
+
+/** A core object of Everest's own namespace (the accounts Secret, the RBAC ConfigMap). */
+export const everestSystemObject = (resource: string, name: string): ObjectRef => ({
+  group: '',
+  version: 'v1',
+  resource,
+  namespace: EVEREST_NAMESPACE,
+  name,
+});
 export const ACCOUNTS_SECRET = 'everest-accounts';
 export const ACCOUNTS_KEY = 'users.yaml';
 export const INSECURE_PASSWORD_ANNOTATION = 'insecure-password/';

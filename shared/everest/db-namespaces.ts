@@ -4,9 +4,12 @@
  * namespaces remove` does (database clusters, backup storages and monitoring configs first; then the OLM
  * objects; then the label or the whole namespace).
  */
-import { PlatformError } from '../platform/errors.ts';
+import { isNotFound, PlatformError } from '../platform/errors.ts';
 import type { ReservedNames } from '../platform/reserved-names.ts';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
+import type { RawKubernetes } from '../adapters/kubernetes/raw.ts';
+import type { StoredObject } from '../adapters/kubernetes/read-modify-write.ts';
+import type { ObjectRef, ResourceType } from '../adapters/kubernetes/resource-path.ts';
 import {
   checkRemoval,
   EVEREST_TENANT_ANNOTATION,
@@ -20,24 +23,49 @@ import {
   type NamespaceState,
   type OperatorKey,
 } from './db-namespace-plan.ts';
-import { isNotFound, readObject, type KubernetesApi, type StoredObject } from './read-modify-write.ts';
 
-const OLM = '/apis/operators.coreos.com';
-const EVEREST = '/apis/everest.percona.com/v1alpha1';
+/** What database namespaces need of the apiserver. */
+export type EverestNamespacesApi = Pick<
+  RawKubernetes,
+  'get' | 'list' | 'apply' | 'delete' | 'deleteCollection' | 'mergePatch' | 'listMetadata'
+>;
+
+const NAMESPACES: ResourceType = { group: '', version: 'v1', resource: 'namespaces' };
+const OPERATOR_GROUPS: ResourceType = {
+  group: 'operators.coreos.com',
+  version: 'v1',
+  resource: 'operatorgroups',
+};
+const SUBSCRIPTIONS: ResourceType = {
+  group: 'operators.coreos.com',
+  version: 'v1alpha1',
+  resource: 'subscriptions',
+};
+const everestResource = (resource: string): ResourceType => ({
+  group: 'everest.percona.com',
+  version: 'v1alpha1',
+  resource,
+});
+const DATABASE_CLUSTERS = everestResource('databaseclusters');
 /** Everest's own objects in a database namespace, deleted before the namespace is released. */
-const EVEREST_KINDS = ['databaseclusters', 'backupstorages', 'monitoringconfigs'] as const;
+const EVEREST_KINDS = [
+  DATABASE_CLUSTERS,
+  everestResource('backupstorages'),
+  everestResource('monitoringconfigs'),
+];
 
-const ns = (namespace: string) => encodeURIComponent(namespace);
+const namespaceRef = (name: string): ObjectRef => ({ ...NAMESPACES, name });
 
-export function objectPath(object: KubernetesObject): string {
+/** Where a planned object lives. */
+export function objectRef(object: KubernetesObject): ObjectRef {
   const { name, namespace } = object.metadata;
   switch (object.kind) {
     case 'Namespace':
-      return `/api/v1/namespaces/${ns(name)}`;
+      return namespaceRef(name);
     case 'OperatorGroup':
-      return `${OLM}/v1/namespaces/${ns(namespace ?? '')}/operatorgroups/${encodeURIComponent(name)}`;
+      return { ...OPERATOR_GROUPS, namespace: namespace ?? '', name };
     case 'Subscription':
-      return `${OLM}/v1alpha1/namespaces/${ns(namespace ?? '')}/subscriptions/${encodeURIComponent(name)}`;
+      return { ...SUBSCRIPTIONS, namespace: namespace ?? '', name };
     default:
       throw new PlatformError({ reason: 'internal', message: `no path known for kind ${object.kind}` });
   }
@@ -48,11 +76,6 @@ interface NamespaceObject extends StoredObject {
   readonly metadata: StoredObject['metadata'] & { readonly deletionTimestamp?: string };
 }
 
-interface ListOf<T> {
-  readonly items?: readonly T[];
-  readonly metadata?: { readonly continue?: string };
-}
-
 const olmMissing = (error: unknown) =>
   new PlatformError({
     reason: 'conflict',
@@ -61,22 +84,21 @@ const olmMissing = (error: unknown) =>
   });
 
 export class EverestNamespaces {
-  private readonly api: KubernetesApi;
+  private readonly api: EverestNamespacesApi;
 
-  constructor(api: KubernetesApi) {
+  constructor(api: EverestNamespacesApi) {
     this.api = api;
   }
 
   /** Installed operators; without OLM's API, an error unless `requireOlm` is false (then none). */
   private async installed(namespace: string, requireOlm: boolean): Promise<Set<OperatorKey>> {
     try {
-      const list = (await this.api.send(
-        'GET',
-        `${OLM}/v1alpha1/namespaces/${ns(namespace)}/subscriptions`,
+      const list = await this.api.list<StoredObject>(
+        { ...SUBSCRIPTIONS, namespace },
         `list subscriptions of ${namespace}`,
-      )) as ListOf<StoredObject>;
+      );
       return new Set(
-        (list.items ?? []).flatMap((s) => {
+        list.items.flatMap((s) => {
           const key = operatorOfPackage(s.metadata.name);
           return key === undefined ? [] : [key];
         }),
@@ -91,9 +113,8 @@ export class EverestNamespaces {
   }
 
   async state(namespace: string, requireOlm = true): Promise<NamespaceState> {
-    const object = await readObject<NamespaceObject>(
-      this.api,
-      `/api/v1/namespaces/${ns(namespace)}`,
+    const object = await this.api.get<NamespaceObject>(
+      namespaceRef(namespace),
       `read namespace ${namespace}`,
     );
     if (object === undefined)
@@ -111,7 +132,7 @@ export class EverestNamespaces {
     for (const object of plan.objects) {
       try {
         await this.api.apply(
-          objectPath(object),
+          objectRef(object),
           object,
           `apply ${object.kind} ${plan.namespace}/${object.metadata.name}`,
         );
@@ -122,23 +143,22 @@ export class EverestNamespaces {
     }
   }
 
-  private async count(namespace: string, plural: string): Promise<number> {
+  private async count(namespace: string, type: ResourceType): Promise<number> {
     try {
-      const list = (await this.api.send(
-        'GET',
-        `${EVEREST}/namespaces/${ns(namespace)}/${plural}?limit=1`,
-        `list ${plural} of ${namespace}`,
-      )) as ListOf<unknown> & { metadata?: { remainingItemCount?: number } };
-      return (list.items?.length ?? 0) + (list.metadata?.remainingItemCount ?? 0);
+      const list = await this.api.list({ ...type, namespace }, `list ${type.resource} of ${namespace}`, {
+        limit: 1,
+      });
+      return list.items.length + (list.remainingItemCount ?? 0);
     } catch (error) {
       if (isNotFound(error)) return 0; // Everest's CRDs are not installed: there are none
       throw error;
     }
   }
 
-  private async deleteIfPresent(path: string, action: string): Promise<void> {
+  /** Deletes every object of a type in `namespace`; nothing when the type is not served. */
+  private async deleteAllIfServed(namespace: string, type: ResourceType): Promise<void> {
     try {
-      await this.api.send('DELETE', path, action);
+      await this.api.deleteCollection({ ...type, namespace }, `delete ${type.resource} of ${namespace}`);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -155,47 +175,40 @@ export class EverestNamespaces {
   ): Promise<{ databaseClusters: number; namespace: 'kept' | 'deleting' }> {
     // Without OLM there are no Subscriptions to remove; the namespace itself still decides.
     const state = await this.state(namespace, false);
-    const databaseClusters = await this.count(namespace, 'databaseclusters');
+    const databaseClusters = await this.count(namespace, DATABASE_CLUSTERS);
     checkRemoval(namespace, { ...state, databaseClusters }, options.force, options.reserved);
-    for (const plural of EVEREST_KINDS)
-      await this.deleteIfPresent(
-        `${EVEREST}/namespaces/${ns(namespace)}/${plural}`,
-        `delete ${plural} of ${namespace}`,
-      );
+    for (const type of EVEREST_KINDS) await this.deleteAllIfServed(namespace, type);
     for (const key of OPERATOR_KEYS)
-      await this.deleteIfPresent(
-        `${OLM}/v1alpha1/namespaces/${ns(namespace)}/subscriptions/${OPERATORS[key].package}`,
+      await this.api.delete(
+        { ...SUBSCRIPTIONS, namespace, name: OPERATORS[key].package },
         `delete subscription ${OPERATORS[key].package} of ${namespace}`,
       );
-    await this.deleteIfPresent(
-      `${OLM}/v1/namespaces/${ns(namespace)}/operatorgroups/${OPERATOR_GROUP_NAME}`,
+    await this.api.delete(
+      { ...OPERATOR_GROUPS, namespace, name: OPERATOR_GROUP_NAME },
       `delete operator group of ${namespace}`,
     );
     if (options.keepNamespace) {
-      await this.api.send('PATCH', `/api/v1/namespaces/${ns(namespace)}`, `release namespace ${namespace}`, {
-        body: {
-          contentType: 'application/merge-patch+json',
-          json: { metadata: { labels: { [MANAGED_BY_LABEL]: null } } },
-        },
-      });
+      await this.api.mergePatch(
+        namespaceRef(namespace),
+        { metadata: { labels: { [MANAGED_BY_LABEL]: null } } },
+        `release namespace ${namespace}`,
+      );
       return { databaseClusters, namespace: 'kept' };
     }
-    await this.deleteIfPresent(`/api/v1/namespaces/${ns(namespace)}`, `delete namespace ${namespace}`);
+    await this.api.delete(namespaceRef(namespace), `delete namespace ${namespace}`);
     return { databaseClusters, namespace: 'deleting' };
   }
 
   /** Every Everest-managed namespace with its installed operators, sorted (one paged metadata list of each). */
   async listManaged(): Promise<{ namespace: string; operators: OperatorKey[] }[]> {
     const names: string[] = [];
-    const selector = encodeURIComponent(`${MANAGED_BY_LABEL}=${MANAGED_BY_EVEREST}`);
-    for await (const page of this.api.listMetadata(
-      `/api/v1/namespaces?labelSelector=${selector}`,
-      'list Everest namespaces',
-    ))
+    for await (const page of this.api.listMetadata(NAMESPACES, 'list Everest namespaces', {
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_EVEREST}`,
+    }))
       names.push(...page.map((n) => n.name));
     const operators = new Map<string, Set<OperatorKey>>();
     try {
-      for await (const page of this.api.listMetadata(`${OLM}/v1alpha1/subscriptions`, 'list subscriptions'))
+      for await (const page of this.api.listMetadata(SUBSCRIPTIONS, 'list subscriptions'))
         for (const { namespace, name } of page) {
           const key = operatorOfPackage(name);
           if (key !== undefined) operators.set(namespace, (operators.get(namespace) ?? new Set()).add(key));

@@ -3,8 +3,10 @@
  * applying the in-apiserver enforcement (admission.ts) for one namespace or for every namespace that has a
  * policy. Server-side apply makes each write idempotent: applying twice changes nothing.
  */
-import { PlatformError } from '../platform/errors.ts';
+import { isNotFound, PlatformError } from '../platform/errors.ts';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
+import type { RawKubernetes } from '../adapters/kubernetes/raw.ts';
+import type { ObjectRef, ResourceType } from '../adapters/kubernetes/resource-path.ts';
 import {
   ADMISSION_POLICY_NAME,
   CLUSTER_QUOTA_NAME,
@@ -18,19 +20,14 @@ import {
   type DatabaseClusterLike,
 } from './cluster-usage.ts';
 import {
+  TENANT_RESOURCE_POLICIES,
   tenantLimitsSpec,
-  tenantResourcePolicyPath,
+  tenantResourcePolicyRef,
   type TenantLimitsSpec,
 } from './tenant-resource-policy.ts';
 
-/** What this needs of the apiserver (RawKubernetes satisfies it). */
-export interface EverestApi {
-  send(method: 'GET' | 'DELETE', path: string, action: string): Promise<unknown>;
-  apply(path: string, object: unknown, action: string): Promise<unknown>;
-}
-
-const isNotFound = (error: unknown): boolean =>
-  error instanceof PlatformError && error.reason === 'not_found';
+/** What limits and their enforcement need of the apiserver: objects read, listed, applied and deleted. */
+export type EverestApi = Pick<RawKubernetes, 'get' | 'list' | 'apply' | 'delete'>;
 
 function parseSpec(namespace: string, spec: unknown): TenantLimitsSpec {
   const parsed = tenantLimitsSpec.safeParse(spec);
@@ -45,35 +42,27 @@ function parseSpec(namespace: string, spec: unknown): TenantLimitsSpec {
 
 /** The namespace's limits; undefined when it has no policy. */
 export async function readLimits(api: EverestApi, namespace: string): Promise<TenantLimitsSpec | undefined> {
-  try {
-    const policy = (await api.send(
-      'GET',
-      tenantResourcePolicyPath(namespace),
-      `read limits of ${namespace}`,
-    )) as {
-      spec?: unknown;
-    };
-    return parseSpec(namespace, policy.spec);
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+  const policy = await api.get<{ spec?: unknown }>(
+    tenantResourcePolicyRef(namespace),
+    `read limits of ${namespace}`,
+  );
+  return policy === undefined ? undefined : parseSpec(namespace, policy.spec);
 }
 
-const clustersPath = (namespace: string) =>
-  `/apis/${DATABASE_CLUSTER_GROUP}/${DATABASE_CLUSTER_VERSION}/namespaces/${encodeURIComponent(namespace)}/${DATABASE_CLUSTER_PLURAL}`;
+const DATABASE_CLUSTERS: ResourceType = {
+  group: DATABASE_CLUSTER_GROUP,
+  version: DATABASE_CLUSTER_VERSION,
+  resource: DATABASE_CLUSTER_PLURAL,
+};
 
 /** The namespace's DatabaseClusters (none when Everest's CRD is not installed). */
 export async function liveClusters(api: EverestApi, namespace: string): Promise<DatabaseClusterLike[]> {
   try {
-    const list = (await api.send(
-      'GET',
-      clustersPath(namespace),
+    const list = await api.list<DatabaseClusterLike>(
+      { ...DATABASE_CLUSTERS, namespace },
       `list database clusters in ${namespace}`,
-    )) as {
-      items?: DatabaseClusterLike[];
-    };
-    return list.items ?? [];
+    );
+    return list.items;
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
@@ -85,28 +74,36 @@ export async function allPolicies(api: EverestApi): Promise<{ namespace: string;
   const found: { namespace: string; spec: TenantLimitsSpec }[] = [];
   let token: string | undefined;
   do {
-    const query = `?limit=500${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`;
-    const page = (await api.send(
-      'GET',
-      `${tenantResourcePolicyPath()}${query}`,
+    const page = await api.list<{ metadata?: { namespace?: string }; spec?: unknown }>(
+      TENANT_RESOURCE_POLICIES,
       'list tenant resource policies',
-    )) as {
-      items?: { metadata?: { namespace?: string }; spec?: unknown }[];
-      metadata?: { continue?: string };
-    };
-    for (const item of page.items ?? []) {
+      { limit: 500, continue: token },
+    );
+    for (const item of page.items) {
       const namespace = item.metadata?.namespace ?? '';
       found.push({ namespace, spec: parseSpec(namespace, item.spec) });
     }
-    token = page.metadata?.continue || undefined;
+    token = page.continue;
   } while (token !== undefined);
   return found;
 }
 
-const admissionPath = (kind: string) =>
-  `/apis/admissionregistration.k8s.io/v1/${kind === 'ValidatingAdmissionPolicy' ? 'validatingadmissionpolicies' : 'validatingadmissionpolicybindings'}/${ADMISSION_POLICY_NAME}`;
-const quotaPath = (namespace: string) =>
-  `/api/v1/namespaces/${encodeURIComponent(namespace)}/resourcequotas/${CLUSTER_QUOTA_NAME}`;
+const admissionRef = (kind: string): ObjectRef => ({
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  resource:
+    kind === 'ValidatingAdmissionPolicy'
+      ? 'validatingadmissionpolicies'
+      : 'validatingadmissionpolicybindings',
+  name: ADMISSION_POLICY_NAME,
+});
+const quotaRef = (namespace: string): ObjectRef => ({
+  group: '',
+  version: 'v1',
+  resource: 'resourcequotas',
+  namespace,
+  name: CLUSTER_QUOTA_NAME,
+});
 
 export interface EnforcementReport {
   readonly dryRun: boolean;
@@ -130,7 +127,7 @@ export async function applyEnforcement(
   const dryRun = request.dryRun === true;
   if (!dryRun) {
     for (const object of renderAdmissionPolicy())
-      await api.apply(admissionPath(object.kind), object, `apply ${object.kind} ${ADMISSION_POLICY_NAME}`);
+      await api.apply(admissionRef(object.kind), object, `apply ${object.kind} ${ADMISSION_POLICY_NAME}`);
   }
   let policies: { namespace: string; spec: TenantLimitsSpec }[];
   if (request.namespace === undefined) policies = await allPolicies(api);
@@ -149,22 +146,16 @@ export async function applyEnforcement(
     const quota: KubernetesObject | undefined = renderClusterQuota(namespace, spec);
     try {
       if (quota !== undefined) {
-        if (!dryRun) await api.apply(quotaPath(namespace), quota, `apply the cluster quota of ${namespace}`);
+        if (!dryRun) await api.apply(quotaRef(namespace), quota, `apply the cluster quota of ${namespace}`);
         namespaces.push({
           namespace,
           quota: dryRun ? 'would_apply' : 'applied',
           maxClusters: spec.limits.maxClusters,
         });
       } else {
-        let removed = false;
-        if (!dryRun) {
-          try {
-            await api.send('DELETE', quotaPath(namespace), `remove the cluster quota of ${namespace}`);
-            removed = true;
-          } catch (error) {
-            if (!isNotFound(error)) throw error;
-          }
-        }
+        const removed =
+          !dryRun &&
+          (await api.delete(quotaRef(namespace), `remove the cluster quota of ${namespace}`)) === 'deleted';
         namespaces.push({
           namespace,
           quota: dryRun ? 'would_remove' : removed ? 'removed' : 'none',

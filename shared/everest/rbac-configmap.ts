@@ -1,11 +1,12 @@
 /**
  * Everest's RBAC ConfigMap (everest-system/everest-rbac): policy.csv read, and changed atomically against
- * concurrent writers (read-modify-write.ts). A missing ConfigMap is created as Everest's chart installs it
+ * concurrent writers (the adapter's read-modify-write). A missing ConfigMap is created as Everest's chart installs it
  * (`enabled: "false"`, policy `g, admin, role:admin`) before the lines are added; `enabled` is never changed
  * here: switching enforcement on is the platform owner's decision.
  */
-import { EVEREST_NAMESPACE } from './accounts.ts';
-import { readModifyWrite, readObject, type KubernetesApi, type StoredObject } from './read-modify-write.ts';
+import type { RawKubernetes } from '../adapters/kubernetes/raw.ts';
+import type { StoredObject } from '../adapters/kubernetes/read-modify-write.ts';
+import { EVEREST_NAMESPACE, everestSystemObject } from './accounts.ts';
 import {
   appendToPolicy,
   POLICY_KEY,
@@ -14,8 +15,10 @@ import {
   type PolicyAppend,
 } from './rbac-policy.ts';
 
-const PATH = `/api/v1/namespaces/${EVEREST_NAMESPACE}/configmaps/${RBAC_CONFIGMAP}`;
-const COLLECTION = `/api/v1/namespaces/${EVEREST_NAMESPACE}/configmaps`;
+/** What the RBAC policy needs of the apiserver: one object read, and read-modify-write. */
+export type RbacConfigMapApi = Pick<RawKubernetes, 'get' | 'readModifyWrite'>;
+
+const RBAC_CONFIGMAP_REF = everestSystemObject('configmaps', RBAC_CONFIGMAP);
 const CHART_DEFAULT_POLICY = 'g, admin, role:admin\n';
 
 export const RBAC_LOCATION = `configmap ${EVEREST_NAMESPACE}/${RBAC_CONFIGMAP} key ${POLICY_KEY}`;
@@ -46,21 +49,20 @@ function withPolicy(cm: ConfigMapObject | undefined, text: string): ConfigMapObj
 }
 
 export class EverestRbac {
-  private readonly api: KubernetesApi;
+  private readonly api: RbacConfigMapApi;
 
-  constructor(api: KubernetesApi) {
+  constructor(api: RbacConfigMapApi) {
     this.api = api;
   }
 
   async read(): Promise<StoredPolicy> {
-    return policyOf(await readObject<ConfigMapObject>(this.api, PATH, 'read Everest RBAC policy'));
+    return policyOf(await this.api.get<ConfigMapObject>(RBAC_CONFIGMAP_REF, 'read Everest RBAC policy'));
   }
 
   /** Appends the lines not yet present; refuses (400, nothing written) what Everest would refuse. */
   async append(lines: readonly string[], dryRun = false): Promise<PolicyAppend & { enabled: boolean }> {
-    return readModifyWrite(this.api, {
-      path: PATH,
-      collectionPath: COLLECTION,
+    return this.api.readModifyWrite({
+      object: RBAC_CONFIGMAP_REF,
       action: 'update Everest RBAC policy',
       change: (current) => {
         const cm: ConfigMapObject | undefined = current;
@@ -74,9 +76,8 @@ export class EverestRbac {
 
   /** Removes a user's role bindings and the rules of roles left without members (removeUserFromPolicy). */
   async removeUser(username: string): Promise<string[]> {
-    return readModifyWrite(this.api, {
-      path: PATH,
-      collectionPath: COLLECTION,
+    return this.api.readModifyWrite({
+      object: RBAC_CONFIGMAP_REF,
       action: 'update Everest RBAC policy',
       change: (current) => {
         const cm: ConfigMapObject | undefined = current;

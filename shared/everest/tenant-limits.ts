@@ -8,7 +8,7 @@ import type { TenantLimitsPort } from './ports.ts';
 import {
   renderTenantResourcePolicy,
   specFromSeedLimits,
-  tenantResourcePolicyPath,
+  tenantResourcePolicyRef,
   type SeedLimits,
   type TenantLimitsSpec,
 } from './tenant-resource-policy.ts';
@@ -26,7 +26,7 @@ export class EverestLimits implements TenantLimitsPort {
 
   async write(limits: SeedLimits): Promise<void> {
     await this.api.apply(
-      tenantResourcePolicyPath(limits.namespace),
+      tenantResourcePolicyRef(limits.namespace),
       renderTenantResourcePolicy(limits.namespace, specFromSeedLimits(limits)),
       `write limits of ${limits.namespace}`,
     );

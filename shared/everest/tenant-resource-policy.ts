@@ -1,10 +1,12 @@
 /**
  * TenantResourcePolicy (everest.local/v1, one per namespace, named resource-policy): the source of truth of
- * a tenant namespace's Everest limits, as the predecessor wrote it (seed 001). PUT /limits writes it, the
- * enforce function and the apiserver's admission policy read it. 0 means unlimited; no engines means all.
+ * a tenant namespace's Everest limits, in the shape kept for compatibility (docs/compatibility.md). PUT
+ * /limits writes it, the enforce function and the apiserver's admission policy read it. 0 means unlimited;
+ * no engines means all.
  */
 import { z } from 'zod';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
+import type { ObjectRef, ResourceType } from '../adapters/kubernetes/resource-path.ts';
 
 /** The CloudEvent bootstrap sends when it wrote limits; enforce applies them to the apiserver on it. */
 export const LIMITS_CHANGED_EVENT = 'dev.tenantlifecycle.everest.limits.changed';
@@ -16,7 +18,7 @@ export const TRP_PLURAL = 'tenantresourcepolicies';
 /** The one policy object of a namespace. */
 export const TRP_NAME = 'resource-policy';
 
-/** The engines of the predecessor's API; Everest's DatabaseCluster names them differently (see engines.ts). */
+/** The engines of the limits API; Everest's DatabaseCluster names them differently (see engines.ts). */
 export const ENGINES = ['postgresql', 'mysql', 'mongodb', 'xtradb_cluster'] as const;
 export type Engine = (typeof ENGINES)[number];
 
@@ -36,7 +38,7 @@ export const tenantLimitsSpec = z
 
 export type TenantLimitsSpec = z.infer<typeof tenantLimitsSpec>;
 
-/** The predecessor's limits row (PUT /limits body, GET /limits answer). */
+/** The limits row of the limits API (PUT /limits body, GET /limits answer; docs/compatibility.md). */
 export interface SeedLimits {
   readonly namespace: string;
   readonly max_clusters: number;
@@ -78,15 +80,21 @@ export function renderTenantResourcePolicy(namespace: string, spec: TenantLimits
   };
 }
 
-/** The API path of a namespace's policy (or, without a namespace, of all policies). */
-export function tenantResourcePolicyPath(namespace?: string): string {
-  const base = `/apis/${TRP_GROUP}/${TRP_VERSION}`;
-  return namespace === undefined
-    ? `${base}/${TRP_PLURAL}`
-    : `${base}/namespaces/${encodeURIComponent(namespace)}/${TRP_PLURAL}/${TRP_NAME}`;
-}
+/** The policies' resource type (listed across all namespaces). */
+export const TENANT_RESOURCE_POLICIES: ResourceType = {
+  group: TRP_GROUP,
+  version: TRP_VERSION,
+  resource: TRP_PLURAL,
+};
 
-/** The limits a bootstrapped tenant namespace gets when none are given and it has none (seed 001). */
+/** The one policy object of a namespace. */
+export const tenantResourcePolicyRef = (namespace: string): ObjectRef => ({
+  ...TENANT_RESOURCE_POLICIES,
+  namespace,
+  name: TRP_NAME,
+});
+
+/** The limits a bootstrapped tenant namespace gets when none are given and it has none. */
 export const DEFAULT_LIMITS: Omit<SeedLimits, 'namespace'> = {
   max_clusters: 3,
   allowed_engines: ['postgresql', 'mysql'],

@@ -84,6 +84,11 @@ export function isPlatformError(error: unknown): error is PlatformError {
   return error instanceof PlatformError;
 }
 
+/** Whether `error` says that what was addressed does not exist (an adapter's 404, a domain's `not_found`). */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof PlatformError && error.reason === 'not_found';
+}
+
 /** Wraps anything thrown into a PlatformError; unknown errors become a non-retryable internal error. */
 export function toPlatformError(error: unknown): PlatformError {
   if (isPlatformError(error)) return error;

@@ -7,7 +7,8 @@
  * created after the lists in a type that was empty may survive this sweep, as it may with any sweep.
  */
 import pLimit from 'p-limit';
-import { collectionUrl, targetKey, type ResetTarget } from './reset-plan.ts';
+import type { ListQuery, ResourceRef } from '../adapters/kubernetes/resource-path.ts';
+import { targetCollection, targetKey, targetSelectors, type ResetTarget } from './reset-plan.ts';
 
 /** One object of a metadata list; deletion facts when the lister reads them. */
 export interface ListedObject {
@@ -18,8 +19,13 @@ export interface ListedObject {
   readonly finalizers?: readonly string[];
 }
 
+/** Metadata-only lists of a collection, in pages (the Kubernetes adapter's listMetadata). */
 export interface MetadataLister {
-  listMetadata(path: string, action: string): AsyncIterable<ListedObject[]>;
+  listMetadata(
+    collection: ResourceRef,
+    action: string,
+    selectors: Pick<ListQuery, 'labelSelector' | 'fieldSelector'>,
+  ): AsyncIterable<ListedObject[]>;
 }
 
 export interface Occupancy {
@@ -43,7 +49,12 @@ export async function listOccupancy(
         const key = targetKey(target);
         const found = new Map<string, number>();
         try {
-          for await (const page of lister.listMetadata(collectionUrl(target), `list ${target.resource}`))
+          const pages = lister.listMetadata(
+            targetCollection(target),
+            `list ${target.resource}`,
+            targetSelectors(target),
+          );
+          for await (const page of pages)
             for (const item of page) found.set(item.namespace, (found.get(item.namespace) ?? 0) + 1);
         } catch {
           unknown.add(key);

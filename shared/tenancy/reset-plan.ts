@@ -1,11 +1,11 @@
 /**
  * What a reset clears, decided from API discovery: every namespaced resource type the apiserver serves
  * (every group, its preferred version, custom resources included) that can be deleted as a collection,
- * except what the platform made or Kubernetes recreates by itself. The predecessor walked core/v1 only, so
- * Deployments and every other non-core object survived its resets; and its exclusion list compared singular
- * names with plural ones, so it deleted the ResourceQuota it meant to keep.
+ * except what the platform made or Kubernetes recreates by itself: Deployments and every other non-core
+ * object go too, and types are kept by their plural resource names (the ResourceQuota stays).
  */
 import type { DiscoveredResource } from '../adapters/kubernetes/discovery.ts';
+import type { ListQuery, ResourceRef } from '../adapters/kubernetes/resource-path.ts';
 import { labels } from './labels.ts';
 
 export interface ResetTarget {
@@ -57,14 +57,19 @@ export function resetTargets(discovered: readonly DiscoveredResource[]): ResetTa
   return targets;
 }
 
-/** The apiserver path of a target's collection in one namespace (or all), with its selectors. */
-export function collectionUrl(target: ResetTarget, namespace?: string): string {
-  const base = target.group === '' ? `/api/${target.version}` : `/apis/${target.group}/${target.version}`;
-  const query = new URLSearchParams({ labelSelector: target.labelSelector });
-  if (target.fieldSelector !== undefined) query.set('fieldSelector', target.fieldSelector);
-  const scope = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
-  return `${base}${scope}/${target.resource}?${query.toString()}`;
-}
+/** A target's collection in one namespace (or, without one, in all). */
+export const targetCollection = (target: ResetTarget, namespace?: string): ResourceRef => ({
+  group: target.group,
+  version: target.version,
+  resource: target.resource,
+  namespace,
+});
+
+/** A target's selectors: what of its collection a reset deletes. */
+export const targetSelectors = (target: ResetTarget): Pick<ListQuery, 'labelSelector' | 'fieldSelector'> => ({
+  labelSelector: target.labelSelector,
+  fieldSelector: target.fieldSelector,
+});
 
 /** A target's identity: its group and resource. */
 export const targetKey = (target: Pick<ResetTarget, 'group' | 'resource'>): string =>

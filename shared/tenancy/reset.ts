@@ -4,12 +4,21 @@
  * dryRun=All, counting what goes (or would). One request per resource type, never one per object.
  */
 import pLimit from 'p-limit';
+import type { ListQuery, ResourceRef } from '../adapters/kubernetes/resource-path.ts';
 import { toPlatformError } from '../platform/errors.ts';
 import type { MetadataLister } from './reset-occupancy.ts';
-import { collectionUrl, type ResetTarget } from './reset-plan.ts';
+import { targetCollection, targetSelectors, type ResetTarget } from './reset-plan.ts';
 
+/** Collection deletes (the Kubernetes adapter's deleteCollection): answers how many objects went (or would). */
 export interface CollectionClient {
-  send(method: 'GET' | 'DELETE', path: string, action: string): Promise<unknown>;
+  deleteCollection(
+    collection: ResourceRef,
+    action: string,
+    options: Pick<ListQuery, 'labelSelector' | 'fieldSelector'> & {
+      readonly propagationPolicy?: 'Background';
+      readonly dryRun?: boolean;
+    },
+  ): Promise<number>;
 }
 
 export interface NamespaceResetReport {
@@ -17,11 +26,6 @@ export interface NamespaceResetReport {
   /** Objects deleted (or, in a dry run, that would be) per kind; kinds with none are left out. */
   readonly counts: Readonly<Record<string, number>>;
   readonly failures: readonly { readonly kind: string; readonly error: string }[];
-}
-
-function itemCount(answer: unknown): number {
-  const items = (answer as { items?: unknown[] } | undefined)?.items;
-  return Array.isArray(items) ? items.length : 0;
 }
 
 export async function resetNamespace(
@@ -36,16 +40,14 @@ export async function resetNamespace(
   await Promise.all(
     targets.map((target) =>
       limit(async () => {
-        const url = collectionUrl(target, namespace);
         try {
           // A dry run is the same DELETE with dryRun=All: the apiserver answers what it would delete, after
           // admission, and reset needs no right to list (it has none on Secrets).
-          const answer = await client.send(
-            'DELETE',
-            `${url}&propagationPolicy=Background${options.dryRun ? '&dryRun=All' : ''}`,
+          const n = await client.deleteCollection(
+            targetCollection(target, namespace),
             `${options.dryRun ? 'count' : 'delete'} ${target.resource} in ${namespace}`,
+            { ...targetSelectors(target), propagationPolicy: 'Background', dryRun: options.dryRun === true },
           );
-          const n = itemCount(answer);
           if (n > 0) counts[target.kind] = n;
         } catch (error) {
           failures.push({ kind: target.kind, error: toPlatformError(error).message });
@@ -82,8 +84,12 @@ export async function stillTerminating(
     deleted.map((target) =>
       limit(async () => {
         try {
-          const url = collectionUrl(target, namespace);
-          for await (const page of lister.listMetadata(url, `list ${target.resource} in ${namespace}`))
+          const pages = lister.listMetadata(
+            targetCollection(target, namespace),
+            `list ${target.resource} in ${namespace}`,
+            targetSelectors(target),
+          );
+          for await (const page of pages)
             for (const item of page) {
               if (item.deletionTimestamp === undefined) continue;
               const entry = (found[target.kind] ??= { count: 0, finalizers: new Set() });

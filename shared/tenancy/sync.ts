@@ -23,7 +23,7 @@
  */
 import pLimit from 'p-limit';
 import type { ReservedNames } from '../platform/reserved-names.ts';
-import { PlatformError, toPlatformError } from '../platform/errors.ts';
+import { isNotFound, PlatformError, toPlatformError } from '../platform/errors.ts';
 import { defaultPlan as builtInDefaultPlan, type TenantPlan } from './baseline.ts';
 import type { KubernetesObject } from '../adapters/kubernetes/objects.ts';
 import {
@@ -478,7 +478,7 @@ async function repairLocked(
     return await tenantLock(username, async () => {
       const fresh = await planOne(username, false, ports, settings).catch((error: unknown) => {
         // Deprovisioned meanwhile: nothing of it is left to repair.
-        if (error instanceof PlatformError && error.reason === 'not_found') return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       });
       const repair = fresh?.plan.repairs.find((r) => r.username === username);
@@ -524,9 +524,6 @@ async function planBaseline(
   );
   return comparison.repairs();
 }
-
-const isNotFound = (error: unknown): boolean =>
-  error instanceof PlatformError && error.reason === 'not_found';
 
 /**
  * Applies one baseline repair: create a missing object, replace a drifted one (its uid and resourceVersion as

@@ -3,7 +3,9 @@
  * test/unit/layers.test.ts. Each source file belongs to a layer by its path; an import is allowed when the
  * importing layer may depend on the imported one. Only relative imports are checked (packages and node:
  * built-ins are not layers). Imports are read with the TypeScript compiler's parser, so `import type`,
- * `export ... from` and `import()` are told apart exactly.
+ * `export ... from` and `import()` are told apart exactly. Beside it, the rule that only the Kubernetes
+ * adapter spells apiserver paths, read from the same parse (string literals and template heads, never
+ * comments).
  */
 import { dirname, join, normalize, relative } from 'node:path';
 import ts from 'typescript';
@@ -163,4 +165,52 @@ export function layerViolations(sources: ReadonlyMap<string, string>): LayerViol
 /** `path` relative to `root`, with forward slashes. */
 export function repositoryPath(root: string, path: string): string {
   return relative(root, path).split('\\').join('/');
+}
+
+/** The one directory whose sources may spell apiserver paths (its path builder, resource-path.ts). */
+export const APISERVER_PATH_HOME = 'shared/adapters/kubernetes/';
+
+/**
+ * An apiserver path at the start of a string: `/apis` (the groups) alone or followed by a slash, `/api`
+ * alone, or `/api/` followed by a version (`/api/v1`) or by nothing more (a template's head before its
+ * version is substituted). Other HTTP APIs' `/api/...` paths (Grafana's `/api/health`) are not apiserver
+ * paths.
+ */
+const APISERVER_PATH = /^\/apis(\/|$)|^\/api(\/v\d|\/?$)/;
+
+export interface ApiserverPath {
+  readonly file: string;
+  readonly line: number;
+  readonly text: string;
+}
+
+/** The string literals and template heads of one TypeScript source that begin with an apiserver path. */
+export function apiserverPathsOf(path: string, source: string): ApiserverPath[] {
+  const file = ts.createSourceFile(path, source, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const found: ApiserverPath[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node)) &&
+      APISERVER_PATH.test(node.text)
+    ) {
+      const { line } = file.getLineAndCharacterOfPosition(node.getStart(file));
+      found.push({ file: path, line: line + 1, text: node.text });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return found;
+}
+
+/**
+ * Every apiserver path spelled outside the Kubernetes adapter among `sources` (path relative to the
+ * repository root -> source text): the rest of the code names resources and lets the adapter build paths.
+ */
+export function apiserverPathViolations(sources: ReadonlyMap<string, string>): ApiserverPath[] {
+  const found: ApiserverPath[] = [];
+  for (const [file, source] of sources) {
+    if (!/^(shared|functions)\//.test(file) || file.startsWith(APISERVER_PATH_HOME)) continue;
+    found.push(...apiserverPathsOf(file, source));
+  }
+  return found;
 }

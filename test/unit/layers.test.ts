@@ -1,13 +1,13 @@
 /**
- * The layers of docs/architecture.md hold: no import in shared/ or functions/ crosses a layer the wrong way
- * (rules: test/support/layers.ts). The checker is first shown to catch each kind of wrong-way import in
- * small sources beside the allowed import next to it, so that a clean tree cannot come from a checker that
- * finds nothing.
+ * The layers of docs/architecture.md hold: no import in shared/ or functions/ crosses a layer the wrong way,
+ * and no source outside the Kubernetes adapter spells an apiserver path (rules: test/support/layers.ts).
+ * Each checker is first shown to catch what it looks for in small sources beside the allowed case next to
+ * it, so that a clean tree cannot come from a checker that finds nothing.
  */
 import { glob, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { importsOf, layerViolations, repositoryPath } from '../support/layers.ts';
+import { apiserverPathViolations, importsOf, layerViolations, repositoryPath } from '../support/layers.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -110,5 +110,49 @@ describe('the layer check', () => {
       typeOnly: false,
     });
     expect(reasonsFor(Object.fromEntries(sources))).toEqual([]);
+  });
+});
+
+const pathsIn = (sources: Record<string, string>) =>
+  apiserverPathViolations(new Map(Object.entries(sources))).map((p) => `${p.file}:${p.line} ${p.text}`);
+
+describe('the apiserver path check', () => {
+  it('finds apiserver paths in strings and templates outside the Kubernetes adapter, and allows them in it', () => {
+    expect(
+      pathsIn({
+        'shared/everest/a.ts': [
+          '// GET /api/v1/namespaces in a comment is no path',
+          "const ns = '/api/v1/namespaces';",
+          'const crd = `/apis/${group}/v1/namespaces/${namespace}/widgets`;',
+          'const core = `/api/${version}`;',
+          "const groups = '/apis';",
+          "const ref = { group: '', version: 'v1', resource: 'namespaces' };",
+        ].join('\n'),
+        'functions/enforce/index.ts': 'list(api, `/api/v1/namespaces/${ns}/pods`);',
+        'shared/adapters/kubernetes/resource-path.ts':
+          "const base = `/apis/${group}/${version}`;\nconst all = '/apis';",
+        'shared/adapters/grafana/client.ts':
+          "call('GET', '/api/health');\ncall('POST', `/api/orgs/${id}/users`);",
+      }),
+    ).toEqual([
+      'shared/everest/a.ts:2 /api/v1/namespaces',
+      'shared/everest/a.ts:3 /apis/',
+      'shared/everest/a.ts:4 /api/',
+      'shared/everest/a.ts:5 /apis',
+      'functions/enforce/index.ts:1 /api/v1/namespaces/',
+    ]);
+  });
+
+  it('finds no apiserver path in shared/ or functions/ outside shared/adapters/kubernetes/', async () => {
+    const sources = await treeSources();
+    // The adapter's own paths are seen and allowed: the checker reads the tree it is given.
+    expect(
+      apiserverPathViolations(
+        new Map([
+          ['shared/everest/copy.ts', sources.get('shared/adapters/kubernetes/resource-path.ts') ?? ''],
+        ]),
+      ).length,
+    ).toBeGreaterThan(0);
+    expect(apiserverPathViolations(sources)).toEqual([]);
   });
 });

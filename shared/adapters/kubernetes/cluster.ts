@@ -4,7 +4,7 @@
  * sync's baseline repair, list objects by label across namespaces and replace one read before.
  */
 import { CoreV1Api, PatchStrategy, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
-import { PlatformError } from '../../platform/errors.ts';
+import { isNotFound } from '../../platform/errors.ts';
 import type { KubernetesObject } from './objects.ts';
 import {
   boundedApiClient,
@@ -101,7 +101,7 @@ export class KubernetesCluster {
         this.objects.readJson(object),
       );
     } catch (error) {
-      if (error instanceof PlatformError && error.reason === 'not_found') return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -116,7 +116,7 @@ export class KubernetesCluster {
       );
       return 'deleted';
     } catch (error) {
-      if (error instanceof PlatformError && error.reason === 'not_found') return 'absent';
+      if (isNotFound(error)) return 'absent';
       throw error;
     }
   }
@@ -152,7 +152,7 @@ export class KubernetesCluster {
       await kubernetesCall(`read namespace ${name}`, () => this.core.readNamespace({ name }));
       return true;
     } catch (error) {
-      if (error instanceof PlatformError && error.reason === 'not_found') return false;
+      if (isNotFound(error)) return false;
       throw error;
     }
   }
@@ -163,7 +163,7 @@ export class KubernetesCluster {
       const n = await kubernetesCall(`read namespace ${name}`, () => this.core.readNamespace({ name }));
       return summary(n);
     } catch (error) {
-      if (error instanceof PlatformError && error.reason === 'not_found') return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -183,7 +183,7 @@ export class KubernetesCluster {
       );
       return 'deleted';
     } catch (error) {
-      if (error instanceof PlatformError && error.reason === 'not_found') return 'absent';
+      if (isNotFound(error)) return 'absent';
       throw error;
     }
   }

@@ -4,7 +4,7 @@
  * stay in memory: they are never logged or put in an error.
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { PlatformError } from '../../platform/errors.ts';
+import { isNotFound, PlatformError } from '../../platform/errors.ts';
 import { boundedApiClient, DEFAULT_KUBERNETES_TIMEOUT_MS } from './api-client.ts';
 import { kubernetesCall } from './errors.ts';
 
@@ -30,7 +30,7 @@ export class KubernetesConfigObjects {
       );
       return cm.data ?? {};
     } catch (error) {
-      if (error instanceof PlatformError && error.reason === 'not_found')
+      if (isNotFound(error))
         throw new PlatformError({
           reason: 'not_found',
           message: `ConfigMap ${namespace}/${name} not found; nothing was changed`,

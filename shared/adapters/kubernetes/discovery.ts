@@ -35,10 +35,13 @@ function resourcesOf(list: unknown, group: string, version: string): DiscoveredR
   }));
 }
 
-export async function discoverResources(raw: RawKubernetes, concurrency = 8): Promise<DiscoveredResource[]> {
+export async function discoverResources(
+  raw: Pick<RawKubernetes, 'apiGroups' | 'apiResources'>,
+  concurrency = 8,
+): Promise<DiscoveredResource[]> {
   const [core, groups] = await Promise.all([
-    raw.send('GET', '/api/v1', 'discover core resources'),
-    raw.send('GET', '/apis', 'discover API groups'),
+    raw.apiResources({ group: '', version: 'v1' }, 'discover core resources'),
+    raw.apiGroups('discover API groups'),
   ]);
   const limit = pLimit(concurrency);
   const perGroup = await Promise.all(
@@ -48,7 +51,7 @@ export async function discoverResources(raw: RawKubernetes, concurrency = 8): Pr
       return [
         limit(async () =>
           resourcesOf(
-            await raw.send('GET', `/apis/${g.name}/${version}`, `discover ${g.name}/${version}`),
+            await raw.apiResources({ group: g.name, version }, `discover ${g.name}/${version}`),
             g.name,
             version,
           ),

@@ -1,17 +1,29 @@
 /**
- * Raw apiserver requests with the function's credentials, for what the typed clients cannot express in one
- * call: API discovery across every group, DELETE of a whole collection of any resource (core or custom)
- * with label and field selectors, and server-side apply of any object. Errors become PlatformErrors like
- * every other Kubernetes call.
+ * Apiserver requests by resource reference (resource-path.ts), for any resource, core or custom, handled as
+ * the API's JSON: what the typed clients cannot express in one call (API discovery across every group,
+ * DELETE of a whole collection with label and field selectors, server-side apply and metadata-only lists of
+ * any type) and the plain object calls on custom resources and on objects read and written back unchanged
+ * (the typed clients' models would reshape them). Each call is bounded in time; errors become
+ * PlatformErrors like every other Kubernetes call.
  */
 import { request, type RequestOptions } from 'node:https';
 import { request as plainRequest } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { PlatformError } from '../../platform/errors.ts';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { isNotFound, PlatformError } from '../../platform/errors.ts';
 import { DEFAULT_KUBERNETES_TIMEOUT_MS } from './api-client.ts';
 import { FIELD_MANAGER } from './cluster.ts';
 import { kubernetesError } from './errors.ts';
-import { ApiException } from '@kubernetes/client-node';
+import { readModifyWrite, type ReadModifyWrite, type StoredObject } from './read-modify-write.ts';
+import {
+  API_GROUPS_PATH,
+  groupVersionPath,
+  resourcePath,
+  type ListQuery,
+  type ObjectRef,
+  type QueryParameters,
+  type ResourceRef,
+  type ResourceType,
+} from './resource-path.ts';
 
 /** One object of a metadata list, with its deletion facts once deletion was requested. */
 export interface ListedMetadata {
@@ -20,6 +32,19 @@ export interface ListedMetadata {
   readonly deletionTimestamp?: string;
   readonly finalizers?: readonly string[];
 }
+
+/** One page of a list, as the API's JSON. */
+export interface ListPage<T> {
+  readonly items: T[];
+  /** The token of the next page; absent on the last. */
+  readonly continue?: string;
+  /** How many objects follow this page, when the apiserver says (a list with a limit). */
+  readonly remainingItemCount?: number;
+}
+
+type Method = 'GET' | 'DELETE' | 'PATCH' | 'POST' | 'PUT';
+
+const json = (value: unknown) => ({ contentType: 'application/json', json: value });
 
 export class RawKubernetes {
   private readonly kc: KubeConfig;
@@ -36,8 +61,8 @@ export class RawKubernetes {
     this.server = new URL(cluster.server);
   }
 
-  async send(
-    method: 'GET' | 'DELETE' | 'PATCH' | 'POST' | 'PUT',
+  private async send(
+    method: Method,
     path: string,
     action: string,
     extra: {
@@ -89,27 +114,116 @@ export class RawKubernetes {
     }
   }
 
+  /** One object, or undefined when there is none. */
+  async get<T = StoredObject>(object: ObjectRef, action: string): Promise<T | undefined> {
+    try {
+      return (await this.send('GET', resourcePath(object), action)) as T;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** One page of a collection (a missing resource type is a `not_found` error). */
+  async list<T>(collection: ResourceRef, action: string, query: ListQuery = {}): Promise<ListPage<T>> {
+    const page = (await this.send('GET', resourcePath(collection, { ...query }), action)) as
+      { items?: T[]; metadata?: { continue?: string; remainingItemCount?: number } } | undefined;
+    const next = page?.metadata?.continue;
+    const remaining = page?.metadata?.remainingItemCount;
+    return {
+      items: page?.items ?? [],
+      ...(next === undefined || next === '' ? {} : { continue: next }),
+      ...(remaining === undefined ? {} : { remainingItemCount: remaining }),
+    };
+  }
+
+  /** Creates `object` (the API's JSON) in `collection`. */
+  async create(collection: ResourceRef, object: unknown, action: string): Promise<unknown> {
+    return this.send('POST', resourcePath(collection), action, { body: json(object) });
+  }
+
+  /** Replaces (PUT) `object`; the resourceVersion in `body`, when set, is a precondition (else a 409). */
+  async replace(object: ObjectRef, body: unknown, action: string): Promise<unknown> {
+    return this.send('PUT', resourcePath(object), action, { body: json(body) });
+  }
+
+  /** Deletes one object; 'absent' when there was none. */
+  async delete(object: ObjectRef, action: string): Promise<'deleted' | 'absent'> {
+    try {
+      await this.send('DELETE', resourcePath(object), action);
+      return 'deleted';
+    } catch (error) {
+      if (isNotFound(error)) return 'absent';
+      throw error;
+    }
+  }
+
   /**
-   * Server-side apply of `object` at `path` (the object's own URL): creates it or brings the fields this
-   * product manages to the given values, taking them over from other managers (force), in one call.
+   * Deletes every object of a collection that matches the selectors, in one request; answers how many the
+   * apiserver deleted (in a dry run, would delete, after admission). A missing resource type is a
+   * `not_found` error.
    */
-  async apply(path: string, object: unknown, action: string): Promise<unknown> {
-    const query = `fieldManager=${FIELD_MANAGER}&force=true`;
-    return this.send('PATCH', `${path}${path.includes('?') ? '&' : '?'}${query}`, action, {
-      body: { contentType: 'application/apply-patch+yaml', json: object },
+  async deleteCollection(
+    collection: ResourceRef,
+    action: string,
+    options: Pick<ListQuery, 'labelSelector' | 'fieldSelector'> & {
+      readonly propagationPolicy?: 'Background';
+      readonly dryRun?: boolean;
+    } = {},
+  ): Promise<number> {
+    const query: QueryParameters = {
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      propagationPolicy: options.propagationPolicy,
+      dryRun: options.dryRun === true ? 'All' : undefined,
+    };
+    const answer = (await this.send('DELETE', resourcePath(collection, query), action)) as
+      { items?: unknown } | undefined;
+    return Array.isArray(answer?.items) ? answer.items.length : 0;
+  }
+
+  /** A JSON merge patch of one object: the keys given change (null removes one), the others stay. */
+  async mergePatch(object: ObjectRef, patch: unknown, action: string): Promise<unknown> {
+    return this.send('PATCH', resourcePath(object), action, {
+      body: { contentType: 'application/merge-patch+json', json: patch },
     });
   }
 
   /**
-   * The namespace and name of every object of a list path (all namespaces, or one), in pages of `pageSize`
-   * (limit/continue), as metadata only (PartialObjectMetadataList): a fraction of the full objects' bytes.
+   * Server-side apply of `body` at `object`: creates it or brings the fields this product manages to the
+   * given values, taking them over from other managers (force), in one call.
    */
-  async *listMetadata(path: string, action: string, pageSize = 500): AsyncGenerator<ListedMetadata[]> {
+  async apply(object: ObjectRef, body: unknown, action: string): Promise<unknown> {
+    return this.send('PATCH', resourcePath(object, { fieldManager: FIELD_MANAGER, force: true }), action, {
+      body: { contentType: 'application/apply-patch+yaml', json: body },
+    });
+  }
+
+  /** Reads, changes and writes back one object, again on every concurrent write (read-modify-write.ts). */
+  async readModifyWrite<R>(step: ReadModifyWrite<R>): Promise<R> {
+    return readModifyWrite(this, step);
+  }
+
+  /**
+   * The namespace and name of every object of a collection (all namespaces, or one) matching the
+   * selectors, in pages of `pageSize` (limit/continue), as metadata only (PartialObjectMetadataList): a
+   * fraction of the full objects' bytes.
+   */
+  async *listMetadata(
+    collection: ResourceRef,
+    action: string,
+    selectors: Pick<ListQuery, 'labelSelector' | 'fieldSelector'> = {},
+    pageSize = 500,
+  ): AsyncGenerator<ListedMetadata[]> {
     let token: string | undefined;
     do {
-      const separator = path.includes('?') ? '&' : '?';
-      const query = `limit=${pageSize}${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`;
-      const page = (await this.send('GET', `${path}${separator}${query}`, action, {
+      const path = resourcePath(collection, {
+        labelSelector: selectors.labelSelector,
+        fieldSelector: selectors.fieldSelector,
+        limit: pageSize,
+        continue: token,
+      });
+      const page = (await this.send('GET', path, action, {
         accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
       })) as {
         items?: {
@@ -126,5 +240,18 @@ export class RawKubernetes {
       }));
       token = page.metadata?.continue || undefined;
     } while (token !== undefined);
+  }
+
+  /** API discovery: the group list (APIGroupList). */
+  async apiGroups(action: string): Promise<unknown> {
+    return this.send('GET', API_GROUPS_PATH, action);
+  }
+
+  /** API discovery: the resources one group version serves (APIResourceList). */
+  async apiResources(
+    groupVersion: Pick<ResourceType, 'group' | 'version'>,
+    action: string,
+  ): Promise<unknown> {
+    return this.send('GET', groupVersionPath(groupVersion), action);
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { listOccupancy, occupiedTargets } from '../../../shared/tenancy/reset-occupancy.ts';
+import type { ResourceRef } from '../../../shared/adapters/kubernetes/resource-path.ts';
 import type { ResetTarget } from '../../../shared/tenancy/reset-plan.ts';
 
 const target = (group: string, resource: string, kind: string): ResetTarget => ({
@@ -15,16 +16,20 @@ const widgets = target('example.com', 'widgets', 'Widget');
 
 describe('listOccupancy', () => {
   const lister = {
-    listMetadata: (path: string) =>
+    listMetadata: (collection: ResourceRef) =>
       (async function* () {
         await Promise.resolve();
-        if (path.startsWith('/api/v1/configmaps?')) {
+        if (
+          collection.group === '' &&
+          collection.resource === 'configmaps' &&
+          collection.namespace === undefined
+        ) {
           yield [{ namespace: 'a', name: 'one' }];
           yield [
             { namespace: 'a', name: 'two' },
             { namespace: 'b', name: 'x' },
           ];
-        } else if (path.startsWith('/apis/example.com/')) {
+        } else if (collection.group === 'example.com') {
           throw new Error('the aggregated API is down');
         }
       })(),

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { DiscoveredResource } from '../../../shared/adapters/kubernetes/discovery.ts';
-import { collectionUrl, resetTargets } from '../../../shared/tenancy/reset-plan.ts';
+import { resourcePath } from '../../../shared/adapters/kubernetes/resource-path.ts';
+import {
+  resetTargets,
+  targetCollection,
+  targetSelectors,
+  type ResetTarget,
+} from '../../../shared/tenancy/reset-plan.ts';
+
+/** The apiserver path of a target's collection in one namespace, with its selectors. */
+const collectionUrl = (target: ResetTarget, namespace: string) =>
+  resourcePath(targetCollection(target, namespace), targetSelectors(target));
 
 const all = ['get', 'list', 'create', 'delete', 'deletecollection'];
 const r = (

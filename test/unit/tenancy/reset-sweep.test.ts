@@ -37,12 +37,12 @@ function ports(failing: string[] = []): ResetSweepPorts & { deleted: string[] } 
     namespacePages: () => pagesOf([names.slice(0, 4).map(owned), names.slice(4).map(owned)]),
     readNamespace: (name) => Promise.resolve(names.includes(name) ? owned(name) : undefined),
     raw: {
-      send: (_method, path) => {
-        const ns = /namespaces\/([^/]+)\//.exec(path)?.[1] ?? '';
+      deleteCollection: (collection) => {
+        const ns = collection.namespace ?? '';
         if (failing.includes(ns))
           return Promise.reject(new PlatformError({ reason: 'forbidden', message: 'denied' }));
         deleted.push(ns);
-        return Promise.resolve({ items: [{}, {}] });
+        return Promise.resolve(2);
       },
     },
     create: () => Promise.resolve(),
@@ -113,14 +113,14 @@ describe('resetSweep', () => {
   it('stops at the namespace after its signal is aborted; the cursor leaves exactly the rest', async () => {
     const first = ports();
     const stop = new AbortController();
-    const send = first.raw.send.bind(first.raw);
+    const deleteCollection = first.raw.deleteCollection.bind(first.raw);
     // The signal is aborted while the fourth namespace (the last of the first page) is being reset.
     const aborting: ResetSweepPorts = {
       ...first,
       raw: {
-        send: (method, path, action) => {
-          if (path.includes('/tenant-03/')) stop.abort();
-          return send(method, path, action);
+        deleteCollection: (collection, action, options) => {
+          if (collection.namespace === 'tenant-03') stop.abort();
+          return deleteCollection(collection, action, options);
         },
       },
     };
@@ -307,10 +307,10 @@ describe('resetSweep: what is still terminating', () => {
         ]),
       namespacePages: () => pagesOf([[webide('busy'), webide('idle')]]),
       readNamespace: (name) => Promise.resolve(['busy', 'idle'].includes(name) ? webide(name) : undefined),
-      raw: { send: () => Promise.resolve({ items: [{}] }) },
+      raw: { deleteCollection: () => Promise.resolve(1) },
       lister: {
-        listMetadata: (path) => {
-          const [, ns = '', resource = ''] = /namespaces\/([^/]+)\/([^?]+)/.exec(path) ?? [];
+        listMetadata: (collection) => {
+          const { namespace: ns = '', resource } = collection;
           // A sweep's occupancy list across namespaces: every type has objects in both.
           if (ns === '')
             return pagesOf([

@@ -105,10 +105,11 @@ describe('a bounded apiserver call', () => {
 
   it('raw requests answer 504 timeout from a silent server, the body from a live one', async () => {
     const frozen = new RawKubernetes(kubeconfigFor(silentUrl), { timeoutMs: 300 });
-    const error = await failure(frozen.send('GET', '/api/v1', 'discover core resources'));
+    const error = await failure(frozen.apiResources({ group: '', version: 'v1' }, 'discover core resources'));
     expect(error).toMatchObject(timedOut);
     expect(error.message).toBe('kubernetes: discover core resources: no answer in time');
     const live = new RawKubernetes(kubeconfigFor(answeringUrl), { timeoutMs: 300 });
-    expect(await live.send('GET', '/api/v1/namespaces/team-a', 'read')).toMatchObject({ kind: 'Namespace' });
+    const teamA = { group: '', version: 'v1', resource: 'namespaces', name: 'team-a' };
+    expect(await live.get(teamA, 'read')).toMatchObject({ kind: 'Namespace' });
   });
 });

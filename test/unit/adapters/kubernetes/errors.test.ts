@@ -1,7 +1,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kubernetesCall, kubernetesError } from '../../../../shared/adapters/kubernetes/errors.ts';
-import { PlatformError } from '../../../../shared/platform/errors.ts';
+import { isNotFound, PlatformError } from '../../../../shared/platform/errors.ts';
 
 const status = (code: number, reason: string, message: string) =>
   new ApiException(code, `HTTP-Code: ${code}`, JSON.stringify({ kind: 'Status', code, reason, message }), {});
@@ -47,5 +47,11 @@ describe('kubernetesError', () => {
     });
     const platform = new PlatformError({ reason: 'conflict', message: 'mine' });
     expect(kubernetesError(platform, 'x')).toBe(platform);
+  });
+
+  it('answers a 404 as not found, and nothing else', () => {
+    expect(isNotFound(kubernetesError(status(404, 'NotFound', 'gone'), 'read x'))).toBe(true);
+    expect(isNotFound(kubernetesError(status(409, 'AlreadyExists', 'there'), 'create x'))).toBe(false);
+    expect(isNotFound(new Error('not found'))).toBe(false);
   });
 });
