@@ -9,7 +9,7 @@ import type { AuditContext } from '../store/audited-run.ts';
 import { auditedChange, namespaceTarget } from './audited-change.ts';
 import { checkNamespaceName } from './db-namespace-plan.ts';
 import type { BootstrapPorts } from './ports.ts';
-import { LIMITS_CHANGED_EVENT, seedLimitsFromSpec, type SeedLimits } from './tenant-resource-policy.ts';
+import { LIMITS_CHANGED_EVENT, limitsRowFromSpec, type LimitsRow } from './tenant-resource-policy.ts';
 import type { UsageCounters } from './usage-counters.ts';
 
 /**
@@ -34,7 +34,7 @@ export async function requestEnforcement(
 /** PUT /limits: the namespace's name checked (Everest's rule, reserved names), the policy written. */
 export async function putLimits(
   ports: Pick<BootstrapPorts, 'limits' | 'store' | 'reserved' | 'limitsEvents'>,
-  limits: SeedLimits,
+  limits: LimitsRow,
   ctx: AuditContext,
 ): Promise<{ status: 'ok'; enforcement: 'requested' | 'scheduled' }> {
   checkNamespaceName(limits.namespace, ports.reserved);
@@ -51,10 +51,10 @@ export async function putLimits(
 export async function getLimits(
   ports: Pick<BootstrapPorts, 'limits'>,
   namespace: string,
-): Promise<SeedLimits> {
+): Promise<LimitsRow> {
   const spec = await ports.limits.read(namespace);
   if (spec === undefined) throw new PlatformError({ reason: 'not_found', message: 'not found' });
-  return seedLimitsFromSpec(namespace, spec);
+  return limitsRowFromSpec(namespace, spec);
 }
 
 const NO_USAGE: UsageCounters = { clusters_count: 0, cpu_used: 0, memory_used: 0, db_users_count: 0 };
@@ -62,12 +62,12 @@ const NO_USAGE: UsageCounters = { clusters_count: 0, cpu_used: 0, memory_used: 0
 /** GET /tenants: every namespace with limits, sorted, each with its usage counters (zero when none). */
 export async function listTenants(
   ports: Pick<BootstrapPorts, 'limits' | 'counters'>,
-): Promise<(SeedLimits & { usage: UsageCounters })[]> {
+): Promise<(LimitsRow & { usage: UsageCounters })[]> {
   const [policies, counters] = await Promise.all([ports.limits.all(), ports.counters.all()]);
   return policies
     .sort((a, b) => a.namespace.localeCompare(b.namespace))
     .map((p) => ({
-      ...seedLimitsFromSpec(p.namespace, p.spec),
+      ...limitsRowFromSpec(p.namespace, p.spec),
       usage: counters.get(p.namespace) ?? NO_USAGE,
     }));
 }

@@ -12,7 +12,7 @@ import type { NamespacePlan, NamespaceState, OperatorKey } from './db-namespace-
 import type { EnforcementReport } from './enforcement.ts';
 import type { StoredPolicy } from './rbac-configmap.ts';
 import type { PolicyAppend } from './rbac-policy.ts';
-import type { SeedLimits, TenantLimitsSpec } from './tenant-resource-policy.ts';
+import type { LimitsRow, TenantLimitsSpec } from './tenant-resource-policy.ts';
 import type { UsageCounters } from './usage-counters.ts';
 import type { PodLike, PvcLike, QuotaLike } from './usage-report.ts';
 
@@ -59,7 +59,7 @@ export interface DatabaseNamespacesPort {
 export interface TenantLimitsPort {
   /** The namespace's limits; undefined when it has none. */
   read(namespace: string): Promise<TenantLimitsSpec | undefined>;
-  write(limits: SeedLimits): Promise<void>;
+  write(limits: LimitsRow): Promise<void>;
   all(): Promise<{ namespace: string; spec: TenantLimitsSpec }[]>;
 }
 

@@ -29,7 +29,7 @@ import { planNamespace, type OperatorChoice, type OperatorKey } from './db-names
 import { requestEnforcement } from './limits-operations.ts';
 import type { BootstrapPorts } from './ports.ts';
 import { tenantPolicyLines } from './rbac-policy.ts';
-import { DEFAULT_LIMITS, seedLimitsFromSpec, type SeedLimits } from './tenant-resource-policy.ts';
+import { DEFAULT_LIMITS, limitsRowFromSpec, type LimitsRow } from './tenant-resource-policy.ts';
 
 export interface BootstrapRequest {
   readonly username: string;
@@ -37,7 +37,7 @@ export interface BootstrapRequest {
   readonly namespace: string;
   readonly operators: OperatorChoice;
   readonly takeOwnership: boolean;
-  readonly limits?: Omit<SeedLimits, 'namespace'>;
+  readonly limits?: Omit<LimitsRow, 'namespace'>;
   readonly dryRun: boolean;
 }
 
@@ -57,7 +57,7 @@ export interface BootstrapResult {
   readonly operators_present: readonly OperatorKey[];
   readonly account: 'created' | 'password_set';
   readonly rbac: { readonly added: number; readonly already_present: number; readonly enforced: boolean };
-  readonly limits: SeedLimits & { readonly source: 'given' | 'default' | 'existing' };
+  readonly limits: LimitsRow & { readonly source: 'given' | 'default' | 'existing' };
   readonly warnings: readonly string[];
 }
 
@@ -90,7 +90,7 @@ export async function bootstrapTenant(
     request.limits !== undefined
       ? { namespace, ...request.limits, source: 'given' as const }
       : existingSpec !== undefined
-        ? { ...seedLimitsFromSpec(namespace, existingSpec), source: 'existing' as const }
+        ? { ...limitsRowFromSpec(namespace, existingSpec), source: 'existing' as const }
         : { namespace, ...DEFAULT_LIMITS, source: 'default' as const };
   const lines = tenantPolicyLines(username, namespace);
 

@@ -7,9 +7,9 @@ import { allPolicies, readLimits, type EverestApi } from './enforcement.ts';
 import type { TenantLimitsPort } from './ports.ts';
 import {
   renderTenantResourcePolicy,
-  specFromSeedLimits,
+  specFromLimitsRow,
   tenantResourcePolicyRef,
-  type SeedLimits,
+  type LimitsRow,
   type TenantLimitsSpec,
 } from './tenant-resource-policy.ts';
 
@@ -24,10 +24,10 @@ export class EverestLimits implements TenantLimitsPort {
     return readLimits(this.api, namespace);
   }
 
-  async write(limits: SeedLimits): Promise<void> {
+  async write(limits: LimitsRow): Promise<void> {
     await this.api.apply(
       tenantResourcePolicyRef(limits.namespace),
-      renderTenantResourcePolicy(limits.namespace, specFromSeedLimits(limits)),
+      renderTenantResourcePolicy(limits.namespace, specFromLimitsRow(limits)),
       `write limits of ${limits.namespace}`,
     );
   }

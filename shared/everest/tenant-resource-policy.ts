@@ -39,7 +39,7 @@ export const tenantLimitsSpec = z
 export type TenantLimitsSpec = z.infer<typeof tenantLimitsSpec>;
 
 /** The limits row of the limits API (PUT /limits body, GET /limits answer; docs/compatibility.md). */
-export interface SeedLimits {
+export interface LimitsRow {
   readonly namespace: string;
   readonly max_clusters: number;
   readonly allowed_engines: readonly Engine[];
@@ -48,7 +48,7 @@ export interface SeedLimits {
   readonly max_db_users: number;
 }
 
-export function specFromSeedLimits(limits: SeedLimits): TenantLimitsSpec {
+export function specFromLimitsRow(limits: LimitsRow): TenantLimitsSpec {
   return {
     limits: {
       cpuCores: limits.cpu_limit_cores,
@@ -60,7 +60,7 @@ export function specFromSeedLimits(limits: SeedLimits): TenantLimitsSpec {
   };
 }
 
-export function seedLimitsFromSpec(namespace: string, spec: TenantLimitsSpec): SeedLimits {
+export function limitsRowFromSpec(namespace: string, spec: TenantLimitsSpec): LimitsRow {
   return {
     namespace,
     max_clusters: spec.limits.maxClusters,
@@ -95,7 +95,7 @@ export const tenantResourcePolicyRef = (namespace: string): ObjectRef => ({
 });
 
 /** The limits a bootstrapped tenant namespace gets when none are given and it has none. */
-export const DEFAULT_LIMITS: Omit<SeedLimits, 'namespace'> = {
+export const DEFAULT_LIMITS: Omit<LimitsRow, 'namespace'> = {
   max_clusters: 3,
   allowed_engines: ['postgresql', 'mysql'],
   cpu_limit_cores: 4,

@@ -33,8 +33,8 @@ import type {
 import type { StoredPolicy } from '../../../shared/everest/rbac-configmap.ts';
 import { appendToPolicy, removeUserFromPolicy } from '../../../shared/everest/rbac-policy.ts';
 import {
-  specFromSeedLimits,
-  type SeedLimits,
+  specFromLimitsRow,
+  type LimitsRow,
   type TenantLimitsSpec,
 } from '../../../shared/everest/tenant-resource-policy.ts';
 import type { UsageCounters } from '../../../shared/everest/usage-counters.ts';
@@ -262,11 +262,11 @@ export class FakeLimits implements TenantLimitsPort {
     return Promise.resolve(this.specs.get(namespace));
   }
 
-  write(limits: SeedLimits): Promise<void> {
+  write(limits: LimitsRow): Promise<void> {
     this.journal.push(`limits.write ${limits.namespace}`);
     const failure = this.faults.take('limits.write');
     if (failure !== undefined) return Promise.reject(failure);
-    this.specs.set(limits.namespace, specFromSeedLimits(limits));
+    this.specs.set(limits.namespace, specFromLimitsRow(limits));
     return Promise.resolve();
   }
 

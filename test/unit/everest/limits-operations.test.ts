@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { getLimits, listTenants, putLimits } from '../../../shared/everest/limits-operations.ts';
-import { LIMITS_CHANGED_EVENT, type SeedLimits } from '../../../shared/everest/tenant-resource-policy.ts';
+import { LIMITS_CHANGED_EVENT, type LimitsRow } from '../../../shared/everest/tenant-resource-policy.ts';
 import { platformErrorOf } from '../../support/platform-error.ts';
 import { bootstrapFakes, context } from './fakes.ts';
 
-const limits = (namespace: string): SeedLimits => ({
+const limits = (namespace: string): LimitsRow => ({
   namespace,
   max_clusters: 2,
   allowed_engines: ['postgresql'],
