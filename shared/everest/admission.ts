@@ -5,7 +5,7 @@
  *   an Everest namespace is checked in CEL against that namespace's TenantResourcePolicy (the policy's
  *   parameter; paramRef without a namespace means "the namespace of the object"): allowed engine types and
  *   the cluster's own cpu and memory (per node times replicas) within the namespace's limits. A namespace
- *   without a policy gets no database clusters (parameterNotFoundAction: Deny), as the predecessor answered
+ *   without a policy gets no database clusters (parameterNotFoundAction: Deny), as the limits API answers
  *   "no limits configured for namespace";
  * - per namespace, a ResourceQuota on count/databaseclusters.everest.percona.com = maxClusters, which CEL
  *   cannot count.

@@ -1,6 +1,6 @@
 /**
- * The predecessor's admission check for a new database cluster (seed 001, POST /enforce/cluster-create):
- * the same checks in the same order with the same messages, the first failure wins, and 0 means unlimited.
+ * The admission check for a new database cluster (POST /enforce/cluster-create, docs/compatibility.md):
+ * everestctl-api's checks in its order with its messages, the first failure wins, and 0 means unlimited.
  * Usage is the namespace's live clusters (cluster-usage.ts), not hand-registered counters.
  */
 import type { ClusterUsage } from './cluster-usage.ts';
@@ -12,7 +12,7 @@ export interface ClusterCreateRequest {
   readonly memory_request_bytes: number;
 }
 
-/** Undefined when the cluster fits; otherwise the predecessor's reason. */
+/** Undefined when the cluster fits; otherwise the reason callers know. */
 export function clusterCreateRefusal(
   limits: TenantLimitsSpec | undefined,
   usage: ClusterUsage,
@@ -31,7 +31,7 @@ export function clusterCreateRefusal(
   return undefined;
 }
 
-/** The predecessor's check before a database user is registered. */
+/** The check before a database user is registered. */
 export function dbUserCreateRefusal(
   limits: TenantLimitsSpec | undefined,
   dbUsers: number,

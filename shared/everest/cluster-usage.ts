@@ -1,7 +1,7 @@
 /**
  * What a namespace's live DatabaseClusters (everest.percona.com/v1alpha1) take: their number and the engine
  * resources they ask for (per-node resources times replicas), read from the objects themselves so that
- * the figures cannot drift from reality as the predecessor's hand-registered counters did. Clusters being
+ * the figures cannot drift from reality as hand-registered counters can. Clusters being
  * deleted no longer count.
  */
 import { parseQuantity } from './quantity.ts';

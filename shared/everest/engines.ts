@@ -1,5 +1,5 @@
 /**
- * The predecessor's engine names (seed 001: postgresql, mysql, mongodb, xtradb_cluster) and the engine types
+ * The engine names of the limits API (postgresql, mysql, mongodb, xtradb_cluster; docs/compatibility.md) and the engine types
  * of Everest's DatabaseCluster (spec.engine.type: postgresql, pxc, psmdb). mysql and xtradb_cluster both
  * mean Percona XtraDB Cluster, Everest's only MySQL engine.
  */

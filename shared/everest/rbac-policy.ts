@@ -239,10 +239,10 @@ export function removeUserFromPolicy(current: string, username: string): { text:
   return result;
 }
 
-/** The role a tenant namespace's users get (seed 001). */
+/** The role a tenant namespace's users get (docs/compatibility.md). */
 export const tenantRole = (namespace: string) => `role:tenant-${namespace}`;
 
-/** The predecessor's tenant lines: the namespace's resources for its role, and the user in the role. */
+/** A tenant's policy lines: the namespace's resources for its role, and the user in the role. */
 export function tenantPolicyLines(username: string, namespace: string): string[] {
   const role = tenantRole(namespace);
   return [

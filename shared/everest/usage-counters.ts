@@ -1,7 +1,7 @@
 /**
- * The predecessor's usage counters (POST /usage/register-cluster, /usage/register-db-user), kept for callers
- * that still register usage, in the platform store. Each change is one transaction; the table's CHECK
- * constraints turn a change below zero into the predecessor's 400 "underflow", with nothing changed (the
+ * The usage counters (POST /usage/register-cluster, /usage/register-db-user; docs/compatibility.md), kept
+ * for callers that still register usage, in the platform store. Each change is one transaction; the table's CHECK
+ * constraints turn a change below zero into a 400 "underflow", with nothing changed (the
  * row is created at zero first: an INSERT of the delta would be checked before any conflict handling). A new
  * database user is checked against maxDbUsers under a row lock, so two concurrent registrations cannot both
  * take the last place.
@@ -133,7 +133,7 @@ export class UsageCounterStore {
 
   /**
    * ±1 database user. For create, `refusal(current count)` runs under the row's lock and its answer (the
-   * predecessor's reason) refuses with 403 and changes nothing.
+   * reason callers know) refuses with 403 and changes nothing.
    */
   async registerDbUser(
     namespace: string,

@@ -1,5 +1,5 @@
 /**
- * A tenant namespace's usage as one JSON document (the usage reporting of seed 002): what its running pods
+ * A tenant namespace's usage as one JSON document: what its running pods
  * request and are limited to, what its database clusters ask for, the storage its PVCs claim, and what its
  * ResourceQuotas count as used. Pure over the four lists, so the shape is unit-tested without a cluster.
  */

@@ -1,7 +1,7 @@
 /**
  * Deprovisioning: removes what provision made, idempotently. The name is derived as provision derives it
- * (the predecessor tried the email-derived name, then the full-name-derived one; so does this, moving on
- * only when nothing of the first exists). Each system answers deleted, absent or failed; missing parts
+ * (the email-derived name first, then the full-name-derived one, moving on only when nothing of the first
+ * exists). Each system answers deleted, absent or failed; missing parts
  * count as done. The namespace deletion is requested and then awaited for a bounded time: the namespace
  * controller deletes its content first (pods get their grace period, objects with finalizers wait for
  * whoever owns the finalizer), so the answer says `deleted` only once the namespace is gone, and otherwise
@@ -84,7 +84,7 @@ export function candidateNames(
   const byName = request.full_name?.trim()
     ? tenantName({ fullName: request.full_name }, reserved)
     : undefined;
-  if (byEmail === undefined && byName === undefined) tenantName({}, reserved); // the predecessor's 400
+  if (byEmail === undefined && byName === undefined) tenantName({}, reserved); // both missing: its 400
   return [...new Set([byEmail, byName].filter((n): n is string => n !== undefined))];
 }
 

@@ -1,12 +1,12 @@
 /**
- * Tenant names. The predecessor derived one string from the request and used it as the Keycloak username,
- * the namespace, the RoleBinding name and the Grafana login:
+ * Tenant names: one string derived from the request is the Keycloak username, the namespace, the
+ * RoleBinding name and the Grafana login, derived as k8s-user-provisioner derived it, so that its tenants
+ * keep their names (docs/compatibility.md):
  *   email present: its local part, "." -> "_", then slugified (john.doe@x -> john-doe);
  *   otherwise: full_name, spaces -> "_", lower-cased, then slugified (Jean Dupont -> jean-dupont).
- * Its slugify was python-slugify: transliteration to ASCII (unidecode), "'" -> "-", a comma between digits
- * removed, every run of other characters -> "-", dashes collapsed and trimmed. That is kept, so existing
- * tenants keep their names; added here: the result must be a DNS-1123 label (at most 63 characters, long
- * names cut with a short stable hash), never empty, and not a reserved name.
+ * slugify as python-slugify does: transliteration to ASCII, "'" -> "-", a comma between digits removed,
+ * every run of other characters -> "-", dashes collapsed and trimmed. The result must also be a DNS-1123
+ * label (at most 63 characters, long names cut with a short stable hash), never empty, and not reserved.
  */
 import { createHash } from 'node:crypto';
 import anyAscii from 'any-ascii';
@@ -61,8 +61,8 @@ export interface NameRequest {
   readonly fullName?: string | undefined;
 }
 
-/** The predecessor's rule: the email's local part wins, else the full name. Undefined when both are empty. */
-export function predecessorSlug(request: NameRequest): string | undefined {
+/** The email's local part wins, else the full name. Undefined when both are empty. */
+export function requestSlug(request: NameRequest): string | undefined {
   const email = request.email?.trim();
   if (email) return slugify((email.split('@')[0] ?? '').replaceAll('.', '_'));
   const fullName = request.fullName?.trim();
@@ -73,11 +73,11 @@ export function predecessorSlug(request: NameRequest): string | undefined {
 export { builtinReservedNames, isReserved, type ReservedNames } from '../platform/reserved-names.ts';
 
 /**
- * The tenant name for a request, or a 400: both fields missing (the predecessor's message), nothing usable
+ * The tenant name for a request, or a 400: both fields missing (the message callers know), nothing usable
  * left after slugifying, or a reserved name.
  */
 export function tenantName(request: NameRequest, reserved: ReservedNames): string {
-  const slug = predecessorSlug(request);
+  const slug = requestSlug(request);
   if (slug === undefined) {
     throw new PlatformError({ reason: 'validation', message: 'Email address and full name are missing' });
   }

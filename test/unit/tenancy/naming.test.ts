@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   builtinReservedNames,
-  predecessorSlug,
+  requestSlug,
   slugify,
   tenantName,
   toDnsLabel,
@@ -24,11 +24,11 @@ describe('slugify (python-slugify defaults, as the predecessor used)', () => {
     ['--x--@y', undefined, 'x'],
     [undefined, '李 小龙', 'li-xiao-long'],
   ])('email %s / full name %s -> %s', (email, fullName, expected) => {
-    expect(predecessorSlug({ email, fullName })).toBe(expected);
+    expect(requestSlug({ email, fullName })).toBe(expected);
   });
 
   it('lets the email win over the full name', () => {
-    expect(predecessorSlug({ email: 'a.b@x', fullName: 'Someone Else' })).toBe('a-b');
+    expect(requestSlug({ email: 'a.b@x', fullName: 'Someone Else' })).toBe('a-b');
   });
 
   it('drops emoji and keeps other scripts', () => {
