@@ -72,7 +72,7 @@ export function connectEnforceSystems(
       limits: new EverestLimits(api),
       clusters: { list: (namespace) => liveClusters(api, namespace) },
       admission: { apply: (request) => applyEnforcement(api, request) },
-      usage: new KubernetesNamespaceUsage(kc, timeouts),
+      usage: new KubernetesNamespaceUsage(api),
       counters: new UsageCounterStore(store),
       store,
     },
