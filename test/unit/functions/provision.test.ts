@@ -5,25 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { provisionSpec } from '../../../functions/provision/index.ts';
-import { createLogger } from '../../../shared/platform/logger.ts';
-import type { FunctionSpec, InvocationContext } from '../../../shared/platform/operation.ts';
+import type { FunctionSpec } from '../../../shared/platform/operation.ts';
 import type { KubernetesObject } from '../../../shared/adapters/kubernetes/objects.ts';
 import { FakeStore, FakeTenantSystems, provisionSettings } from '../../support/fake-tenant-systems.ts';
+import { runFirstOperation, testInvocation } from '../../support/operations.ts';
 
-const ctx: InvocationContext = {
-  requestId: 'r-1',
-  log: createLogger({ functionName: 'provision-test', level: 'silent' }),
-  trigger: 'http',
-  actor: 'token#1',
-  deadline: Number.MAX_SAFE_INTEGER,
-  signal: new AbortController().signal,
-};
-
-async function call(spec: FunctionSpec, body: unknown): Promise<unknown> {
-  const [op] = spec.operations;
-  if (op === undefined) throw new Error(`${spec.name} has no operation`);
-  return op.run(op.input.parse(body), ctx);
-}
+const ctx = testInvocation('provision-test');
+const call = (spec: FunctionSpec, body: unknown) => runFirstOperation(spec, body, ctx);
 
 describe('provision operation', () => {
   it('plans in a dry run without reading or writing any system; the real run makes that plan', async () => {

@@ -13,8 +13,8 @@ import { loadConfig as loadResetConfig } from '../../../functions/reset/config.t
 import { resetSpec } from '../../../functions/reset/index.ts';
 import { loadConfig as loadSyncConfig } from '../../../functions/sync/config.ts';
 import { syncSpec } from '../../../functions/sync/index.ts';
-import { createLogger } from '../../../shared/platform/logger.ts';
-import type { FunctionSpec, InvocationContext } from '../../../shared/platform/operation.ts';
+import type { FunctionSpec } from '../../../shared/platform/operation.ts';
+import { runFirstOperation, testInvocation } from '../../support/operations.ts';
 
 const env = {
   API_TOKEN: 'unit-test-token-0123456789',
@@ -44,20 +44,12 @@ function untouchable(): never {
   return new Proxy(() => undefined, handler) as never;
 }
 
-const ctx: InvocationContext = {
-  requestId: 'r-1',
-  log: createLogger({ functionName: 'reserved-names-test', level: 'silent' }),
-  trigger: 'http',
-  actor: 'token#1',
-  deadline: Number.MAX_SAFE_INTEGER,
-  signal: new AbortController().signal,
-};
+const ctx = testInvocation('reserved-names-test');
 
+/** The operation's answer, or what it threw. */
 async function call(spec: FunctionSpec, body: unknown): Promise<unknown> {
-  const [op] = spec.operations;
-  if (op === undefined) throw new Error(`${spec.name} has no operation`);
   try {
-    return await op.run(op.input.parse(body), ctx);
+    return await runFirstOperation(spec, body, ctx);
   } catch (error) {
     return error;
   }
