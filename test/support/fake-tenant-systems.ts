@@ -268,6 +268,16 @@ export class FakeTenantSystems {
   }
 
   /** Whether `username` has a user, a namespace or a Grafana user. */
+  /** What each system holds of `name` (its namespace, Keycloak user, Grafana user), to compare over time. */
+  partsOf(name: string) {
+    const state = this.state();
+    return {
+      namespace: state.namespaces[name],
+      keycloakUsers: state.keycloakUsers.filter((u) => u.username === name),
+      grafanaUsers: state.grafanaUsers.filter((u) => u.login === name),
+    };
+  }
+
   holds(username: string) {
     return {
       keycloak: [...this.users.values()].some((u) => u.username === username),
