@@ -1,7 +1,7 @@
 /**
  * The adapters of the Everest functions (bootstrap, enforce), built once per instance: the platform store,
- * the apiserver (raw requests for Everest's objects, the typed client for the usage lists) and the usage
- * counters, handed to the Everest operations as the ports of shared/everest/ports.ts.
+ * the apiserver (RawKubernetes, for Everest's objects and the usage lists alike) and the usage counters,
+ * handed to the Everest operations as the ports of shared/everest/ports.ts.
  */
 import { loadKubeConfig, type KubeconfigSource } from '../adapters/kubernetes/kubeconfig.ts';
 import { KubernetesNamespaceUsage } from '../adapters/kubernetes/namespace-usage.ts';
@@ -28,6 +28,10 @@ interface Connected<P> {
   close(): Promise<void>;
 }
 
+/** The apiserver with the function's credentials, each call bounded by KUBERNETES_TIMEOUT_SECONDS. */
+const apiserver = (settings: EverestSettings): RawKubernetes =>
+  new RawKubernetes(loadKubeConfig(settings.kubeconfig), { timeoutMs: settings.callTimeouts.kubernetesMs });
+
 /** bootstrap's systems; the caller adds the reserved names, the clock and the limits-changed event sink. */
 export function connectBootstrapSystems(
   settings: EverestSettings,
@@ -39,9 +43,7 @@ export function connectBootstrapSystems(
     tenantLocks: true,
   });
   const { store } = connection;
-  const api = new RawKubernetes(loadKubeConfig(settings.kubeconfig), {
-    timeoutMs: settings.callTimeouts.kubernetesMs,
-  });
+  const api = apiserver(settings);
   return {
     store,
     ports: {
@@ -63,9 +65,7 @@ export function connectEnforceSystems(
 ): Connected<Omit<EnforcePorts, 'reserved'>> {
   const connection = connectPlatformStore(settings, log, 'enforce');
   const { store } = connection;
-  const kc = loadKubeConfig(settings.kubeconfig);
-  const timeouts = { timeoutMs: settings.callTimeouts.kubernetesMs };
-  const api = new RawKubernetes(kc, timeouts);
+  const api = apiserver(settings);
   return {
     store,
     ports: {
