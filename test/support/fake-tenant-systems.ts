@@ -512,3 +512,21 @@ export class FakeStore {
     return Promise.resolve(String(this.records.length));
   }
 }
+
+/** A part named `ann` the product did not make, how to put it in place, and the kind a refusal names. */
+export type ForeignPart = [description: string, arrange: (s: FakeTenantSystems) => unknown, kind: string];
+
+/** Foreign parts every tenant operation refuses to take over or remove: a namespace and two identities. */
+export const foreignParts: readonly ForeignPart[] = [
+  ['a namespace someone else made', (s) => s.addNamespace('ann', {}), 'Namespace'],
+  [
+    'a Keycloak user outside the marker group',
+    (s) => s.addUser({ username: 'ann', email: 'ann@example.org' }),
+    'KeycloakUser',
+  ],
+  [
+    'a Grafana user with an email provision never gave',
+    (s) => s.addGrafanaUser({ login: 'ann', email: 'someone@example.com' }),
+    'GrafanaUser',
+  ],
+];

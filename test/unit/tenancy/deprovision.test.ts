@@ -15,7 +15,7 @@ import {
 import { PlatformError } from '../../../shared/platform/errors.ts';
 import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
 import { applyProvision, planProvision } from '../../../shared/tenancy/provision.ts';
-import { FakeTenantSystems, provisionSettings } from '../../support/fake-tenant-systems.ts';
+import { FakeTenantSystems, foreignParts, provisionSettings } from '../../support/fake-tenant-systems.ts';
 
 const reserved = { exact: [], patterns: [] };
 const settings = { reserved, markerGroup: 'tenants' };
@@ -238,21 +238,7 @@ describe('deprovision through its ports', () => {
     expect(s.holds('ann-lee')).toEqual({ keycloak: false, namespace: false, grafana: false });
   });
 
-  const foreign: [string, (s: FakeTenantSystems) => unknown, string][] = [
-    ['a namespace someone else made', (s) => s.addNamespace('ann', {}), 'Namespace'],
-    [
-      'a Keycloak user outside the marker group',
-      (s) => s.addUser({ username: 'ann', email: 'ann@example.org' }),
-      'KeycloakUser',
-    ],
-    [
-      'a Grafana user with an email provision never gave',
-      (s) => s.addGrafanaUser({ login: 'ann', email: 'someone@example.com' }),
-      'GrafanaUser',
-    ],
-  ];
-
-  it.each(foreign)(
+  it.each(foreignParts)(
     'refuses a tenant with %s with 409 not_owned and deletes nothing',
     async (_case, arrange, kind) => {
       // Ann's other parts are the tenant's own; one foreign part stops the whole deprovision.

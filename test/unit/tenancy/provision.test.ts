@@ -9,7 +9,12 @@ import { PlatformError } from '../../../shared/platform/errors.ts';
 import { deprovision } from '../../../shared/tenancy/deprovision.ts';
 import { annotations, labels, MANAGER } from '../../../shared/tenancy/labels.ts';
 import { applyProvision, planProvision } from '../../../shared/tenancy/provision.ts';
-import { FakeTenantSystems, provisionSettings } from '../../support/fake-tenant-systems.ts';
+import {
+  FakeTenantSystems,
+  foreignParts,
+  provisionSettings,
+  type ForeignPart,
+} from '../../support/fake-tenant-systems.ts';
 
 const settings = provisionSettings;
 const MARKER = settings.markerGroup;
@@ -250,8 +255,8 @@ describe('provision: the saga', () => {
 });
 
 describe('provision: refusals', () => {
-  const foreign: [string, (s: FakeTenantSystems) => unknown, string][] = [
-    ['a namespace someone else made', (s) => s.addNamespace('ann', {}), 'Namespace'],
+  const foreign: ForeignPart[] = [
+    ...foreignParts,
     [
       "another tenant's namespace",
       (s) =>
@@ -260,16 +265,6 @@ describe('provision: refusals', () => {
           annotations: { [annotations.ownerTenant]: 'bob' },
         }),
       'Namespace',
-    ],
-    [
-      'a Keycloak user outside the marker group',
-      (s) => s.addUser({ username: 'ann', email: 'ann@example.org' }),
-      'KeycloakUser',
-    ],
-    [
-      'a Grafana user with an email provision never gave',
-      (s) => s.addGrafanaUser({ login: 'ann', email: 'someone@example.com' }),
-      'GrafanaUser',
     ],
     [
       'a Grafana server admin',
